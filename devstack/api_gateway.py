@@ -1,0 +1,120 @@
+"""API Gateway on loopback: HTTP requests become REST API proxy events for the ApiFunction.
+
+Paths under ``/_local/`` are the local stack's control API (demos and black-box tests);
+they do not exist when deployed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from devstack.functions import FunctionError, LocalFunction
+
+STAGE = "v1"
+ControlRoute = Callable[[dict[str, Any]], tuple[int, Any]]
+
+
+def proxy_event(method: str, raw_path: str, headers: dict[str, list[str]], body: bytes, client_ip: str) -> dict[str, Any]:
+    """The event API Gateway (REST, ``/{proxy+}``) sends a Lambda proxy integration."""
+    parts = urlsplit(raw_path)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    return {
+        "resource": "/{proxy+}",
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": {k: v[-1] for k, v in headers.items()},
+        "multiValueHeaders": headers,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": {"proxy": parts.path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/{STAGE}{parts.path}",
+            "stage": STAGE,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": client_ip, "userAgent": headers.get("User-Agent", [""])[-1]},
+            "accountId": "123456789012",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+            "domainName": headers.get("Host", ["127.0.0.1"])[-1],
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_base64,
+    }
+
+
+class ApiGatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], api: LocalFunction, control: dict[tuple[str, str], ControlRoute]):
+        super().__init__(address, _Handler)
+        self.api = api
+        self.control = control
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ApiGatewayServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # the functions log; the access log would only repeat them
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        path = urlsplit(self.path).path
+        if path.startswith("/_local/"):
+            self._control(path, body)
+            return
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name, []).append(value)
+        event = proxy_event(self.command, self.path, headers, body, self.client_address[0])
+        try:
+            response = self.server.api.invoke(event)
+        except FunctionError as error:  # API Gateway answers 502 when the integration fails
+            self._send(502, {"Content-Type": "application/json"}, json.dumps({"message": "Internal server error", "error": error.payload["errorMessage"]}).encode())
+            return
+        payload = response.get("body") or ""
+        raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        out_headers = dict(response.get("headers") or {})
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            out_headers[name] = ", ".join(values)
+        self._send(int(response.get("statusCode", 200)), out_headers, raw)
+
+    def _control(self, path: str, body: bytes) -> None:
+        route = self.server.control.get((self.command, path))
+        if route is None:
+            self._send(404, {"Content-Type": "application/json"}, b'{"error": {"type": "NotFound", "message": "no such control route"}}')
+            return
+        try:
+            request = json.loads(body) if body else {}
+            status, payload = route(request)
+        except (ValueError, KeyError, TypeError) as error:
+            status, payload = 400, {"error": {"type": "BadRequest", "message": str(error)}}
+        self._send(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle

@@ -1,0 +1,245 @@
+"""The whole engine on one machine: moto in-process, resources built from ``template.yaml``.
+
+Start order matters: the environment and moto's patches are in place before the moto server
+starts; resources are created next (table, functions, state machine, in template order of
+dependency); then the stream poller and finally the API on loopback.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import threading
+import time
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from devstack import moto_patches
+from devstack.api_gateway import ApiGatewayServer, ControlRoute
+from devstack.functions import LocalFunction
+from devstack.streams import StreamPoller, StreamSettings
+from devstack.template import ROOT, Resolver, function_environment, load_template, resources_of_type
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STACK = "automations-local"
+LOCAL_ACCOUNT_ID = "acct_local"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    moto_port: int = 0  # 0: pick a free one
+    api_key: str | None = None
+    retry_wait_scale: float = 1.0
+    log_level: str = "WARNING"
+
+
+@dataclass
+class LocalStack:
+    config: StackConfig
+    functions: dict[str, LocalFunction] = field(default_factory=dict)
+
+    def start(self) -> LocalStack:
+        self.template = load_template()
+        self.resolver = Resolver(self.template, pseudo={"AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
+                                                        "AWS::StackName": STACK, "AWS::Partition": "aws"})
+        self.moto_port = self.config.moto_port or free_port(self.config.host)
+        self._prepare_environment()
+        moto_patches.execute_state_machines()
+        moto_patches.run_lambdas_in_process(self._function_by_physical_name)
+        moto_patches.scale_retry_waits(self.config.retry_wait_scale)
+        moto_patches.reuse_interpreter_clients()
+        moto_patches.quiet_servers()
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        self.moto = ThreadedMotoServer(ip_address=self.config.host, port=self.moto_port, verbose=False)
+        self.moto.start()
+        self._create_table()
+        self._create_functions()
+        self._create_state_machines()
+        self._export_function_environment()
+        self.api_key = self._seed_local_account()
+        self.poller = self._start_stream_poller()
+        self.api = ApiGatewayServer((self.config.host, self.config.api_port), self.functions["ApiFunction"], self._control_routes())
+        self.api_thread = threading.Thread(target=self.api.serve_forever, name="api-gateway", daemon=True)
+        self.api_thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.api.shutdown()
+        self.poller.stop()
+        self.moto.stop()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.host}:{self.api.server_address[1]}"
+
+    # --- environment ----------------------------------------------------------------
+
+    def _prepare_environment(self) -> None:
+        """What the Lambda runtime would provide, pointed at the in-process moto server."""
+        os.environ.update(
+            {
+                "MOTO_PORT": str(self.moto_port),
+                "AWS_ENDPOINT_URL": f"http://{self.config.host}:{self.moto_port}",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+                "TZ": "UTC",  # moto compares Wait timestamps with the local clock
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": self.config.log_level,
+                # flows on this machine may call services on this machine
+                "ALLOW_PRIVATE_TARGETS": "true",
+            }
+        )
+        time.tzset()
+
+    def _export_function_environment(self) -> None:
+        """Every function's variables, resolved; one process means one shared environment."""
+        merged: dict[str, str] = {}
+        for name in self.functions:
+            for key, value in function_environment(self.template, name).items():
+                resolved = str(self.resolver.resolve(value))
+                if merged.get(key, resolved) != resolved:
+                    raise RuntimeError(f"{key} differs between functions; the local stack shares one environment")
+                merged[key] = resolved
+        merged.pop("POWERTOOLS_LOG_LEVEL", None)  # the local stack's own level wins
+        os.environ.update(merged)
+
+    # --- resources --------------------------------------------------------------------
+
+    def _create_table(self) -> None:
+        (name, spec), = resources_of_type(self.template, "AWS::DynamoDB::Table").items()
+        props = spec["Properties"]
+        table_name = f"{STACK}-{name}"
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName=table_name,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            GlobalSecondaryIndexes=props.get("GlobalSecondaryIndexes", []),
+            BillingMode=props["BillingMode"],
+            StreamSpecification={"StreamEnabled": True, **props["StreamSpecification"]},
+        )
+        client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+        described = client.describe_table(TableName=table_name)["Table"]
+        self.table_name = table_name
+        self.resolver.refs[name] = table_name
+        self.resolver.attributes[(name, "Arn")] = described["TableArn"]
+        self.resolver.attributes[(name, "StreamArn")] = described["LatestStreamArn"]
+
+    def _create_functions(self) -> None:
+        role = boto3.client("iam").create_role(RoleName="local-lambda", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        globals_ = (self.template.get("Globals") or {}).get("Function", {})
+        client = boto3.client("lambda")
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as zipped:
+            zipped.writestr("README", "code runs in-process; see devstack/functions.py")
+        for name, spec in resources_of_type(self.template, "AWS::Serverless::Function").items():
+            props = {**globals_, **spec["Properties"]}
+            physical = f"{STACK}-{name}"
+            arn = client.create_function(
+                FunctionName=physical,
+                Runtime=props["Runtime"],
+                Role=role,
+                Handler=props["Handler"],
+                Code={"ZipFile": archive.getvalue()},
+                Timeout=int(props.get("Timeout", 3)),
+            )["FunctionArn"]
+            self.functions[name] = LocalFunction(
+                name=name,
+                arn=arn,
+                code_uri=props["CodeUri"],
+                handler=props["Handler"],
+                timeout_seconds=int(props.get("Timeout", 3)),
+                memory_mb=int(props.get("MemorySize", 128)),
+            )
+            self.resolver.refs[name] = physical
+            self.resolver.attributes[(name, "Arn")] = arn
+
+    def _function_by_physical_name(self, physical: str) -> LocalFunction | None:
+        return next((f for f in self.functions.values() if f.arn.endswith(f":{physical}")), None)
+
+    def _create_state_machines(self) -> None:
+        client = boto3.client("stepfunctions")
+        for name, spec in resources_of_type(self.template, "AWS::Serverless::StateMachine").items():
+            props = spec["Properties"]
+            definition = (ROOT / props["DefinitionUri"]).read_text()
+            for key, value in self.resolver.resolve(props.get("DefinitionSubstitutions", {})).items():
+                definition = definition.replace("${" + key + "}", str(value))
+            arn = client.create_state_machine(
+                name=f"{STACK}-{name}",
+                definition=definition,
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-states",
+                type=props.get("Type", "STANDARD"),
+            )["stateMachineArn"]
+            self.resolver.refs[name] = arn
+            self.resolver.attributes[(name, "Name")] = f"{STACK}-{name}"
+            self.resolver.attributes[(name, "Arn")] = arn
+        for name in resources_of_type(self.template, "AWS::SQS::Queue"):
+            self.resolver.refs[name] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-{name}"
+            self.resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{name}"
+            self.resolver.attributes[(name, "QueueName")] = f"{STACK}-{name}"
+
+    def _start_stream_poller(self) -> StreamPoller:
+        """Settings from the StreamFunction's DynamoDB event in the template."""
+        stream_function = next(
+            name
+            for name, spec in resources_of_type(self.template, "AWS::Serverless::Function").items()
+            if any(e["Type"] == "DynamoDB" for e in (spec["Properties"].get("Events") or {}).values())
+        )
+        event = next(
+            e for e in self.template["Resources"][stream_function]["Properties"]["Events"].values() if e["Type"] == "DynamoDB"
+        )["Properties"]
+        settings = StreamSettings(batch_size=int(event.get("BatchSize", 100)), max_retry_attempts=int(event.get("MaximumRetryAttempts", 5)))
+        poller = StreamPoller(self.table_name, self.functions[stream_function], settings)
+        poller.start()
+        return poller
+
+    # --- accounts and the control API ---------------------------------------------------
+
+    def _seed_local_account(self) -> str:
+        from automations.logic.accounts import new_api_key, register_api_key
+        from automations.repository.dynamo import get_repository
+
+        key = self.config.api_key or new_api_key()
+        register_api_key(get_repository(), LOCAL_ACCOUNT_ID, key)
+        return key
+
+    def _control_routes(self) -> dict[tuple[str, str], ControlRoute]:
+        from automations import ids
+        from automations.logic.accounts import new_api_key, register_api_key
+        from automations.repository.dynamo import get_repository
+
+        def health(_: dict[str, Any]) -> tuple[int, Any]:
+            return 200, {"status": "ok", "motoEndpoint": os.environ["AWS_ENDPOINT_URL"], "table": self.table_name}
+
+        def create_account(_: dict[str, Any]) -> tuple[int, Any]:
+            account_id, key = ids.new_id("acct"), new_api_key()
+            register_api_key(get_repository(), account_id, key)
+            return 201, {"accountId": account_id, "apiKey": key}
+
+        def stream_failures(_: dict[str, Any]) -> tuple[int, Any]:
+            return 200, {"items": json.loads(json.dumps(self.poller.failures, default=str))}
+
+        return {
+            ("GET", "/_local/health"): health,
+            ("POST", "/_local/accounts"): create_account,
+            ("GET", "/_local/stream-failures"): stream_failures,
+        }

@@ -1,0 +1,118 @@
+"""Delivers the table's DynamoDB stream to the stream function, the way the event source mapping does.
+
+Reads with ``get_records`` (moto's own stream->Lambda delivery re-enters itself), converts the
+records to the Lambda event shape, and honours ``batchItemFailures``: the batch is retried
+from the first failed record, up to ``MaximumRetryAttempts`` times, then the record goes to
+the on-failure destination (here: a list the control API shows) and delivery moves on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from devstack.functions import FunctionError, LocalFunction
+from automations.observability import logger
+
+
+@dataclass
+class StreamSettings:
+    batch_size: int = 100
+    max_retry_attempts: int = 5
+    poll_interval_seconds: float = 0.05
+
+
+@dataclass
+class StreamPoller:
+    table_name: str
+    function: LocalFunction
+    settings: StreamSettings
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stream-poller", daemon=True)
+        self.delivered = 0
+
+    def start(self) -> None:
+        dynamodb = boto3.client("dynamodb")
+        self.stream_arn = dynamodb.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+        # the Streams client answers 404 unless the account id is kept out of the endpoint
+        self.streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _iterators(self) -> dict[str, str]:
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        return {
+            shard["ShardId"]: self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for shard in shards
+        }
+
+    def _run(self) -> None:
+        iterators = self._iterators()
+        while not self._stop.is_set():
+            got_any = False
+            for shard_id, iterator in list(iterators.items()):
+                response = self.streams.get_records(ShardIterator=iterator, Limit=self.settings.batch_size)
+                iterators[shard_id] = response["NextShardIterator"]
+                records = [self._as_lambda_record(r) for r in response.get("Records", [])]
+                if records:
+                    got_any = True
+                    self._deliver(records)
+            if not got_any:
+                self._idle.set()
+                self._stop.wait(self.settings.poll_interval_seconds)
+            else:
+                self._idle.clear()
+
+    def _as_lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        converted = dict(record)
+        converted["eventSourceARN"] = self.stream_arn
+        change = dict(record["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = created.timestamp()
+        converted["dynamodb"] = change
+        return converted
+
+    def _deliver(self, records: list[dict[str, Any]]) -> None:
+        attempts = 0
+        while records:
+            try:
+                response = self.function.invoke({"Records": records}) or {}
+                failed = [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
+            except FunctionError as error:
+                logger.warning("stream batch raised", extra={"error": error.payload["errorMessage"]})
+                failed = [records[0]["dynamodb"]["SequenceNumber"]]
+            if not failed:
+                self.delivered += len(records)
+                return
+            position = next(
+                (i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed), 0
+            )
+            self.delivered += position
+            records = records[position:]
+            attempts += 1
+            if attempts > self.settings.max_retry_attempts:
+                self.failures.append({"record": records[0], "attempts": attempts})
+                logger.error("stream record sent to the on-failure destination", extra={"eventID": records[0]["eventID"]})
+                records, attempts = records[1:], 0
+                self.delivered += 1
+            else:
+                time.sleep(min(0.05 * 2**attempts, 2))
+
+    def wait_idle(self, timeout: float = 10) -> bool:
+        """True once the poller has found the stream empty (for tests and demos)."""
+        return self._idle.wait(timeout)

@@ -1,0 +1,1 @@
+"""The HTTP API: Powertools REST resolver routes, request/response schemas, error mapping."""

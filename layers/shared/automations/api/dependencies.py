@@ -1,0 +1,31 @@
+"""What routes depend on; tests swap these with ``app.dependency_overrides``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Request
+from aws_lambda_powertools.event_handler.depends import Depends
+
+from automations.logic.accounts import authenticate
+from automations.repository.dynamo import DynamoRepository, get_repository
+from automations.settings import Settings, get_settings
+
+
+def repository() -> DynamoRepository:
+    return get_repository()
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def current_account(request: Request) -> str:
+    """The account behind ``Authorization: Bearer <api key>``; Unauthorized otherwise."""
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    return authenticate(get_repository(), headers.get("authorization"))
+
+
+Repository = Annotated[DynamoRepository, Depends(repository)]
+AccountId = Annotated[str, Depends(current_account)]
+AppSettings = Annotated[Settings, Depends(settings)]

@@ -1,0 +1,37 @@
+"""/flows: create, list, read."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from automations.api.dependencies import AccountId, Repository
+from automations.api.schemas import FlowCreated, FlowDetail, FlowPage, FlowSummary
+from automations.logic import flows
+from automations.models.flow import FlowDefinition
+
+router = APIGatewayRouter()
+
+
+@router.post("/flows", status_code=201, summary="Create a flow (version 1)", tags=["flows"])
+def create_flow(definition: Annotated[FlowDefinition, Body()], account_id: AccountId, repo: Repository) -> FlowCreated:
+    created = flows.create_flow(repo, account_id, definition)
+    return FlowCreated(**FlowDetail.of_version(created).model_dump(), webhook_secret=created.flow.webhook_secret)
+
+
+@router.get("/flows", summary="List the account's flows, newest first", tags=["flows"])
+def list_flows(
+    account_id: AccountId,
+    repo: Repository,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Annotated[str | None, Query()] = None,
+) -> FlowPage:
+    page = flows.list_flows(repo, account_id, limit, cursor)
+    return FlowPage(items=[FlowSummary.of(f) for f in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/flows/<flowId>", summary="Read a flow and its current definition", tags=["flows"])
+def get_flow(flow_id: Annotated[str, Path(alias="flowId")], account_id: AccountId, repo: Repository) -> FlowDetail:
+    return FlowDetail.of_version(flows.get_flow(repo, account_id, flow_id))

@@ -1,0 +1,39 @@
+"""/hooks/{flowId}: the signed webhook trigger. Records the event and answers 202 at once."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+
+from automations.api.dependencies import AppSettings, Repository
+from automations.api.schemas import TriggerAcceptedResponse
+from automations.logic.triggers import receive_webhook
+
+router = APIGatewayRouter()
+
+
+@router.post(
+    "/hooks/<flowId>",
+    status_code=202,
+    summary="Trigger a webhook flow",
+    description="Body: any JSON (available to nodes as trigger.body). Header X-Signature: "
+    't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>, within 5 minutes. '
+    "An Idempotency-Key header makes retries of the same call return the first recording.",
+    tags=["triggers"],
+)
+def webhook(flow_id: Annotated[str, Path(alias="flowId")], repo: Repository, settings: AppSettings) -> TriggerAcceptedResponse:
+    event = router.current_event
+    raw = event.body or ""
+    raw_body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    accepted = receive_webhook(
+        repo,
+        repo,
+        flow_id=flow_id,
+        raw_body=raw_body,
+        headers=dict(event.headers or {}),
+        tolerance_seconds=settings.webhook_tolerance_seconds,
+    )
+    return TriggerAcceptedResponse(trigger_id=accepted.trigger_id, run_ids=accepted.run_ids)

@@ -1,0 +1,146 @@
+"""Response bodies of the public API (they document themselves in /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from automations.logic.flows import FlowWithDefinition
+from automations.logic.runs import RunView
+from automations.models.flow import Flow, FlowDefinition, Trigger
+from automations.models.run import Attempt, ErrorInfo, HttpExchange, Run, StepCounts
+from automations.models.status import AttemptStatus, RunStatus, StepStatus
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+
+
+class ErrorBody(ApiModel):
+    type: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorResponse(ApiModel):
+    error: ErrorBody
+
+
+class FlowSummary(ApiModel):
+    flow_id: str
+    name: str
+    version: int
+    trigger: Trigger
+    webhook_path: str | None = None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def of(cls, flow: Flow) -> FlowSummary:
+        return cls(
+            flow_id=flow.flow_id,
+            name=flow.name,
+            version=flow.version,
+            trigger=flow.trigger,
+            webhook_path=f"/hooks/{flow.flow_id}" if flow.trigger.type == "webhook" else None,
+            created_at=flow.created_at,
+            updated_at=flow.updated_at,
+        )
+
+
+class FlowDetail(FlowSummary):
+    definition: FlowDefinition
+
+    @classmethod
+    def of_version(cls, found: FlowWithDefinition) -> FlowDetail:
+        return cls(**FlowSummary.of(found.flow).model_dump(), definition=found.version.definition)
+
+
+class FlowCreated(FlowDetail):
+    webhook_secret: str = Field(description="Shown once: sign webhook calls with it (X-Signature)")
+
+
+class FlowPage(ApiModel):
+    items: list[FlowSummary]
+    next_cursor: str | None
+
+
+class TriggerAcceptedResponse(ApiModel):
+    trigger_id: str
+    run_ids: list[str]
+
+
+class RunSummary(ApiModel):
+    run_id: str
+    flow_id: str
+    flow_version: int
+    trigger_id: str
+    status: RunStatus
+    created_at: str
+    scheduled_for: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    error: ErrorInfo | None = None
+    step_counts: StepCounts | None = None
+
+    @classmethod
+    def of(cls, run: Run) -> RunSummary:
+        return cls(**run.model_dump(include=set(cls.model_fields)))
+
+
+class RunPage(ApiModel):
+    items: list[RunSummary]
+    next_cursor: str | None
+
+
+class AttemptView(ApiModel):
+    attempt: int
+    status: AttemptStatus
+    started_at: str
+    ended_at: str | None = None
+    duration_ms: int | None = None
+    error: ErrorInfo | None = None
+    http: HttpExchange | None = None
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> AttemptView:
+        return cls(**attempt.model_dump(include=set(cls.model_fields)))
+
+
+class StepView(ApiModel):
+    node_id: str
+    node_type: str
+    status: StepStatus
+    started_at: str
+    ended_at: str | None = None
+    input: dict[str, Any] | None = Field(default=None, description="The node's parameters as resolved (secrets redacted)")
+    output: Any = None
+    error: ErrorInfo | None = None
+    attempts: list[AttemptView]
+
+
+class TriggerView(ApiModel):
+    trigger_id: str
+    kind: str
+    received_at: str
+    body: Any = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class RunDetailResponse(RunSummary):
+    trigger: TriggerView | None = None
+    steps: list[StepView]
+
+    @classmethod
+    def of_view(cls, view: RunView) -> RunDetailResponse:
+        steps = [
+            StepView(
+                **s.step.model_dump(include=set(StepView.model_fields) - {"attempts"}),
+                attempts=[AttemptView.of(a) for a in s.attempts],
+            )
+            for s in view.steps
+        ]
+        trigger = TriggerView(**view.trigger.model_dump(include=set(TriggerView.model_fields))) if view.trigger else None
+        return cls(**RunSummary.of(view.run).model_dump(), trigger=trigger, steps=steps)

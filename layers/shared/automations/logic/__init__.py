@@ -1,0 +1,1 @@
+"""Business logic. Takes storage and engines as arguments (see ``repository.interfaces``)."""

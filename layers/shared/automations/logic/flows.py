@@ -1,0 +1,58 @@
+"""Saving, reading and listing flows. Every save is a new immutable version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from automations import clock, ids, signing
+from automations.errors import NotFound
+from automations.models.flow import Flow, FlowDefinition, FlowVersion
+from automations.repository.interfaces import FlowStore, Page
+
+
+@dataclass(frozen=True)
+class FlowWithDefinition:
+    flow: Flow
+    version: FlowVersion
+
+
+def create_flow(store: FlowStore, account_id: str, definition: FlowDefinition) -> FlowWithDefinition:
+    now = clock.iso(clock.now())
+    flow_id = ids.new_id("flow")
+    flow = Flow(
+        flow_id=flow_id,
+        account_id=account_id,
+        name=definition.name,
+        version=1,
+        trigger=definition.trigger,
+        webhook_secret=signing.new_secret(),
+        created_at=now,
+        updated_at=now,
+    )
+    version = FlowVersion(flow_id=flow_id, version=1, definition=definition, created_at=now)
+    store.create_flow(flow, version)
+    return FlowWithDefinition(flow, version)
+
+
+def get_owned_flow(store: FlowStore, account_id: str, flow_id: str) -> Flow:
+    """Another account's flow is reported exactly like a missing one."""
+    flow = store.get_flow(flow_id)
+    if flow is None or flow.account_id != account_id:
+        raise NotFound(f"flow '{flow_id}' not found")
+    return flow
+
+
+def get_flow(store: FlowStore, account_id: str, flow_id: str) -> FlowWithDefinition:
+    flow = get_owned_flow(store, account_id, flow_id)
+    return FlowWithDefinition(flow, load_version(store, flow_id, flow.version))
+
+
+def load_version(store: FlowStore, flow_id: str, version: int) -> FlowVersion:
+    found = store.get_flow_version(flow_id, version)
+    if found is None:
+        raise NotFound(f"flow '{flow_id}' has no version {version}")
+    return found
+
+
+def list_flows(store: FlowStore, account_id: str, limit: int, cursor: str | None) -> Page[Flow]:
+    return store.list_flows(account_id, limit, cursor)

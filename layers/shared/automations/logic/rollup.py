@@ -1,0 +1,38 @@
+"""A run's status, derived from its steps: the one place that decides it.
+
+While the interpreter runs, each step change moves the run (a retrying step makes the run
+``retrying``; the next attempt makes it ``running`` again). When the interpreter reaches its
+end the final status is honest: any failed step -- even one the flow continued past with
+``onError: continue`` -- makes the run ``failed``.
+"""
+
+from __future__ import annotations
+
+from automations.models.run import Run, Step, StepCounts
+from automations.models.status import RunStatus, StepStatus
+
+_IN_FLIGHT: dict[StepStatus, RunStatus] = {
+    StepStatus.RUNNING: RunStatus.RUNNING,
+    StepStatus.RETRYING: RunStatus.RETRYING,
+    # the run goes on after a step ends; only the end of the interpreter finishes it
+    StepStatus.COMPLETED: RunStatus.RUNNING,
+    StepStatus.FAILED: RunStatus.RUNNING,
+    StepStatus.INTERRUPTED: RunStatus.INTERRUPTED,
+}
+
+
+def run_status_for_step(step_status: StepStatus) -> RunStatus | None:
+    return _IN_FLIGHT.get(step_status)
+
+
+def step_counts(steps: list[Step]) -> StepCounts:
+    return StepCounts(
+        completed=sum(1 for s in steps if s.status == StepStatus.COMPLETED),
+        failed=sum(1 for s in steps if s.status == StepStatus.FAILED),
+    )
+
+
+def final_status(run: Run, steps: list[Step]) -> RunStatus:
+    if run.error is not None or any(s.status == StepStatus.FAILED for s in steps):
+        return RunStatus.FAILED
+    return RunStatus.COMPLETED

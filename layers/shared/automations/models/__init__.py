@@ -1,0 +1,1 @@
+"""Pydantic models of the domain: flows, triggers, runs, steps, attempts."""

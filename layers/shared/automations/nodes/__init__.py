@@ -1,0 +1,1 @@
+"""Node executors: each turns a node's resolved parameters into a NodeOutcome."""

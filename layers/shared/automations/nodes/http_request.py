@@ -1,0 +1,150 @@
+"""The ``http_request`` node: one HTTP call, classified into the engine's error taxonomy.
+
+| outcome                               | error                 | retried by      |
+|---------------------------------------|-----------------------|-----------------|
+| network error, timeout, 408, 5xx      | TransientError        | transient       |
+| 429 (Retry-After recorded)            | RateLimited           | rate-limit      |
+| 401, 403                              | AuthenticationError   | never           |
+| other 4xx                             | ExternalApiError      | never           |
+| bad URL, blocked target               | ConfigurationError    | never           |
+
+Redirects are not followed (a redirect could lead to a blocked address); a 3xx is output.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from automations.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ExternalApiError,
+    NodeError,
+    RateLimited,
+    TransientError,
+)
+from automations.logic.node_runner import NodeOutcome
+from automations.logic.run_context import RunContext
+from automations.models.flow import HttpRequestNode
+from automations.models.run import HttpExchange
+from automations.redaction import redact_headers, redact_url
+
+# What later nodes can read as steps.<id>.output.body; larger bodies are cut (and flagged).
+MAX_OUTPUT_BODY_BYTES = 128 * 1024
+USER_AGENT = "automations-engine/1"
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    allow_private_targets: bool
+    max_recorded_body_bytes: int
+
+
+def _check_target(url: str, allow_private: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"url must be an absolute http(s) URL, got '{redact_url(url)}'")
+    if allow_private:
+        return
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+    except socket.gaierror as error:
+        raise TransientError(f"cannot resolve host '{parts.hostname}': {error}") from error
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if not ip.is_global:
+            raise ConfigurationError(f"target '{parts.hostname}' resolves to a non-public address ({ip})")
+
+
+def _cap(text: str, limit: int) -> tuple[str, bool]:
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text, False
+    return raw[:limit].decode(errors="ignore"), True
+
+
+def _parse_body(response: requests.Response) -> tuple[Any, bool]:
+    text, truncated = _cap(response.text, MAX_OUTPUT_BODY_BYTES)
+    if not truncated and "json" in response.headers.get("content-type", ""):
+        try:
+            return response.json(), False
+        except ValueError:
+            pass
+    return text, truncated
+
+
+def classify(method: str, url: str, response: requests.Response) -> NodeError | None:
+    status = response.status_code
+    if status < 400:
+        return None
+    snippet = _cap(response.text.strip(), 300)[0]
+    message = f"{method} {redact_url(url)} answered {status} {response.reason or ''}".strip()
+    if snippet:
+        message += f": {snippet}"
+    if status == 429:
+        retry_after = response.headers.get("retry-after")
+        seconds = float(retry_after) if retry_after and retry_after.strip().isdigit() else None
+        return RateLimited(message, retry_after_seconds=seconds)
+    if status in (408,) or status >= 500:
+        return TransientError(message)
+    if status in (401, 403):
+        return AuthenticationError(message)
+    return ExternalApiError(message)
+
+
+def execute(
+    node: HttpRequestNode, params: dict[str, Any], context: RunContext, *, session: requests.Session, policy: HttpPolicy
+) -> NodeOutcome:
+    del context  # an HTTP call needs only its resolved parameters
+    url = str(params["url"])
+    _check_target(url, policy.allow_private_targets)
+    headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
+    headers.setdefault("User-Agent", USER_AGENT)
+    body = params.get("body")
+    data: str | None = None
+    if body is not None and not isinstance(body, str):
+        data = json.dumps(body)
+        headers.setdefault("Content-Type", "application/json")
+    elif isinstance(body, str):
+        data = body
+    cap = policy.max_recorded_body_bytes
+    exchange = HttpExchange(
+        request={
+            "method": node.method,
+            "url": redact_url(url),
+            "headers": redact_headers(headers),
+            "body": _cap(data, cap)[0] if data is not None else None,
+        }
+    )
+    try:
+        response = session.request(
+            node.method, url, headers=headers, data=data, timeout=node.timeout_seconds, allow_redirects=False
+        )
+    except requests.Timeout as error:
+        return NodeOutcome(http=exchange, error=TransientError(f"no answer within {node.timeout_seconds:g}s: {error}"))
+    except requests.ConnectionError as error:
+        return NodeOutcome(http=exchange, error=TransientError(f"network error: {error}"))
+    except requests.RequestException as error:  # invalid URL, bad header value, ...
+        return NodeOutcome(http=exchange, error=ConfigurationError(f"request could not be sent: {error}"))
+    body_out, truncated = _parse_body(response)
+    exchange.response = {
+        "status": response.status_code,
+        "headers": redact_headers(dict(response.headers)),
+        "body": _cap(response.text, cap)[0],
+        "elapsedMs": int(response.elapsed.total_seconds() * 1000),
+    }
+    output: dict[str, Any] = {
+        "status": response.status_code,
+        "headers": redact_headers(dict(response.headers)),
+        "body": body_out,
+    }
+    if truncated:
+        output["bodyTruncated"] = True
+    return NodeOutcome(output=output, http=exchange, error=classify(node.method, url, response))

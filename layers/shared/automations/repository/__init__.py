@@ -1,0 +1,1 @@
+"""Data access: small interfaces (``interfaces``) and their DynamoDB implementation."""

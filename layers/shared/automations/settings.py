@@ -1,0 +1,26 @@
+"""Environment variables, validated once per process into a typed settings object."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    table_name: str = Field(alias="TABLE_NAME", min_length=3)
+    state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
+    history_retention_days: int = Field(default=90, alias="HISTORY_RETENTION_DAYS", ge=1)
+    webhook_tolerance_seconds: int = Field(default=300, alias="WEBHOOK_TOLERANCE_SECONDS", ge=1)
+    # Deployed engines must not be turned against the VPC or the metadata endpoint;
+    # the local stack allows loopback so flows can call services on the same machine.
+    allow_private_targets: bool = Field(default=False, alias="ALLOW_PRIVATE_TARGETS")
+    max_recorded_body_bytes: int = Field(default=16_384, alias="MAX_RECORDED_BODY_BYTES", ge=256)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.model_validate(dict(os.environ))
