@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  API key (Authorization: Bearer ...): {stack.api_key}", flush=True)
     if not config.api_key:
         print("  (generated; set AUTOMATIONS_API_KEY to choose one)", flush=True)
-    print(f"  AWS services (moto): {os.environ['AWS_ENDPOINT_URL']}  retry-wait scale: {config.retry_wait_scale:g}", flush=True)
+    print(
+        f"  AWS services (moto): {os.environ['AWS_ENDPOINT_URL']}  retry-wait scale: {config.retry_wait_scale:g}",
+        flush=True,
+    )
     print(f"  OpenAPI: {stack.api_url}/openapi.json   Swagger UI: {stack.api_url}/swagger", flush=True)
     stopped.wait()
     stack.stop()

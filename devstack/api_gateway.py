@@ -21,7 +21,9 @@ STAGE = "v1"
 ControlRoute = Callable[[dict[str, Any]], tuple[int, Any]]
 
 
-def proxy_event(method: str, raw_path: str, headers: dict[str, list[str]], body: bytes, client_ip: str) -> dict[str, Any]:
+def proxy_event(
+    method: str, raw_path: str, headers: dict[str, list[str]], body: bytes, client_ip: str
+) -> dict[str, Any]:
     """The event API Gateway (REST, ``/{proxy+}``) sends a Lambda proxy integration."""
     parts = urlsplit(raw_path)
     query = parse_qs(parts.query, keep_blank_values=True)
@@ -70,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: ApiGatewayServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the functions log; the access log would only repeat them
 
     def _handle(self) -> None:
@@ -87,7 +89,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             response = self.server.api.invoke(event)
         except FunctionError as error:  # API Gateway answers 502 when the integration fails
-            self._send(502, {"Content-Type": "application/json"}, json.dumps({"message": "Internal server error", "error": error.payload["errorMessage"]}).encode())
+            self._send(
+                502,
+                {"Content-Type": "application/json"},
+                json.dumps({"message": "Internal server error", "error": error.payload["errorMessage"]}).encode(),
+            )
             return
         payload = response.get("body") or ""
         raw = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
@@ -99,7 +105,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _control(self, path: str, body: bytes) -> None:
         route = self.server.control.get((self.command, path))
         if route is None:
-            self._send(404, {"Content-Type": "application/json"}, b'{"error": {"type": "NotFound", "message": "no such control route"}}')
+            self._send(
+                404,
+                {"Content-Type": "application/json"},
+                b'{"error": {"type": "NotFound", "message": "no such control route"}}',
+            )
             return
         try:
             request = json.loads(body) if body else {}

@@ -101,7 +101,7 @@ class LocalFunction:
         )
         try:
             return handler(event, context)
-        except Exception as error:  # noqa: BLE001 - reported to the caller exactly like Lambda does
+        except Exception as error:
             raise FunctionError(
                 {
                     "errorType": type(error).__name__,

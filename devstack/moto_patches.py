@@ -29,7 +29,11 @@ def run_lambdas_in_process(functions_by_name: Callable[[str], LocalFunction | No
     def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
         function = functions_by_name(self.function_name)
         if function is None:
-            return f'{{"errorType": "ResourceNotFound", "errorMessage": "no local code for {self.function_name}"}}', True, ""
+            return (
+                f'{{"errorType": "ResourceNotFound", "errorMessage": "no local code for {self.function_name}"}}',
+                True,
+                "",
+            )
         payload, errored = function.invoke_json(event if event is not None else {})
         return payload, errored, ""
 

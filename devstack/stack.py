@@ -23,7 +23,14 @@ from devstack import moto_patches
 from devstack.api_gateway import ApiGatewayServer, ControlRoute
 from devstack.functions import LocalFunction
 from devstack.streams import StreamPoller, StreamSettings
-from devstack.template import ROOT, Resolver, function_environment, load_template, resources_of_type
+from devstack.template import (
+    ROOT,
+    Resolver,
+    function_environment,
+    load_template,
+    resources_of_type,
+    table_create_args,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -54,8 +61,10 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         self.template = load_template()
-        self.resolver = Resolver(self.template, pseudo={"AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
-                                                        "AWS::StackName": STACK, "AWS::Partition": "aws"})
+        self.resolver = Resolver(
+            self.template,
+            pseudo={"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK, "AWS::Partition": "aws"},
+        )
         self.moto_port = self.config.moto_port or free_port(self.config.host)
         self._prepare_environment()
         moto_patches.execute_state_machines()
@@ -73,7 +82,9 @@ class LocalStack:
         self._export_function_environment()
         self.api_key = self._seed_local_account()
         self.poller = self._start_stream_poller()
-        self.api = ApiGatewayServer((self.config.host, self.config.api_port), self.functions["ApiFunction"], self._control_routes())
+        self.api = ApiGatewayServer(
+            (self.config.host, self.config.api_port), self.functions["ApiFunction"], self._control_routes()
+        )
         self.api_thread = threading.Thread(target=self.api.serve_forever, name="api-gateway", daemon=True)
         self.api_thread.start()
         return self
@@ -125,19 +136,12 @@ class LocalStack:
     # --- resources --------------------------------------------------------------------
 
     def _create_table(self) -> None:
-        (name, spec), = resources_of_type(self.template, "AWS::DynamoDB::Table").items()
-        props = spec["Properties"]
+        ((name, spec),) = resources_of_type(self.template, "AWS::DynamoDB::Table").items()
         table_name = f"{STACK}-{name}"
         client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=table_name,
-            AttributeDefinitions=props["AttributeDefinitions"],
-            KeySchema=props["KeySchema"],
-            GlobalSecondaryIndexes=props.get("GlobalSecondaryIndexes", []),
-            BillingMode=props["BillingMode"],
-            StreamSpecification={"StreamEnabled": True, **props["StreamSpecification"]},
-        )
-        client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+        client.create_table(**table_create_args(self.template, table_name))
+        ttl = spec["Properties"]["TimeToLiveSpecification"]
+        client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
         described = client.describe_table(TableName=table_name)["Table"]
         self.table_name = table_name
         self.resolver.refs[name] = table_name
@@ -205,9 +209,13 @@ class LocalStack:
             if any(e["Type"] == "DynamoDB" for e in (spec["Properties"].get("Events") or {}).values())
         )
         event = next(
-            e for e in self.template["Resources"][stream_function]["Properties"]["Events"].values() if e["Type"] == "DynamoDB"
+            e
+            for e in self.template["Resources"][stream_function]["Properties"]["Events"].values()
+            if e["Type"] == "DynamoDB"
         )["Properties"]
-        settings = StreamSettings(batch_size=int(event.get("BatchSize", 100)), max_retry_attempts=int(event.get("MaximumRetryAttempts", 5)))
+        settings = StreamSettings(
+            batch_size=int(event.get("BatchSize", 100)), max_retry_attempts=int(event.get("MaximumRetryAttempts", 5))
+        )
         poller = StreamPoller(self.table_name, self.functions[stream_function], settings)
         poller.start()
         return poller

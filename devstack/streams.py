@@ -16,8 +16,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from devstack.functions import FunctionError, LocalFunction
 from automations.observability import logger
+from devstack.functions import FunctionError, LocalFunction
 
 
 @dataclass
@@ -99,15 +99,15 @@ class StreamPoller:
             if not failed:
                 self.delivered += len(records)
                 return
-            position = next(
-                (i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed), 0
-            )
+            position = next((i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed), 0)
             self.delivered += position
             records = records[position:]
             attempts += 1
             if attempts > self.settings.max_retry_attempts:
                 self.failures.append({"record": records[0], "attempts": attempts})
-                logger.error("stream record sent to the on-failure destination", extra={"eventID": records[0]["eventID"]})
+                logger.error(
+                    "stream record sent to the on-failure destination", extra={"eventID": records[0]["eventID"]}
+                )
                 records, attempts = records[1:], 0
                 self.delivered += 1
             else:

@@ -72,7 +72,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -118,3 +118,17 @@ def function_environment(template: dict[str, Any], name: str) -> dict[str, Any]:
     global_env = ((template.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables", {})
     own = template["Resources"][name]["Properties"].get("Environment", {}).get("Variables", {})
     return {**global_env, **own}
+
+
+def table_create_args(template: dict[str, Any], table_name: str) -> dict[str, Any]:
+    """``create_table`` arguments from the template's one AWS::DynamoDB::Table."""
+    ((_, spec),) = resources_of_type(template, "AWS::DynamoDB::Table").items()
+    props = spec["Properties"]
+    return {
+        "TableName": table_name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "GlobalSecondaryIndexes": props.get("GlobalSecondaryIndexes", []),
+        "BillingMode": props["BillingMode"],
+        "StreamSpecification": {"StreamEnabled": True, **props["StreamSpecification"]},
+    }

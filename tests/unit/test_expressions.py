@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+
 from automations.errors import ConfigurationError, MissingVariable
 from automations.expressions import ExpressionSyntaxError, evaluate, parse
 
@@ -46,9 +47,7 @@ def context() -> dict[str, Any]:
         "(((true)))",
     ],
 )
-def test_given_true_conditions_when_evaluated_then_true(
-    context: dict[str, Any], source: str
-) -> None:
+def test_given_true_conditions_when_evaluated_then_true(context: dict[str, Any], source: str) -> None:
     assert evaluate(source, context) is True
 
 

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+
 from automations.errors import ConfigurationError, MissingVariable
 from automations.templating import (
     Placeholder,
@@ -103,9 +104,7 @@ def test_given_nested_structures_when_rendered_then_values_render_and_keys_do_no
     }
 
 
-def test_given_resolved_data_that_looks_like_a_placeholder_when_rendered_then_it_stays_text() -> (
-    None
-):
+def test_given_resolved_data_that_looks_like_a_placeholder_when_rendered_then_it_stays_text() -> None:
     # Given trigger data that contains placeholder syntax (e.g. sent by an outside caller)
     context = {"trigger": {"body": {"note": "{{ vars.secret }}"}}, "vars": {"secret": "s3cr3t"}}
     # When it is rendered, alone or inside text
@@ -267,9 +266,7 @@ def test_given_an_iso_timestamp_when_date_filters_apply_then_output_is_utc_with_
         ("nan", "number"),
     ],
 )
-def test_given_a_value_of_the_wrong_type_when_a_filter_applies_then_configuration_error(
-    value: Any, chain: str
-) -> None:
+def test_given_a_value_of_the_wrong_type_when_a_filter_applies_then_configuration_error(value: Any, chain: str) -> None:
     name = chain.split("(")[0]
     with pytest.raises(ConfigurationError) as caught:
         render("{{ vars.v | " + chain + " }}", {"vars": {"v": value}})
@@ -327,16 +324,12 @@ def test_given_a_malformed_placeholder_when_rendered_then_the_same_syntax_error_
 
 def test_given_a_template_when_found_then_path_text_and_filters_are_exact() -> None:
     # Given both index syntaxes, filters with arguments and whitespace variations
-    template = (
-        "{{steps.fetch.output.items[0].id}} and {{ trigger.body.x.2 | default('-') | upper }}"
-    )
+    template = "{{steps.fetch.output.items[0].id}} and {{ trigger.body.x.2 | default('-') | upper }}"
     # When
     found = find_placeholders(template)
     # Then
     assert found == [
-        Placeholder(
-            ("steps", "fetch", "output", "items", 0, "id"), "{{steps.fetch.output.items[0].id}}"
-        ),
+        Placeholder(("steps", "fetch", "output", "items", 0, "id"), "{{steps.fetch.output.items[0].id}}"),
         Placeholder(
             ("trigger", "body", "x", 2),
             "{{ trigger.body.x.2 | default('-') | upper }}",

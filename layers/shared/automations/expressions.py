@@ -222,9 +222,7 @@ def _compare(op: str, a: Any, b: Any, position: int) -> bool:
         return (a in b) == (op == "in")
     else:
         problem = f"'{op}' needs a list, or strings on both sides"
-    raise ConfigurationError(
-        f"cannot evaluate {_show(a)} {op} {_show(b)} at position {position}: {problem}"
-    )
+    raise ConfigurationError(f"cannot evaluate {_show(a)} {op} {_show(b)} at position {position}: {problem}")
 
 
 def _evaluate(node: Node, context: Any) -> Any:

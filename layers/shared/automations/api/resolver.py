@@ -51,8 +51,10 @@ def build_resolver() -> APIGatewayRestResolver:
     app.enable_swagger(path="/swagger", title=API_TITLE, version=API_VERSION)
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi_json() -> Response:
-        return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION))
+    def openapi_json():
+        return Response(
+            200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION)
+        )
 
     @app.exception_handler(AutomationError)
     def handle_domain_error(error: AutomationError) -> Response:

@@ -115,7 +115,9 @@ class StepView(ApiModel):
     status: StepStatus
     started_at: str
     ended_at: str | None = None
-    input: dict[str, Any] | None = Field(default=None, description="The node's parameters as resolved (secrets redacted)")
+    input: dict[str, Any] | None = Field(
+        default=None, description="The node's parameters as resolved (secrets redacted)"
+    )
     output: Any = None
     error: ErrorInfo | None = None
     attempts: list[AttemptView]
@@ -142,5 +144,7 @@ class RunDetailResponse(RunSummary):
             )
             for s in view.steps
         ]
-        trigger = TriggerView(**view.trigger.model_dump(include=set(TriggerView.model_fields))) if view.trigger else None
+        trigger = (
+            TriggerView(**view.trigger.model_dump(include=set(TriggerView.model_fields))) if view.trigger else None
+        )
         return cls(**RunSummary.of(view.run).model_dump(), trigger=trigger, steps=steps)

@@ -10,8 +10,8 @@ import json
 from typing import Any
 
 from automations import clock, flow_graph
-from automations.logic.flows import load_version
 from automations.errors import NotFound
+from automations.logic.flows import load_version
 from automations.models.interpreter import InterpreterState, LifecycleTask
 from automations.models.run import ErrorInfo
 from automations.models.status import AttemptStatus, StepStatus

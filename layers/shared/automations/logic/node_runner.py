@@ -82,12 +82,16 @@ def run_node(
         raise
     if outcome.error is None and node.fail_on_empty_output and is_empty(outcome.output):
         outcome.error = EmptyOutput(f"node '{node.id}' produced empty output and declares failOnEmptyOutput")
-    _record(runs, task, node, claim.number, started, params, outcome, error_info(outcome.error) if outcome.error else None)
+    _record(
+        runs, task, node, claim.number, started, params, outcome, error_info(outcome.error) if outcome.error else None
+    )
     if outcome.error is not None:
         raise outcome.error
     next_id = outcome.next_node if outcome.next_node is not None else flow_graph.default_next(context.definition, node)
     if outcome.wait is not None:  # the state machine waits, then completes this same node
-        return InterpreterState(run_id=task.run_id, seq=task.seq, node=NodeRef(id=node.id, type=node.type), wait=outcome.wait)
+        return InterpreterState(
+            run_id=task.run_id, seq=task.seq, node=NodeRef(id=node.id, type=node.type), wait=outcome.wait
+        )
     return InterpreterState(run_id=task.run_id, seq=task.seq + 1, node=flow_graph.ref(context.definition, next_id))
 
 
@@ -105,9 +109,8 @@ def _record(
     duration_ms = int((time.monotonic() - started) * 1000)
     attempt_status = AttemptStatus.FAILED if error else AttemptStatus.COMPLETED
     runs.finish_attempt(task.run_id, node.id, number, attempt_status, ended_at, duration_ms, error, outcome.http)
-    if error is None:
-        status = outcome.step_status
-    else:
+    status = outcome.step_status
+    if error is not None:
         status = StepStatus.RETRYING if error.retryable else StepStatus.FAILED
     finished = status in (StepStatus.COMPLETED, StepStatus.FAILED)
     update = StepUpdate(

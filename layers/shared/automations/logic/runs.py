@@ -25,7 +25,13 @@ class RunView:
 
 
 def list_runs(
-    flows: FlowStore, runs: RunStore, account_id: str, flow_id: str, status: RunStatus | None, limit: int, cursor: str | None
+    flows: FlowStore,
+    runs: RunStore,
+    account_id: str,
+    flow_id: str,
+    status: RunStatus | None,
+    limit: int,
+    cursor: str | None,
 ) -> Page[Run]:
     get_owned_flow(flows, account_id, flow_id)
     return runs.list_runs(flow_id, status, limit, cursor)

@@ -275,10 +275,9 @@ class DynamoRepository:
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
-            reasons = error.response.get("CancellationReasons") or []
-            if error.response["Error"]["Code"] == "TransactionCanceledException" and reasons:
-                if reasons[0].get("Code") == "ConditionalCheckFailed":
-                    raise DuplicateTrigger(trigger.trigger_id) from error
+            reasons = error.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise DuplicateTrigger(trigger.trigger_id) from error
             raise
 
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None:
@@ -322,7 +321,9 @@ class DynamoRepository:
         runs = [Run.model_validate(i) for i in items if i.get("entity") == "run"]
         if not runs:
             return None
-        return runs[0], sorted((Step.model_validate(i) for i in items if i.get("entity") == "step"), key=lambda s: s.seq)
+        return runs[0], sorted(
+            (Step.model_validate(i) for i in items if i.get("entity") == "step"), key=lambda s: s.seq
+        )
 
     def list_runs(self, flow_id: str, status: RunStatus | None, limit: int, cursor: str | None) -> Page[Run]:
         partition = keys.runs_by_flow(flow_id, "", "")["runsByFlowPk"]
@@ -377,9 +378,7 @@ class DynamoRepository:
         )
         number = int(old.get("attemptCount", 0)) + 1
         previous = StepStatus(old["status"]) if old else None
-        attempt = Attempt(
-            run_id=run_id, node_id=node_id, attempt=number, status=AttemptStatus.RUNNING, started_at=now
-        )
+        attempt = Attempt(run_id=run_id, node_id=node_id, attempt=number, status=AttemptStatus.RUNNING, started_at=now)
         item = {**keys.attempt(run_id, node_id, number), "entity": "attempt", "expiresAt": self._expires_at()}
         self.client.put_item(**self._put({**item, **attempt.dump()}))
         dangling = number - 1 if previous == StepStatus.RUNNING else None
@@ -439,7 +438,12 @@ def _decode_cursor(cursor: str | None, partition_attr: str, partition: str) -> d
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if key[partition_attr] != {"S": partition} or set(key) - {"pk", "sk", partition_attr, partition_attr[:-2] + "Sk"}:
+        if key[partition_attr] != {"S": partition} or set(key) - {
+            "pk",
+            "sk",
+            partition_attr,
+            partition_attr[:-2] + "Sk",
+        }:
             raise ValueError("cursor from another listing")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as error:
         raise InvalidCursor("cursor is not valid for this listing") from error

@@ -24,7 +24,9 @@ router = APIGatewayRouter()
     "An Idempotency-Key header makes retries of the same call return the first recording.",
     tags=["triggers"],
 )
-def webhook(flow_id: Annotated[str, Path(alias="flowId")], repo: Repository, settings: AppSettings) -> TriggerAcceptedResponse:
+def webhook(
+    flow_id: Annotated[str, Path(alias="flowId")], repo: Repository, settings: AppSettings
+) -> TriggerAcceptedResponse:
     event = router.current_event
     raw = event.body or ""
     raw_body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()

@@ -1,0 +1,50 @@
+# The two commands: `make local` (run the engine on 127.0.0.1:3000) and `make test`.
+# Each creates its own virtualenv (.venv) and installs what it needs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+# sam build needs the deployed runtime's Python (3.13) on PATH; find one, pyenv's included.
+PY313_DIR ?= $(shell d=$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null); \
+	if [ -n "$$d" ] && "$$d/python3.13" -V >/dev/null 2>&1; then echo "$$d"; \
+	else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
+
+.PHONY: local test lint build deploy clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+local: $(STAMP)  ## the engine on http://127.0.0.1:3000 (moto in-process)
+	TZ=UTC $(BIN)/python -m devstack
+
+test: $(STAMP)  ## every test: unit, integration (moto), state machine, end-to-end
+	$(BIN)/ruff check .
+	TZ=UTC $(BIN)/python -m pytest
+
+lint: $(STAMP) $(SAM)  ## static checks: ruff, mypy, cfn-lint, sam validate --lint, asl-validator
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --template template.yaml
+	npx --yes asl-validator@3 --json-path statemachine/flow_interpreter.asl.json
+
+# aws-sam-cli pins its own boto3/pydantic: it lives in its own tool environment.
+$(SAM):
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install --quiet aws-sam-cli
+
+build: $(SAM)  ## sam build (needs python3.13; see README)
+	@test -n "$(PY313_DIR)" || { echo "sam build needs python3.13 on PATH (or set PY313_DIR)"; exit 1; }
+	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
+
+deploy: build  ## first time: sam deploy --guided
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --guided
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

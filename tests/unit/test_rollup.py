@@ -1,0 +1,68 @@
+"""The run's status derived from its steps: in flight, and honest at the end."""
+
+from __future__ import annotations
+
+import pytest
+
+from automations.logic import rollup
+from automations.logic.lifecycle import error_from_catch
+from automations.models.run import ErrorInfo, Run, Step
+from automations.models.status import RunStatus, StepStatus
+
+
+def run(**fields) -> Run:
+    base = dict(
+        run_id="r",
+        account_id="a",
+        flow_id="f",
+        flow_version=1,
+        trigger_id="t",
+        status=RunStatus.RUNNING,
+        created_at="2026-01-01T00:00:00.000Z",
+        scheduled_for="2026-01-01T00:00:00.000Z",
+    )
+    return Run(**{**base, **fields})
+
+
+def step(node_id: str, status: StepStatus) -> Step:
+    return Step(run_id="r", node_id=node_id, node_type="http_request", seq=1, status=status, started_at="x")
+
+
+@pytest.mark.parametrize(
+    ("step_status", "run_status"),
+    [
+        (StepStatus.RUNNING, RunStatus.RUNNING),
+        (StepStatus.RETRYING, RunStatus.RETRYING),
+        (StepStatus.COMPLETED, RunStatus.RUNNING),
+        (StepStatus.FAILED, RunStatus.RUNNING),
+        (StepStatus.INTERRUPTED, RunStatus.INTERRUPTED),
+        (StepStatus.SCHEDULED, None),
+    ],
+)
+def test_in_flight_step_changes_move_the_run(step_status: StepStatus, run_status: RunStatus | None) -> None:
+    assert rollup.run_status_for_step(step_status) == run_status
+
+
+def test_all_steps_completed_means_completed() -> None:
+    steps = [step("a", StepStatus.COMPLETED), step("b", StepStatus.COMPLETED)]
+    assert rollup.final_status(run(), steps) == RunStatus.COMPLETED
+    assert rollup.step_counts(steps).completed == 2
+
+
+def test_a_failed_step_fails_the_run_even_if_later_steps_completed() -> None:
+    steps = [step("a", StepStatus.FAILED), step("b", StepStatus.COMPLETED)]
+    assert rollup.final_status(run(), steps) == RunStatus.FAILED
+    counts = rollup.step_counts(steps)
+    assert (counts.completed, counts.failed) == (1, 1)
+
+
+def test_an_engine_error_fails_the_run() -> None:
+    errored = run(error=ErrorInfo(type="States.Runtime", message="boom"))
+    assert rollup.final_status(errored, []) == RunStatus.FAILED
+
+
+def test_a_catch_blocks_cause_yields_the_lambda_error_message() -> None:
+    error = error_from_catch({"Error": "TransientError", "Cause": '{"errorMessage": "503 from x", "errorType": "T"}'})
+    assert (error.type, error.message) == ("TransientError", "503 from x")
+    assert error_from_catch({"Error": "States.Timeout", "Cause": "timed out"}).message == "timed out"
+    assert error_from_catch(None).type == "States.TaskFailed"

@@ -1,0 +1,47 @@
+"""Webhook signatures: HMAC over "<t>.<body>", a 5-minute window, constant-time compare."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from automations.errors import InvalidSignature
+from automations.signing import sign, verify
+
+SECRET = "whsec_test"
+BODY = b'{"email": "ada@example.com"}'
+NOW = 1_764_040_000
+
+
+def test_a_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:
+    expected = hmac.new(SECRET.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    assert sign(SECRET, BODY, NOW) == f"t={NOW},v1={expected}"
+
+
+def test_a_fresh_correct_signature_is_accepted() -> None:
+    verify(SECRET, sign(SECRET, BODY, NOW - 299), BODY, NOW, 300)
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        (None, "missing"),
+        ("", "missing"),
+        ("v1=abc", "must look like"),
+        ("t=notanumber,v1=abc", "must look like"),
+        (sign(SECRET, BODY, NOW - 301), "outside the 300-second window"),
+        (sign(SECRET, BODY, NOW + 301), "outside the 300-second window"),
+        (sign("whsec_other", BODY, NOW), "does not match"),
+        (sign(SECRET, BODY + b" ", NOW), "does not match"),
+    ],
+)
+def test_bad_signatures_are_rejected_with_the_reason(header: str | None, reason: str) -> None:
+    with pytest.raises(InvalidSignature, match=reason):
+        verify(SECRET, header, BODY, NOW, 300)
+
+
+def test_any_of_several_v1_values_may_match_during_secret_rotation() -> None:
+    good = sign(SECRET, BODY, NOW).split("v1=")[1]
+    verify(SECRET, f"t={NOW},v1={'0' * 64},v1={good}", BODY, NOW, 300)
