@@ -8,9 +8,9 @@ STAMP := $(VENV)/.installed-dev
 TOOLS := .tools
 SAM := $(TOOLS)/sam/bin/sam
 # sam build needs the deployed runtime's Python (3.13) on PATH; find one, pyenv's included.
-PY313_DIR ?= $(shell d=$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null); \
-	if [ -n "$$d" ] && "$$d/python3.13" -V >/dev/null 2>&1; then echo "$$d"; \
-	else ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | tail -n 1; fi)
+PY313_DIR ?= $(shell for d in "$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null)" \
+		$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | sort -rV); do \
+	[ -n "$$d" ] && "$$d/python3.13" -V >/dev/null 2>&1 && { echo "$$d"; break; }; done)
 
 .PHONY: local test lint build deploy clean
 
@@ -31,20 +31,27 @@ lint: $(STAMP) $(SAM)  ## static checks: ruff, mypy, cfn-lint, sam validate --li
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
-	$(SAM) validate --lint --template template.yaml
-	npx --yes asl-validator@3 --json-path statemachine/flow_interpreter.asl.json
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
+	npx --yes asl-validator@3.16.0 --json-path statemachine/flow_interpreter.asl.json
 
 # aws-sam-cli pins its own boto3/pydantic: it lives in its own tool environment.
 $(SAM):
 	$(PYTHON) -m venv $(TOOLS)/sam
-	$(TOOLS)/sam/bin/pip install --quiet aws-sam-cli
+	$(TOOLS)/sam/bin/pip install --quiet 'aws-sam-cli>=1.129'  # 1.129: first with python3.13
 
 build: $(SAM)  ## sam build (needs python3.13; see README)
-	@test -n "$(PY313_DIR)" || { echo "sam build needs python3.13 on PATH (or set PY313_DIR)"; exit 1; }
+	@if [ -z "$(PY313_DIR)" ] || ! "$(PY313_DIR)/python3.13" -V >/dev/null 2>&1; then \
+		echo "make build: no working python3.13 found$(if $(PY313_DIR), in PY313_DIR=$(PY313_DIR))." >&2; \
+		echo "  sam build (without a container) needs the Lambda runtime's Python, 3.13, on PATH." >&2; \
+		echo "  Install it (e.g. 'pyenv install 3.13') or point at its bin directory: make build PY313_DIR=/path/to/bin" >&2; \
+		exit 1; \
+	fi
 	PATH="$(PY313_DIR):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
 
+# First deploy (no samconfig.toml yet) is interactive and saves the answers; later ones reuse them.
+# `make deploy GUIDED=1` asks again.
 deploy: build  ## first time: sam deploy --guided
-	SAM_CLI_TELEMETRY=0 $(SAM) deploy --guided
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy $(if $(GUIDED),--guided,$$([ -f samconfig.toml ] || echo --guided))
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

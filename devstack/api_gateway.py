@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +77,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # the functions log; the access log would only repeat them
 
     def _handle(self) -> None:
+        try:
+            self._serve()
+        except Exception:
+            traceback.print_exc()
+            self._send(502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
+
+    def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path

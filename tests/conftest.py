@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -18,6 +16,8 @@ from automations.repository.dynamo import DynamoRepository
 from automations.settings import get_settings
 from devstack.functions import LambdaContext, load_handler_module
 from devstack.template import ROOT, load_template, table_create_args
+from tests.support.engine import Engine, running_local_stack
+from tests.support.target import TargetServer
 
 EVENTS = ROOT / "events"
 TABLE = "automations-test"
@@ -86,61 +86,15 @@ def repo(aws_env: None, template: dict[str, Any]) -> Iterator[DynamoRepository]:
         yield dynamo.get_repository()
 
 
-class TargetServer:
-    """A real HTTP server on loopback that flows call: scripted answers, recorded requests."""
-
-    def __init__(self) -> None:
-        self.scripts: dict[str, list[tuple[int, dict[str, str], bytes]]] = {}
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _answer(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                path = self.path.split("?")[0]
-                with target._lock:
-                    target.requests.append(
-                        {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
-                    )
-                    script = target.scripts.get(path) or [(200, {"Content-Type": "application/json"}, b"{}")]
-                    status, headers, payload = script.pop(0) if len(script) > 1 else script[0]
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def script(self, path: str, *answers: int | tuple[int, Any] | tuple[int, Any, dict[str, str]]) -> str:
-        """Answer ``path`` with these statuses (and JSON bodies) in order; the last one repeats."""
-        script = []
-        for answer in answers:
-            status, body, headers = (answer, {"ok": answer < 400}, {}) if isinstance(answer, int) else (*answer, {})[:3]
-            script.append((status, {"Content-Type": "application/json", **headers}, json.dumps(body).encode()))
-        with self._lock:
-            self.scripts[path] = script
-        return self.url(path)
-
-    def calls(self, path: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return [r for r in self.requests if r["path"].split("?")[0] == path]
-
-
 @pytest.fixture(scope="session")
 def target() -> Iterator[TargetServer]:
     server = TargetServer()
     yield server
     server.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    """The local stack, started once per test session (only when a test asks for it)."""
+    with running_local_stack() as stack:
+        yield stack

@@ -10,7 +10,7 @@ from pydantic.alias_generators import to_camel
 from automations.logic.flows import FlowWithDefinition
 from automations.logic.runs import RunView
 from automations.models.flow import Flow, FlowDefinition, Trigger
-from automations.models.run import Attempt, ErrorInfo, HttpExchange, Run, StepCounts
+from automations.models.run import Attempt, ErrorInfo, HttpExchange, Run, StatusChange, StepCounts
 from automations.models.status import AttemptStatus, RunStatus, StepStatus
 
 
@@ -120,6 +120,7 @@ class StepView(ApiModel):
     )
     output: Any = None
     error: ErrorInfo | None = None
+    history: list[StatusChange] = Field(description="Every status the step passed through, oldest first")
     attempts: list[AttemptView]
 
 
@@ -132,6 +133,7 @@ class TriggerView(ApiModel):
 
 
 class RunDetailResponse(RunSummary):
+    history: list[StatusChange] = Field(description="Every status the run passed through, oldest first")
     trigger: TriggerView | None = None
     steps: list[StepView]
 
@@ -147,4 +149,5 @@ class RunDetailResponse(RunSummary):
         trigger = (
             TriggerView(**view.trigger.model_dump(include=set(TriggerView.model_fields))) if view.trigger else None
         )
-        return cls(**RunSummary.of(view.run).model_dump(), trigger=trigger, steps=steps)
+        summary = RunSummary.of(view.run).model_dump()
+        return cls(**summary, history=view.run.history, trigger=trigger, steps=steps)

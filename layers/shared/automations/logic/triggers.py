@@ -9,7 +9,7 @@ from typing import Any
 
 from automations import clock, ids, signing
 from automations.errors import MalformedJson, NotFound, PayloadTooLarge
-from automations.models.run import Run, TriggerEvent
+from automations.models.run import Run, StatusChange, TriggerEvent
 from automations.models.status import RunStatus
 from automations.redaction import redact_headers
 from automations.repository.interfaces import DuplicateTrigger, FlowStore, TriggerStore
@@ -81,6 +81,7 @@ def receive_webhook(
         status=RunStatus.SCHEDULED,
         created_at=received_at,
         scheduled_for=received_at,
+        history=[StatusChange(status=RunStatus.SCHEDULED, at=received_at)],
     )
     trigger = TriggerEvent(
         trigger_id=trigger_id,

@@ -23,6 +23,11 @@ class HttpExchange(RecordModel):
     response: dict[str, Any] | None = None
 
 
+class StatusChange(RecordModel):
+    status: str
+    at: str
+
+
 class Attempt(RecordModel):
     run_id: str
     node_id: str
@@ -47,6 +52,7 @@ class Step(RecordModel):
     output: Any = None
     error: ErrorInfo | None = None
     attempt_count: int = 0
+    history: list[StatusChange] = Field(default_factory=list)
 
 
 class StepCounts(RecordModel):
@@ -70,6 +76,7 @@ class Run(RecordModel):
     )
     error: ErrorInfo | None = None
     step_counts: StepCounts | None = None
+    history: list[StatusChange] = Field(default_factory=list)
 
 
 class TriggerEvent(RecordModel):

@@ -109,6 +109,15 @@ class _Update:
         self.removes.append(self.name(attribute))
         return self
 
+    def record_status(self, status: Any, at: str) -> _Update:
+        """Set ``status`` and append it to ``history``: the trail operators read later."""
+        self.set("status", str(status))
+        entry = self.value("historyEntry", [{"status": str(status), "at": at}])
+        empty = self.value("emptyList", [])
+        history = self.name("history")
+        self.sets.append(f"{history} = list_append(if_not_exists({history}, {empty}), {entry})")
+        return self
+
     def add(self, attribute: str, amount: int) -> _Update:
         self.adds.append(f"{self.name(attribute)} {self.value(attribute, amount)}")
         return self
@@ -335,7 +344,7 @@ class DynamoRepository:
 
     def start_run(self, run_id: str, execution_name: str, now: str) -> Run:
         """scheduled -> running; leaves the Overdue index. Re-entry by the same execution is a no-op."""
-        update = _Update().set("status", str(RunStatus.RUNNING)).set("executionName", execution_name)
+        update = _Update().record_status(RunStatus.RUNNING, now).set("executionName", execution_name)
         update.set("startedAt", now, only_if_absent=True).remove("overduePk").remove("overdueSk")
         condition = (
             f"{update.status_in([RunStatus.SCHEDULED])} OR "
@@ -345,7 +354,7 @@ class DynamoRepository:
         return Run.model_validate(self._update(keys.run(run_id), update, condition, returns="ALL_NEW"))
 
     def transition_run(self, run_id: str, new: RunStatus, fields: dict[str, Any] | None = None) -> bool:
-        update = _Update().set("status", str(new)).set_all(fields or {})
+        update = _Update().record_status(new, clock.iso(clock.now())).set_all(fields or {})
         if new != RunStatus.SCHEDULED:
             update.remove("overduePk").remove("overdueSk")
         try:
@@ -367,7 +376,7 @@ class DynamoRepository:
 
     def begin_attempt(self, run_id: str, node_id: str, node_type: str, seq: int, now: str) -> AttemptStart:
         """Step -> running and the next attempt number claimed, in one conditional update."""
-        update = _Update().set("status", str(StepStatus.RUNNING)).set("nodeType", node_type)
+        update = _Update().record_status(StepStatus.RUNNING, now).set("nodeType", node_type)
         update.set_all({"runId": run_id, "nodeId": node_id, "entity": "step", "expiresAt": self._expires_at()})
         update.set("seq", seq, only_if_absent=True).set("startedAt", now, only_if_absent=True)
         update.remove("endedAt").add("attemptCount", 1)
@@ -401,7 +410,8 @@ class DynamoRepository:
 
     def update_step(self, run_id: str, node_id: str, node_type: str, update: StepUpdate) -> bool:
         """Conditional on the transition table: returns False when the step had moved on already."""
-        change = _Update().set("status", str(update.status)).set_all(update.fields)
+        at = update.ended_at or clock.iso(clock.now())
+        change = _Update().record_status(update.status, at).set_all(update.fields)
         optional = {"endedAt": update.ended_at, "input": update.input, "output": update.output}
         change.set_all({k: v for k, v in optional.items() if v is not None})
         if update.error:
@@ -409,7 +419,7 @@ class DynamoRepository:
         # a step can fail before it ever started (the task timed out or crashed while loading)
         change.set_all({"runId": run_id, "nodeId": node_id, "entity": "step"})
         change.set("nodeType", node_type, only_if_absent=True).set("seq", 0, only_if_absent=True)
-        change.set("startedAt", update.ended_at or clock.iso(clock.now()), only_if_absent=True)
+        change.set("startedAt", at, only_if_absent=True)
         condition = change.status_in(step_statuses_leading_to(update.status), or_absent=True)
         try:
             self._update(keys.step(run_id, node_id), change, condition)

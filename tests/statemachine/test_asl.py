@@ -1,0 +1,130 @@
+"""Static checks of the deployed ASL file: structure, error names, and the retry schedule."""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+from typing import Any
+
+import pytest
+
+from automations import errors
+from automations.models.flow import Node
+from automations.retry_policy import BOOKKEEPING, NODE_RETRIERS, RATE_LIMITED, TRANSIENT
+from devstack.template import ROOT
+
+ASL_PATH = ROOT / "statemachine" / "flow_interpreter.asl.json"
+
+# Errors Step Functions and the Lambda integration document (not raised by our code).
+DOCUMENTED_ERRORS = {
+    "States.ALL",
+    "States.Timeout",
+    "States.TaskFailed",
+    "States.Runtime",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+}
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict[str, Any]:
+    return json.loads(ASL_PATH.read_text())
+
+
+def transitions(state: dict[str, Any]) -> list[str]:
+    targets = [state.get("Next"), state.get("Default")]
+    targets += [c["Next"] for c in state.get("Choices", [])]
+    targets += [c["Next"] for c in state.get("Catch", [])]
+    return [t for t in targets if t]
+
+
+def node_tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Task states that run a node (their Payload carries the node id)."""
+    return {
+        name: state
+        for name, state in asl["States"].items()
+        if state["Type"] == "Task"
+        and "nodeId.$" in state["Parameters"]["Payload"]
+        and "action" not in state["Parameters"]["Payload"]
+    }
+
+
+def test_every_transition_lands_on_a_state_and_every_state_is_reachable(asl) -> None:
+    states = asl["States"]
+    for name, state in states.items():
+        for target in transitions(state):
+            assert target in states, f"{name} -> {target}: no such state"
+    reachable, frontier = set(), [asl["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        if name not in reachable:
+            reachable.add(name)
+            frontier += transitions(states[name])
+    assert reachable == set(states)
+
+
+def test_every_error_name_is_raised_by_the_code_or_documented(asl) -> None:
+    raised = {cls.__name__ for cls in errors.NODE_ERRORS}
+    for name, state in asl["States"].items():
+        for block in state.get("Retry", []) + state.get("Catch", []):
+            for error in block["ErrorEquals"]:
+                assert error in raised | DOCUMENTED_ERRORS, f"{name}: '{error}' is neither raised nor documented"
+
+
+def test_retryable_errors_are_exactly_those_with_a_retrier(asl) -> None:
+    for name, state in node_tasks(asl).items():
+        retried = {e for block in state["Retry"] for e in block["ErrorEquals"]}
+        for cls in errors.NODE_ERRORS:
+            assert (cls.__name__ in retried) == cls.retryable, f"{name}: {cls.__name__} retryable={cls.retryable}"
+
+
+def test_node_tasks_carry_the_retry_profiles_and_catch_everything_else(asl) -> None:
+    tasks = node_tasks(asl)
+    assert tasks, "no node task found"
+    for name, state in tasks.items():
+        assert state["Retry"] == [p.to_asl() for p in NODE_RETRIERS], name
+        assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "StepFailed"}]
+
+
+def test_bookkeeping_tasks_only_retry_lambda_service_errors(asl) -> None:
+    for name, state in asl["States"].items():
+        if state["Type"] == "Task" and name not in node_tasks(asl):
+            assert state["Retry"] == [BOOKKEEPING.to_asl()], name
+
+
+def test_the_deployed_transient_schedule_is_5s_1min_5min_5min_with_jitter(asl) -> None:
+    (block,) = [b for b in asl["States"]["HttpRequest"]["Retry"] if "TransientError" in b["ErrorEquals"]]
+    assert block["JitterStrategy"] == "FULL"
+    ceilings = [
+        min(block["IntervalSeconds"] * block["BackoffRate"] ** n, block["MaxDelaySeconds"])
+        for n in range(block["MaxAttempts"])
+    ]
+    assert ceilings == [5, 60, 300, 300] == TRANSIENT.wait_ceilings()
+
+
+def test_rate_limits_get_a_slower_retrier(asl) -> None:
+    (block,) = [b for b in asl["States"]["HttpRequest"]["Retry"] if b["ErrorEquals"] == ["RateLimited"]]
+    assert block == RATE_LIMITED.to_asl()
+    assert RATE_LIMITED.wait_ceilings()[0] > TRANSIENT.wait_ceilings()[0]
+    assert sum(RATE_LIMITED.wait_ceilings()) > sum(TRANSIENT.wait_ceilings())
+
+
+def test_every_node_type_has_a_route(asl) -> None:
+    node_types = {
+        typing.get_args(cls.model_fields["type"].annotation)[0]
+        for cls in typing.get_args(typing.get_args(Node)[0]) or [typing.get_args(Node)[0]]
+    }
+    routed = {c["StringEquals"] for c in asl["States"]["NextNode"]["Choices"]}
+    assert node_types | {"end"} == routed
+
+
+def test_substitutions_match_the_template(template) -> None:
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
+    machine = template["Resources"]["FlowInterpreter"]["Properties"]
+    assert set(machine["DefinitionSubstitutions"]) == placeholders
+    assert machine["DefinitionUri"] == "statemachine/flow_interpreter.asl.json"
