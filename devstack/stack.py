@@ -246,8 +246,12 @@ class LocalStack:
         def stream_failures(_: dict[str, Any]) -> tuple[int, Any]:
             return 200, {"items": json.loads(json.dumps(self.poller.failures, default=str))}
 
+        def echo(request: dict[str, Any]) -> tuple[int, Any]:
+            return 200, {"received": request}
+
         return {
             ("GET", "/_local/health"): health,
+            ("POST", "/_local/echo"): echo,
             ("POST", "/_local/accounts"): create_account,
             ("GET", "/_local/stream-failures"): stream_failures,
         }

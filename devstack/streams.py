@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -82,7 +83,7 @@ class StreamPoller:
         converted["eventSourceARN"] = self.stream_arn
         change = dict(record["dynamodb"])
         created = change.get("ApproximateCreationDateTime")
-        if hasattr(created, "timestamp"):
+        if isinstance(created, datetime):  # moto gives a datetime; Lambda events carry epoch seconds
             change["ApproximateCreationDateTime"] = created.timestamp()
         converted["dynamodb"] = change
         return converted

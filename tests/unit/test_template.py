@@ -36,3 +36,12 @@ def test_every_function_has_its_handler_and_sample_events(template) -> None:
 
 def test_functions_run_on_a_supported_python(template) -> None:
     assert template["Globals"]["Function"]["Runtime"] == "python3.13"
+
+
+def test_the_layer_ships_the_projects_runtime_dependencies() -> None:
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    layer = (ROOT / "layers" / "shared" / "requirements.txt").read_text().split()
+    # boto3 comes with the Lambda runtime; everything else must be in the layer, pinned alike
+    assert sorted(d for d in declared if not d.startswith("boto3")) == sorted(layer)

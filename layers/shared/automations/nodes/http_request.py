@@ -58,7 +58,7 @@ def _check_target(url: str, allow_private: bool) -> None:
     except socket.gaierror as error:
         raise TransientError(f"cannot resolve host '{parts.hostname}': {error}") from error
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
         if not ip.is_global:
             raise ConfigurationError(f"target '{parts.hostname}' resolves to a non-public address ({ip})")
 

@@ -199,7 +199,7 @@ class DynamoRepository:
             "Limit": 100 if "FilterExpression" in extra else limit + 1,
             **extra,
         }
-        start = _decode_cursor(cursor, partition_attr, partition)
+        start: dict[str, Any] | None = _decode_cursor(cursor, partition_attr, partition)
         items: list[dict[str, Any]] = []
         last_raw: dict[str, Any] | None = None
         for _ in range(_MAX_READS_PER_PAGE):
@@ -212,9 +212,10 @@ class DynamoRepository:
                 items.append(_deserialize(raw))
                 last_raw = raw
             start = response.get("LastEvaluatedKey")
-            if not start:
+            if start is None:
                 return items, None
-        # read budget spent (a rare status in a long history): hand back what we have
+        # read budget spent (a rare status in a long history): hand back what we have, and where to go on
+        assert start is not None
         return items, _encode_cursor(start)
 
     # --- accounts -----------------------------------------------------------------

@@ -1,0 +1,170 @@
+"""The state machine's Lambda tasks and the stream handler, driven by events/*.json on moto."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+import boto3
+import pytest
+
+from automations import clock
+from automations.models.flow import Flow, FlowDefinition, FlowVersion
+from automations.models.run import Run, StatusChange, TriggerEvent
+from automations.models.status import RunStatus
+from automations.repository.dynamo import DynamoRepository
+from tests.conftest import load_event
+
+RUN_ID = "run_01KAXDEMO000000000000000000"
+FLOW_ID = "flow_01KAXDEMO000000000000000000"
+TRIGGER_ID = "trg_01KAXDEMO000000000000000000"
+
+
+@pytest.fixture
+def demo_run(repo: DynamoRepository, target) -> Run:
+    """The flow, trigger and scheduled run that the sample events refer to; the node calls ``target``."""
+    definition = json.loads(load_event("api_create_flow.json")["body"])
+    definition["nodes"][0]["url"] = target.script("/tasks/notify", (200, {"id": 1}))
+    now = clock.iso(clock.now())
+    flow = Flow(
+        flow_id=FLOW_ID,
+        account_id="acct_local",
+        name="demo",
+        version=1,
+        trigger={"type": "webhook"},
+        webhook_secret="whsec_x",
+        created_at=now,
+        updated_at=now,
+    )
+    repo.create_flow(
+        flow,
+        FlowVersion(flow_id=FLOW_ID, version=1, definition=FlowDefinition.model_validate(definition), created_at=now),
+    )
+    run = Run(
+        run_id=RUN_ID,
+        account_id="acct_local",
+        flow_id=FLOW_ID,
+        flow_version=1,
+        trigger_id=TRIGGER_ID,
+        status=RunStatus.SCHEDULED,
+        created_at=now,
+        scheduled_for=now,
+        history=[StatusChange(status="scheduled", at=now)],
+    )
+    trigger = TriggerEvent(
+        trigger_id=TRIGGER_ID,
+        account_id="acct_local",
+        kind="webhook",
+        flow_id=FLOW_ID,
+        received_at=now,
+        body={"email": "ada@example.com"},
+        run_ids=[RUN_ID],
+    )
+    repo.record_trigger(trigger, [run])
+    return run
+
+
+def raw_run_item() -> dict[str, Any]:
+    return boto3.client("dynamodb").get_item(
+        TableName="automations-test", Key={"pk": {"S": f"RUN#{RUN_ID}"}, "sk": {"S": "RUN"}}
+    )["Item"]
+
+
+def test_start_marks_the_run_running_and_points_at_the_first_node(handler_of, lambda_context, repo, demo_run) -> None:
+    state = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
+    assert state == {"runId": RUN_ID, "seq": 1, "node": {"id": "notify", "type": "http_request"}}
+    assert repo.get_run(RUN_ID).status == RunStatus.RUNNING
+    assert "overduePk" not in raw_run_item()  # no longer a candidate for the overdue view
+
+
+def test_start_of_a_cancelled_run_goes_straight_to_the_end(handler_of, lambda_context, repo, demo_run) -> None:
+    assert repo.transition_run(RUN_ID, RunStatus.CANCELLED)
+    state = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
+    assert state["node"] == {"type": "end"}
+    assert repo.get_run(RUN_ID).status == RunStatus.CANCELLED
+
+
+def test_the_http_node_runs_one_attempt_and_returns_the_next_state(
+    handler_of, lambda_context, repo, demo_run, target
+) -> None:
+    handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
+    state = handler_of("HttpRequestFunction")(load_event("http_request_node.json"), lambda_context)
+    assert state == {"runId": RUN_ID, "seq": 2, "node": {"type": "end"}}
+    detail = repo.get_run_detail(RUN_ID)
+    (step,) = detail.steps
+    assert step.status == "completed" and step.output["body"] == {"id": 1}
+    assert step.input["body"] == {"email": "ada@example.com", "source": "signup"}
+    assert [a.status for a in detail.attempts] == ["completed"]
+    assert json.loads(target.calls("/tasks/notify")[-1]["body"])["email"] == "ada@example.com"
+
+
+def test_a_failing_http_node_raises_its_error_class_for_the_state_machine(
+    handler_of, lambda_context, repo, demo_run, target
+) -> None:
+    target.script("/tasks/notify", 503)
+    handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
+    with pytest.raises(Exception) as raised:
+        handler_of("HttpRequestFunction")(load_event("http_request_node.json"), lambda_context)
+    assert type(raised.value).__name__ == "TransientError"
+    (step,) = repo.get_run_detail(RUN_ID).steps
+    assert step.status == "retrying" and step.error.type == "TransientError"
+
+
+def test_step_failed_fails_the_step_and_ends_the_run(handler_of, lambda_context, repo, demo_run) -> None:
+    handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
+    state = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_step_failed.json"), lambda_context)
+    assert state["node"] == {"type": "end"}
+    (step,) = repo.get_run_detail(RUN_ID).steps
+    assert step.status == "failed"
+    assert (step.error.type, step.error.message) == (
+        "AuthenticationError",
+        "POST https://crm.example.com/api/contacts answered 401 Unauthorized",
+    )
+    finished = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_finish.json"), lambda_context)
+    assert finished == {"runId": RUN_ID, "failed": True, "failedSteps": ["notify"]}
+    assert repo.get_run(RUN_ID).execution_ended_at is not None
+
+
+@pytest.fixture
+def state_machine(repo) -> str:
+    """A recorded (not executed) state machine at the STATE_MACHINE_ARN of the test environment."""
+    arn = boto3.client("stepfunctions").create_state_machine(
+        name="interpreter",
+        definition=json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/x",
+    )["stateMachineArn"]
+    assert arn == os.environ["STATE_MACHINE_ARN"]
+    return arn
+
+
+def test_a_new_due_run_starts_one_execution_named_after_it(handler_of, lambda_context, demo_run, state_machine) -> None:
+    stream = handler_of("StreamFunction")
+    event = load_event("stream_run_inserted.json")
+    assert stream(event, lambda_context) == {"batchItemFailures": []}
+    assert stream(copy.deepcopy(event), lambda_context) == {"batchItemFailures": []}  # redelivered: harmless
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine)["executions"]
+    assert [e["name"] for e in executions] == [RUN_ID]
+
+
+def test_a_retrying_step_rolls_the_run_up_to_retrying(
+    handler_of, lambda_context, repo, demo_run, state_machine
+) -> None:
+    repo.start_run(RUN_ID, RUN_ID, clock.iso(clock.now()))
+    assert handler_of("StreamFunction")(load_event("stream_step_retrying.json"), lambda_context) == {
+        "batchItemFailures": []
+    }
+    run = repo.get_run(RUN_ID)
+    assert run.status == RunStatus.RETRYING
+    assert [h.status for h in run.history] == ["scheduled", "running", "retrying"]
+
+
+def test_only_the_record_that_failed_is_reported_for_retry(handler_of, lambda_context, demo_run) -> None:
+    # Given a batch whose run record cannot be dispatched (no state machine exists here)
+    ok = load_event("stream_step_retrying.json")["Records"][0]
+    failing = load_event("stream_run_inserted.json")["Records"][0]
+    # When the stream handler processes it
+    result = handler_of("StreamFunction")({"Records": [ok, failing]}, lambda_context)
+    # Then only the failed record's sequence number comes back, for the event source mapping to retry
+    assert result == {"batchItemFailures": [{"itemIdentifier": failing["dynamodb"]["SequenceNumber"]}]}
