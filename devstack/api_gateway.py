@@ -11,15 +11,14 @@ import json
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from devstack.control import ControlRequest, ControlResponse, ControlRoute
 from devstack.functions import FunctionError, LocalFunction
 
 STAGE = "v1"
-ControlRoute = Callable[[dict[str, Any]], tuple[int, Any]]
 
 
 def proxy_event(
@@ -113,18 +112,20 @@ class _Handler(BaseHTTPRequestHandler):
     def _control(self, path: str, body: bytes) -> None:
         route = self.server.control.get((self.command, path))
         if route is None:
-            self._send(
-                404,
-                {"Content-Type": "application/json"},
-                b'{"error": {"type": "NotFound", "message": "no such control route"}}',
-            )
+            not_found = {"error": {"type": "NotFound", "message": "no such control route"}}
+            self._send(404, {"Content-Type": "application/json"}, json.dumps(not_found).encode())
             return
         try:
-            request = json.loads(body) if body else {}
-            status, payload = route(request)
-        except (ValueError, KeyError, TypeError) as error:
-            status, payload = 400, {"error": {"type": "BadRequest", "message": str(error)}}
-        self._send(status, {"Content-Type": "application/json"}, json.dumps(payload).encode())
+            request = ControlRequest(
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=json.loads(body) if body else None,
+                query={k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()},
+            )
+            response = route(request)
+        except ValueError as error:
+            response = ControlResponse(400, {"error": {"type": "BadRequest", "message": str(error)}})
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        self._send(response.status, {"Content-Type": "application/json", **response.headers}, payload)
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)

@@ -60,6 +60,21 @@ def scale_retry_waits(scale: float) -> None:
     retrier_decl.time = _ScaledTime(scale)  # type: ignore[assignment]
 
 
+def wake_no_earlier_than_timestamps() -> None:
+    """moto truncates a TimestampPath wait to whole seconds and wakes up to 1 s early; AWS never does.
+
+    One more second makes a delay node wake at (or just after) its time, never before it.
+    """
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp
+
+    truncated = timestamp.Timestamp._get_wait_seconds
+
+    def _get_wait_seconds(self: Any, env: Any) -> int:
+        return int(truncated(self, env)) + 1
+
+    timestamp.Timestamp._get_wait_seconds = _get_wait_seconds  # type: ignore[method-assign]
+
+
 def reuse_interpreter_clients() -> None:
     """moto builds a boto3 client for every Task call; reusing them roughly doubles throughput."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils

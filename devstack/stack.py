@@ -8,19 +8,18 @@ dependency); then the stream poller and finally the API on loopback.
 from __future__ import annotations
 
 import io
-import json
 import os
 import socket
 import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any
 
 import boto3
 
 from devstack import moto_patches
-from devstack.api_gateway import ApiGatewayServer, ControlRoute
+from devstack.api_gateway import ApiGatewayServer
+from devstack.control import ControlApi, register_account
 from devstack.functions import LocalFunction
 from devstack.streams import StreamPoller, StreamSettings
 from devstack.template import (
@@ -36,6 +35,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "automations-local"
 LOCAL_ACCOUNT_ID = "acct_local"
+LOCAL_SENDGRID_KEY = "SG.local-email-sink"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -67,9 +67,12 @@ class LocalStack:
         )
         self.moto_port = self.config.moto_port or free_port(self.config.host)
         self._prepare_environment()
+        # like `sam deploy --parameter-overrides`: SendGrid is the local email sink
+        self.resolver.refs["SendGridBaseUrl"] = f"http://{self.config.host}:{self.config.api_port}/_local/sendgrid"
         moto_patches.execute_state_machines()
         moto_patches.run_lambdas_in_process(self._function_by_physical_name)
         moto_patches.scale_retry_waits(self.config.retry_wait_scale)
+        moto_patches.wake_no_earlier_than_timestamps()
         moto_patches.reuse_interpreter_clients()
         moto_patches.quiet_servers()
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -82,8 +85,9 @@ class LocalStack:
         self._export_function_environment()
         self.api_key = self._seed_local_account()
         self.poller = self._start_stream_poller()
+        self.control = self._control_api()
         self.api = ApiGatewayServer(
-            (self.config.host, self.config.api_port), self.functions["ApiFunction"], self._control_routes()
+            (self.config.host, self.config.api_port), self.functions["ApiFunction"], self.control.routes()
         )
         self.api_thread = threading.Thread(target=self.api.serve_forever, name="api-gateway", daemon=True)
         self.api_thread.start()
@@ -222,36 +226,26 @@ class LocalStack:
 
     # --- accounts and the control API ---------------------------------------------------
 
+    def _provision_account(self, account_id: str, api_key: str) -> None:
+        """An account with its API key and a working email connection (pointing at the sink)."""
+        from automations.secrets import connection_parameter
+
+        register_account(account_id, api_key)
+        boto3.client("ssm").put_parameter(
+            Name=connection_parameter(account_id, "sendgrid"), Value=LOCAL_SENDGRID_KEY, Type="SecureString"
+        )
+
     def _seed_local_account(self) -> str:
-        from automations.logic.accounts import new_api_key, register_api_key
-        from automations.repository.dynamo import get_repository
+        from automations.logic.accounts import new_api_key
 
         key = self.config.api_key or new_api_key()
-        register_api_key(get_repository(), LOCAL_ACCOUNT_ID, key)
+        self._provision_account(LOCAL_ACCOUNT_ID, key)
         return key
 
-    def _control_routes(self) -> dict[tuple[str, str], ControlRoute]:
-        from automations import ids
-        from automations.logic.accounts import new_api_key, register_api_key
-        from automations.repository.dynamo import get_repository
-
-        def health(_: dict[str, Any]) -> tuple[int, Any]:
-            return 200, {"status": "ok", "motoEndpoint": os.environ["AWS_ENDPOINT_URL"], "table": self.table_name}
-
-        def create_account(_: dict[str, Any]) -> tuple[int, Any]:
-            account_id, key = ids.new_id("acct"), new_api_key()
-            register_api_key(get_repository(), account_id, key)
-            return 201, {"accountId": account_id, "apiKey": key}
-
-        def stream_failures(_: dict[str, Any]) -> tuple[int, Any]:
-            return 200, {"items": json.loads(json.dumps(self.poller.failures, default=str))}
-
-        def echo(request: dict[str, Any]) -> tuple[int, Any]:
-            return 200, {"received": request}
-
-        return {
-            ("GET", "/_local/health"): health,
-            ("POST", "/_local/echo"): echo,
-            ("POST", "/_local/accounts"): create_account,
-            ("GET", "/_local/stream-failures"): stream_failures,
-        }
+    def _control_api(self) -> ControlApi:
+        return ControlApi(
+            moto_endpoint=os.environ["AWS_ENDPOINT_URL"],
+            table_name=self.table_name,
+            stream_failures=self.poller.failures,
+            provision_account=self._provision_account,
+        )

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import typing
 from typing import Any
 
 import pytest
 
 from automations import errors
-from automations.models.flow import Node
+from automations.models.flow import NODE_TYPES
 from automations.retry_policy import BOOKKEEPING, NODE_RETRIERS, RATE_LIMITED, TRANSIENT
 from devstack.template import ROOT
 
@@ -115,12 +114,20 @@ def test_rate_limits_get_a_slower_retrier(asl) -> None:
 
 
 def test_every_node_type_has_a_route(asl) -> None:
-    node_types = {
-        typing.get_args(cls.model_fields["type"].annotation)[0]
-        for cls in typing.get_args(typing.get_args(Node)[0]) or [typing.get_args(Node)[0]]
-    }
-    routed = {c["StringEquals"] for c in asl["States"]["NextNode"]["Choices"]}
-    assert node_types | {"end"} == routed
+    routed = {c["StringEquals"] for c in asl["States"]["NextNode"]["Choices"] if c.get("Variable") == "$.node.type"}
+    assert routed == {*NODE_TYPES, "end"}
+
+
+def test_a_short_retry_after_is_waited_for_before_routing(asl) -> None:
+    first = asl["States"]["NextNode"]["Choices"][0]
+    assert first == {"Variable": "$.retryAfterSeconds", "IsPresent": True, "Next": "RateLimitWait"}
+    assert asl["States"]["RateLimitWait"]["SecondsPath"] == "$.retryAfterSeconds"
+
+
+def test_delays_wait_in_a_wait_state_not_in_a_lambda(asl) -> None:
+    assert asl["States"]["StartDelay"]["Next"] == "DelayWait"
+    assert asl["States"]["DelayWait"] == {**asl["States"]["DelayWait"], "Type": "Wait", "TimestampPath": "$.wait.until"}
+    assert asl["States"]["FinishDelay"]["Parameters"]["Payload"]["phase"] == "finish_wait"
 
 
 def test_substitutions_match_the_template(template) -> None:

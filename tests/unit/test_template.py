@@ -14,6 +14,8 @@ EVENT_PREFIXES = {
     "StreamFunction": "stream_",
     "RunLifecycleFunction": "run_lifecycle_",
     "HttpRequestFunction": "http_request_",
+    "SendEmailFunction": "send_email_",
+    "ControlNodeFunction": "control_node_",
 }
 
 

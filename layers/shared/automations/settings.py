@@ -19,6 +19,10 @@ class Settings(BaseModel):
     # the local stack allows loopback so flows can call services on the same machine.
     allow_private_targets: bool = Field(default=False, alias="ALLOW_PRIVATE_TARGETS")
     max_recorded_body_bytes: int = Field(default=16_384, alias="MAX_RECORDED_BODY_BYTES", ge=256)
+    # send_email: SendGrid's v3 API (the local stack points this at its email sink)
+    sendgrid_base_url: str = Field(default="https://api.sendgrid.com", alias="SENDGRID_BASE_URL")
+    email_default_from: str = Field(default="no-reply@example.com", alias="EMAIL_DEFAULT_FROM")
+    connections_parameter_prefix: str = Field(default="/automations/connections/", alias="CONNECTIONS_PARAMETER_PREFIX")
 
 
 @lru_cache(maxsize=1)

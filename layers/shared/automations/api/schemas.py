@@ -120,6 +120,7 @@ class StepView(ApiModel):
     )
     output: Any = None
     error: ErrorInfo | None = None
+    wake_at: str | None = Field(default=None, description="While a delay waits: when it wakes up")
     history: list[StatusChange] = Field(description="Every status the step passed through, oldest first")
     attempts: list[AttemptView]
 

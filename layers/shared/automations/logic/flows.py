@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from automations import clock, ids, signing
-from automations.errors import NotFound
+from automations.errors import Conflict, NotFound, ValidationFailed
 from automations.models.flow import Flow, FlowDefinition, FlowVersion
-from automations.repository.interfaces import FlowStore, Page
+from automations.repository.interfaces import FlowStore, Page, TransitionRejected
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,24 @@ def create_flow(store: FlowStore, account_id: str, definition: FlowDefinition) -
     )
     version = FlowVersion(flow_id=flow_id, version=1, definition=definition, created_at=now)
     store.create_flow(flow, version)
+    return FlowWithDefinition(flow, version)
+
+
+def publish_version(store: FlowStore, account_id: str, flow_id: str, definition: FlowDefinition) -> FlowWithDefinition:
+    """A new immutable version; runs already recorded keep the version they started with."""
+    current = get_owned_flow(store, account_id, flow_id)
+    if definition.trigger.type != current.trigger.type:
+        raise ValidationFailed(f"the trigger type cannot change from '{current.trigger.type}'; create a new flow")
+    now = clock.iso(clock.now())
+    number = current.version + 1
+    flow = current.model_copy(
+        update={"version": number, "name": definition.name, "trigger": definition.trigger, "updated_at": now}
+    )
+    version = FlowVersion(flow_id=flow_id, version=number, definition=definition, created_at=now)
+    try:
+        store.publish_version(flow, version, expected_version=current.version)
+    except TransitionRejected as error:
+        raise Conflict(f"flow '{flow_id}' was changed at the same time; read it again and retry") from error
     return FlowWithDefinition(flow, version)
 
 

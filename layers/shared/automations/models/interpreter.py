@@ -28,7 +28,8 @@ class InterpreterState(CamelModel):
     run_id: str
     seq: int = Field(default=0, description="How many steps this run has reached so far")
     node: NodeRef = Field(default_factory=NodeRef)
-    wait: Wait | None = None
+    wait: Wait | None = None  # a delay node: the Wait state sleeps until then
+    retry_after_seconds: int | None = None  # a 429 with a short Retry-After: wait, then run the node again
 
 
 class NodeTask(CamelModel):
@@ -37,6 +38,7 @@ class NodeTask(CamelModel):
     run_id: str
     seq: int
     node_id: str
+    phase: Literal["run", "finish_wait"] = "run"
 
 
 class LifecycleTask(CamelModel):

@@ -52,6 +52,7 @@ class Step(RecordModel):
     output: Any = None
     error: ErrorInfo | None = None
     attempt_count: int = 0
+    wake_at: str | None = Field(default=None, description="A waiting delay node wakes up at this time")
     history: list[StatusChange] = Field(default_factory=list)
 
 

@@ -80,6 +80,16 @@ def _parse_body(response: requests.Response) -> tuple[Any, bool]:
     return text, truncated
 
 
+def recorded_response(response: requests.Response, cap: int) -> dict[str, Any]:
+    """What run history keeps of an answer: status, redacted headers, a capped body."""
+    return {
+        "status": response.status_code,
+        "headers": redact_headers(dict(response.headers)),
+        "body": _cap(response.text, cap)[0],
+        "elapsedMs": int(response.elapsed.total_seconds() * 1000),
+    }
+
+
 def classify(method: str, url: str, response: requests.Response) -> NodeError | None:
     status = response.status_code
     if status < 400:
@@ -134,12 +144,7 @@ def execute(
     except requests.RequestException as error:  # invalid URL, bad header value, ...
         return NodeOutcome(http=exchange, error=ConfigurationError(f"request could not be sent: {error}"))
     body_out, truncated = _parse_body(response)
-    exchange.response = {
-        "status": response.status_code,
-        "headers": redact_headers(dict(response.headers)),
-        "body": _cap(response.text, cap)[0],
-        "elapsedMs": int(response.elapsed.total_seconds() * 1000),
-    }
+    exchange.response = recorded_response(response, cap)
     output: dict[str, Any] = {
         "status": response.status_code,
         "headers": redact_headers(dict(response.headers)),

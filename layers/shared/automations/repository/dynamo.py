@@ -245,6 +245,30 @@ class DynamoRepository:
             ]
         )
 
+    def publish_version(self, flow: Flow, version: FlowVersion, expected_version: int) -> None:
+        """The new version and the head pointing at it, only if nobody published in between."""
+        body = {**keys.flow_version(version.flow_id, version.version), "entity": "flowVersion", **version.dump()}
+        head = _Update().set_all({"version": flow.version, "name": flow.name, "trigger": flow.trigger.dump()})
+        head.set("updatedAt", flow.updated_at)
+        condition = f"{head.name('version')} = {head.value('expected', expected_version)}"
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": self._put(body, "attribute_not_exists(pk)")},
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _serialize(keys.flow(flow.flow_id)),
+                            **head.kwargs(condition),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                raise TransitionRejected(flow.flow_id) from error
+            raise
+
     def get_flow(self, flow_id: str) -> Flow | None:
         item = self._get(keys.flow(flow_id))
         return Flow.model_validate(item) if item else None
@@ -408,6 +432,11 @@ class DynamoRepository:
         update = _Update().set("status", str(status)).set("endedAt", ended_at).set("durationMs", duration_ms)
         update.set_all({"error": error.dump() if error else None, "http": http.dump() if http else None})
         self._update(keys.attempt(run_id, node_id, number), update, "attribute_exists(pk)")
+
+    def annotate_step(self, run_id: str, node_id: str, fields: dict[str, Any]) -> None:
+        """Facts about a step that do not change its status (a delay's wake-up time)."""
+        update = _Update().set_all({k: v for k, v in fields.items() if v is not None})
+        self._update(keys.step(run_id, node_id), update, "attribute_exists(pk)")
 
     def update_step(self, run_id: str, node_id: str, node_type: str, update: StepUpdate) -> bool:
         """Conditional on the transition table: returns False when the step had moved on already."""

@@ -32,6 +32,16 @@ def list_flows(
     return FlowPage(items=[FlowSummary.of(f) for f in page.items], next_cursor=page.next_cursor)
 
 
+@router.put("/flows/<flowId>", summary="Publish a new version of a flow", tags=["flows"])
+def publish_version(
+    flow_id: Annotated[str, Path(alias="flowId")],
+    definition: Annotated[FlowDefinition, Body()],
+    account_id: AccountId,
+    repo: Repository,
+) -> FlowDetail:
+    return FlowDetail.of_version(flows.publish_version(repo, account_id, flow_id, definition))
+
+
 @router.get("/flows/<flowId>", summary="Read a flow and its current definition", tags=["flows"])
 def get_flow(flow_id: Annotated[str, Path(alias="flowId")], account_id: AccountId, repo: Repository) -> FlowDetail:
     return FlowDetail.of_version(flows.get_flow(repo, account_id, flow_id))
