@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from automations import executions
@@ -73,9 +74,11 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     caches = (get_settings, dynamo.get_repository, executions.get_engine)
     for cached in caches:
         cached.cache_clear()
+    parameters.clear_caches()  # connection secrets are cached for minutes
     yield
     for cached in caches:
         cached.cache_clear()
+    parameters.clear_caches()
 
 
 @pytest.fixture

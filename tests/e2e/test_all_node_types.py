@@ -33,7 +33,8 @@ def onboarding_flow(target) -> list[dict[str, Any]]:
             "type": "send_email",
             "to": "{{ trigger.body.email }}",
             "subject": "Welcome, contact {{ steps.fetch.output.body.id }}",
-            "text": "Hello {{ trigger.body.name | default('there') }}, your plan is {{ steps.fetch.output.body.plan | upper }}.",
+            "text": "Hello {{ trigger.body.name | default('there') }}, "
+            "your plan is {{ steps.fetch.output.body.plan | upper }}.",
             "next": "pause",
         },
         {"id": "mark_skipped", "type": "set", "values": {"reason": "plan {{ steps.fetch.output.body.plan }}"}},

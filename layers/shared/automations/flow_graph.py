@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 from automations.models.flow import FlowDefinition, Node
 from automations.models.interpreter import NodeRef
 
@@ -31,3 +33,69 @@ def ref(definition: FlowDefinition, node_id: str | None) -> NodeRef:
 
 def first(definition: FlowDefinition) -> NodeRef:
     return ref(definition, definition.nodes[0].id)
+
+
+# --- whole-graph views (save-time validation) ---------------------------------------
+
+Graph = dict[str, list[str]]
+
+
+def graph(definition: FlowDefinition) -> Graph:
+    """Node id -> the ids that may run right after it, in list order of the nodes.
+
+    Each id maps the first node that has it (the one ``definition.node()`` finds); successors
+    that name no node of the flow are left out, and so are repeats (``then`` == ``else``).
+    """
+    ids = {node.id for node in definition.nodes}
+    result: Graph = {}
+    for node in definition.nodes:
+        if node.id not in result:
+            result[node.id] = [s for s in dict.fromkeys(successors(definition, node)) if s in ids]
+    return result
+
+
+def predecessors(graph: Graph) -> Graph:
+    """The same graph with every edge reversed."""
+    result: Graph = {node_id: [] for node_id in graph}
+    for node_id, following in graph.items():
+        for target in following:
+            result[target].append(node_id)
+    return result
+
+
+def reachable(graph: Graph, starts: Iterable[str], avoiding: Collection[str] = ()) -> set[str]:
+    """Every node reached from ``starts`` (included) without entering a node in ``avoiding``."""
+    seen: set[str] = set()
+    pending = [s for s in starts if s not in avoiding]
+    while pending:
+        node_id = pending.pop()
+        if node_id not in seen:
+            seen.add(node_id)
+            pending.extend(t for t in graph.get(node_id, ()) if t not in avoiding and t not in seen)
+    return seen
+
+
+def cycles(graph: Graph) -> list[list[str]]:
+    """One cycle per back edge of a depth-first search from each node in order (the first node first).
+
+    Each cycle is listed from the node the search entered first, that node repeated at the end:
+    ``['a', 'b', 'a']``. Every cyclic part of the graph yields at least one cycle, none twice.
+    """
+    found: list[list[str]] = []
+    on_path: list[str] = []
+    done: set[str] = set()
+
+    def visit(node_id: str) -> None:
+        on_path.append(node_id)
+        for target in graph[node_id]:
+            if target in on_path:
+                found.append([*on_path[on_path.index(target) :], target])
+            elif target not in done:
+                visit(target)
+        on_path.pop()
+        done.add(node_id)
+
+    for node_id in graph:
+        if node_id not in done:
+            visit(node_id)
+    return found

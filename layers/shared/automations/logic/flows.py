@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from automations import clock, ids, signing
 from automations.errors import Conflict, NotFound, ValidationFailed
+from automations.flow_validation import validate_flow
 from automations.models.flow import Flow, FlowDefinition, FlowVersion
 from automations.repository.interfaces import FlowStore, Page, TransitionRejected
 
@@ -17,6 +18,7 @@ class FlowWithDefinition:
 
 
 def create_flow(store: FlowStore, account_id: str, definition: FlowDefinition) -> FlowWithDefinition:
+    validate_flow(definition)
     now = clock.iso(clock.now())
     flow_id = ids.new_id("flow")
     flow = Flow(
@@ -37,6 +39,7 @@ def create_flow(store: FlowStore, account_id: str, definition: FlowDefinition) -
 def publish_version(store: FlowStore, account_id: str, flow_id: str, definition: FlowDefinition) -> FlowWithDefinition:
     """A new immutable version; runs already recorded keep the version they started with."""
     current = get_owned_flow(store, account_id, flow_id)
+    validate_flow(definition)
     if definition.trigger.type != current.trigger.type:
         raise ValidationFailed(f"the trigger type cannot change from '{current.trigger.type}'; create a new flow")
     now = clock.iso(clock.now())

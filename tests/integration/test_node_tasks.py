@@ -1,0 +1,123 @@
+"""send_email, condition and delay tasks through their handlers (events/*.json) on moto."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from automations import clock
+from automations.models.flow import Flow, FlowDefinition, FlowVersion
+from automations.models.run import Run, TriggerEvent
+from automations.models.status import RunStatus
+from automations.repository.dynamo import DynamoRepository
+from automations.secrets import connection_parameter
+from automations.settings import get_settings
+from tests.conftest import load_event
+
+RUN_ID = "run_01KAXDEMO000000000000000000"
+FLOW_ID = "flow_01KAXDEMO000000000000000000"
+NODES = [
+    {"id": "is_pro", "type": "condition", "if": "trigger.body.plan == 'pro'", "then": "welcome", "else": "wait_a_day"},
+    {
+        "id": "welcome",
+        "type": "send_email",
+        "to": "{{ trigger.body.email }}",
+        "subject": "Welcome {{ trigger.body.name }}",
+        "html": "<p>Hi {{ trigger.body.name }}</p>",
+    },
+    {"id": "wait_a_day", "type": "delay", "until": "{{ trigger.receivedAt | add_seconds(3) }}"},
+]
+
+
+@pytest.fixture
+def running_run(repo: DynamoRepository, target, monkeypatch) -> Run:
+    """A running run of a flow with the nodes the sample events name; SendGrid is ``target``."""
+    monkeypatch.setenv("SENDGRID_BASE_URL", target.url("/sendgrid"))
+    get_settings.cache_clear()
+    now = clock.iso(clock.now())
+    definition = FlowDefinition.model_validate({"name": "n", "trigger": {"type": "webhook"}, "nodes": NODES})
+    flow = Flow(
+        flow_id=FLOW_ID,
+        account_id="acct_local",
+        name="n",
+        version=1,
+        trigger={"type": "webhook"},
+        webhook_secret="whsec_x",
+        created_at=now,
+        updated_at=now,
+    )
+    repo.create_flow(flow, FlowVersion(flow_id=FLOW_ID, version=1, definition=definition, created_at=now))
+    run = Run(
+        run_id=RUN_ID,
+        account_id="acct_local",
+        flow_id=FLOW_ID,
+        flow_version=1,
+        trigger_id="trg_1",
+        status=RunStatus.SCHEDULED,
+        created_at=now,
+        scheduled_for=now,
+    )
+    body = {"email": "ada@example.com", "name": "Ada", "plan": "pro"}
+    repo.record_trigger(
+        TriggerEvent(trigger_id="trg_1", account_id="acct_local", kind="webhook", received_at=now, body=body), [run]
+    )
+    repo.start_run(RUN_ID, RUN_ID, now)
+    return run
+
+
+def test_the_condition_picks_its_branch(handler_of, lambda_context, repo, running_run) -> None:
+    state = handler_of("ControlNodeFunction")(load_event("control_node_condition.json"), lambda_context)
+    assert state["node"] == {"id": "welcome", "type": "send_email"} and state["seq"] == 3
+    (step,) = repo.get_run_detail(RUN_ID).steps
+    assert step.output == {"result": True, "next": "welcome"}
+
+
+def test_send_email_posts_to_sendgrid_with_the_connection_key(
+    handler_of, lambda_context, repo, running_run, target
+) -> None:
+    boto3.client("ssm").put_parameter(
+        Name=connection_parameter("acct_local", "sendgrid"), Value="SG.k", Type="SecureString"
+    )
+    target.script("/sendgrid/v3/mail/send", (202, None, {"X-Message-Id": "m-1"}))
+    state = handler_of("SendEmailFunction")(load_event("send_email_node.json"), lambda_context)
+    assert state["node"] == {"id": "wait_a_day", "type": "delay"}
+    sent = target.calls("/sendgrid/v3/mail/send")[-1]
+    assert sent["headers"]["Authorization"] == "Bearer SG.k"
+    assert json.loads(sent["body"]) == {
+        "personalizations": [{"to": [{"email": "ada@example.com"}]}],
+        "from": {"email": "no-reply@example.com"},
+        "subject": "Welcome Ada",
+        "content": [{"type": "text/html", "value": "<p>Hi Ada</p>"}],
+    }
+    detail = repo.get_run_detail(RUN_ID)
+    assert detail.steps[0].output["messageId"] == "m-1"
+    assert detail.attempts[0].http.request["headers"]["Authorization"] == "[REDACTED]"
+
+
+def test_send_email_without_a_connection_is_a_configuration_error(
+    handler_of, lambda_context, repo, running_run
+) -> None:
+    with pytest.raises(Exception) as raised:
+        handler_of("SendEmailFunction")(load_event("send_email_node.json"), lambda_context)
+    assert type(raised.value).__name__ == "ConfigurationError"
+    assert "/automations/connections/acct_local/sendgrid" in str(raised.value)
+    (step,) = repo.get_run_detail(RUN_ID).steps
+    assert step.status == "failed" and step.error.type == "ConfigurationError"
+
+
+def test_a_delay_hands_its_wake_up_time_to_the_wait_state_then_completes(
+    handler_of, lambda_context, repo, running_run
+) -> None:
+    control = handler_of("ControlNodeFunction")
+    started = control({"runId": RUN_ID, "seq": 3, "nodeId": "wait_a_day"}, lambda_context)
+    expected = clock.parse_iso(running_run.created_at).timestamp() + 3
+    assert started["node"] == {"id": "wait_a_day", "type": "delay"} and started["seq"] == 3
+    assert abs(clock.parse_iso(started["wait"]["until"]).timestamp() - expected) <= 1
+    (step,) = repo.get_run_detail(RUN_ID).steps
+    assert step.status == "running" and step.wake_at == started["wait"]["until"]
+    finished = control(load_event("control_node_delay_finish.json"), lambda_context)
+    assert finished == {"runId": RUN_ID, "seq": 4, "node": {"type": "end"}}
+    detail = repo.get_run_detail(RUN_ID)
+    assert detail.steps[0].status == "completed" and [a.status for a in detail.attempts] == ["completed"]
