@@ -11,8 +11,11 @@ from typing import Any
 import boto3
 import pytest
 
-from automations import signing
+from automations import clock, signing
 from automations.logic.accounts import register_api_key
+from automations.models.flow import Flow, FlowDefinition, FlowVersion
+from automations.models.run import Run, StatusChange, TriggerEvent
+from automations.models.status import RunStatus
 from automations.repository.dynamo import DynamoRepository
 from tests.conftest import TABLE, load_event
 
@@ -83,3 +86,48 @@ def webhook_flow(api) -> dict[str, Any]:
     status, flow = api(api_event("api_create_flow.json"))
     assert status == 201, flow
     return flow
+
+
+# The ids the sample events (events/*.json) refer to.
+DEMO_RUN_ID = "run_01KAXDEMO000000000000000000"
+DEMO_FLOW_ID = "flow_01KAXDEMO000000000000000000"
+DEMO_TRIGGER_ID = "trg_01KAXDEMO000000000000000000"
+
+
+def seed_demo_run(repo: DynamoRepository, nodes: list[dict[str, Any]], body: Any) -> Run:
+    """Store the demo flow (with ``nodes``), its trigger (``body``) and a scheduled run, as the API would."""
+    now = clock.iso(clock.now())
+    definition = FlowDefinition.model_validate({"name": "demo", "trigger": {"type": "webhook"}, "nodes": nodes})
+    flow = Flow(
+        flow_id=DEMO_FLOW_ID,
+        account_id="acct_local",
+        name="demo",
+        version=1,
+        trigger={"type": "webhook"},
+        webhook_secret="whsec_x",
+        created_at=now,
+        updated_at=now,
+    )
+    repo.create_flow(flow, FlowVersion(flow_id=DEMO_FLOW_ID, version=1, definition=definition, created_at=now))
+    run = Run(
+        run_id=DEMO_RUN_ID,
+        account_id="acct_local",
+        flow_id=DEMO_FLOW_ID,
+        flow_version=1,
+        trigger_id=DEMO_TRIGGER_ID,
+        status=RunStatus.SCHEDULED,
+        created_at=now,
+        scheduled_for=now,
+        history=[StatusChange(status="scheduled", at=now)],
+    )
+    trigger = TriggerEvent(
+        trigger_id=DEMO_TRIGGER_ID,
+        account_id="acct_local",
+        kind="webhook",
+        flow_id=DEMO_FLOW_ID,
+        received_at=now,
+        body=body,
+        run_ids=[DEMO_RUN_ID],
+    )
+    repo.record_trigger(trigger, [run])
+    return run

@@ -42,6 +42,8 @@ def test_a_signed_webhook_records_trigger_and_run_and_answers_202(api, webhook_f
     assert status == 200
     assert run["status"] == "scheduled" and run["steps"] == []
     assert run["trigger"]["body"] == {"email": "a@b.c"}
+    assert run["trigger"]["headers"]["x-signature"] == "[REDACTED]"  # kept for history, never in clear
+    assert run["trigger"]["headers"]["user-agent"] == "curl/8.5.0" and "host" not in run["trigger"]["headers"]
     # And the scheduled run sits in the sparse Overdue index until it starts
     run_item = next(i for i in table_items() if i["sk"]["S"] == "RUN")
     assert run_item["overduePk"]["S"].startswith("OVERDUE#")

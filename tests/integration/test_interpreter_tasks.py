@@ -11,59 +11,21 @@ import boto3
 import pytest
 
 from automations import clock
-from automations.models.flow import Flow, FlowDefinition, FlowVersion
-from automations.models.run import Run, StatusChange, TriggerEvent
+from automations.models.run import Run
 from automations.models.status import RunStatus
 from automations.repository.dynamo import DynamoRepository
 from tests.conftest import load_event
+from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
 
-RUN_ID = "run_01KAXDEMO000000000000000000"
-FLOW_ID = "flow_01KAXDEMO000000000000000000"
-TRIGGER_ID = "trg_01KAXDEMO000000000000000000"
+RUN_ID = DEMO_RUN_ID
 
 
 @pytest.fixture
 def demo_run(repo: DynamoRepository, target) -> Run:
     """The flow, trigger and scheduled run that the sample events refer to; the node calls ``target``."""
-    definition = json.loads(load_event("api_create_flow.json")["body"])
-    definition["nodes"][0]["url"] = target.script("/tasks/notify", (200, {"id": 1}))
-    now = clock.iso(clock.now())
-    flow = Flow(
-        flow_id=FLOW_ID,
-        account_id="acct_local",
-        name="demo",
-        version=1,
-        trigger={"type": "webhook"},
-        webhook_secret="whsec_x",
-        created_at=now,
-        updated_at=now,
-    )
-    repo.create_flow(
-        flow,
-        FlowVersion(flow_id=FLOW_ID, version=1, definition=FlowDefinition.model_validate(definition), created_at=now),
-    )
-    run = Run(
-        run_id=RUN_ID,
-        account_id="acct_local",
-        flow_id=FLOW_ID,
-        flow_version=1,
-        trigger_id=TRIGGER_ID,
-        status=RunStatus.SCHEDULED,
-        created_at=now,
-        scheduled_for=now,
-        history=[StatusChange(status="scheduled", at=now)],
-    )
-    trigger = TriggerEvent(
-        trigger_id=TRIGGER_ID,
-        account_id="acct_local",
-        kind="webhook",
-        flow_id=FLOW_ID,
-        received_at=now,
-        body={"email": "ada@example.com"},
-        run_ids=[RUN_ID],
-    )
-    repo.record_trigger(trigger, [run])
-    return run
+    nodes = json.loads(load_event("api_create_flow.json")["body"])["nodes"]
+    nodes[0]["url"] = target.script("/tasks/notify", (200, {"id": 1}))
+    return seed_demo_run(repo, nodes, {"email": "ada@example.com"})
 
 
 def raw_run_item() -> dict[str, Any]:

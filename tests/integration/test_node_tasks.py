@@ -8,16 +8,14 @@ import boto3
 import pytest
 
 from automations import clock
-from automations.models.flow import Flow, FlowDefinition, FlowVersion
-from automations.models.run import Run, TriggerEvent
-from automations.models.status import RunStatus
+from automations.models.run import Run
 from automations.repository.dynamo import DynamoRepository
 from automations.secrets import connection_parameter
 from automations.settings import get_settings
 from tests.conftest import load_event
+from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
 
-RUN_ID = "run_01KAXDEMO000000000000000000"
-FLOW_ID = "flow_01KAXDEMO000000000000000000"
+RUN_ID = DEMO_RUN_ID
 NODES = [
     {"id": "is_pro", "type": "condition", "if": "trigger.body.plan == 'pro'", "then": "welcome", "else": "wait_a_day"},
     {
@@ -36,34 +34,8 @@ def running_run(repo: DynamoRepository, target, monkeypatch) -> Run:
     """A running run of a flow with the nodes the sample events name; SendGrid is ``target``."""
     monkeypatch.setenv("SENDGRID_BASE_URL", target.url("/sendgrid"))
     get_settings.cache_clear()
-    now = clock.iso(clock.now())
-    definition = FlowDefinition.model_validate({"name": "n", "trigger": {"type": "webhook"}, "nodes": NODES})
-    flow = Flow(
-        flow_id=FLOW_ID,
-        account_id="acct_local",
-        name="n",
-        version=1,
-        trigger={"type": "webhook"},
-        webhook_secret="whsec_x",
-        created_at=now,
-        updated_at=now,
-    )
-    repo.create_flow(flow, FlowVersion(flow_id=FLOW_ID, version=1, definition=definition, created_at=now))
-    run = Run(
-        run_id=RUN_ID,
-        account_id="acct_local",
-        flow_id=FLOW_ID,
-        flow_version=1,
-        trigger_id="trg_1",
-        status=RunStatus.SCHEDULED,
-        created_at=now,
-        scheduled_for=now,
-    )
-    body = {"email": "ada@example.com", "name": "Ada", "plan": "pro"}
-    repo.record_trigger(
-        TriggerEvent(trigger_id="trg_1", account_id="acct_local", kind="webhook", received_at=now, body=body), [run]
-    )
-    repo.start_run(RUN_ID, RUN_ID, now)
+    run = seed_demo_run(repo, NODES, {"email": "ada@example.com", "name": "Ada", "plan": "pro"})
+    repo.start_run(RUN_ID, RUN_ID, clock.iso(clock.now()))
     return run
 
 

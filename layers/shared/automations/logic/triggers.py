@@ -14,8 +14,17 @@ from automations.models.status import RunStatus
 from automations.redaction import redact_headers
 from automations.repository.interfaces import DuplicateTrigger, FlowStore, TriggerStore
 
-# Headers worth keeping with the event for run history (the rest is transport noise).
-_KEPT_HEADERS = ("content-type", "user-agent", "idempotency-key", "x-request-id", "x-forwarded-for")
+# Transport noise that API Gateway and CloudFront add: not worth keeping with the event.
+_TRANSPORT_HEADERS = (
+    "host",
+    "content-length",
+    "connection",
+    "accept-encoding",
+    "via",
+    "cloudfront-",
+    "x-amz",
+    "x-forwarded-",
+)
 # The trigger is stored verbatim in one item, and a DynamoDB item holds at most 400 KB.
 MAX_TRIGGER_BODY_BYTES = 256 * 1024
 
@@ -90,7 +99,7 @@ def receive_webhook(
         flow_id=flow_id,
         received_at=received_at,
         body=body,
-        headers=redact_headers({k: v for k, v in lowered.items() if k in _KEPT_HEADERS}),
+        headers=redact_headers({k: v for k, v in lowered.items() if not k.startswith(_TRANSPORT_HEADERS)}),
         idempotency_key=idempotency_key,
         run_ids=[run.run_id],
     )
