@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from automations import errors
+from automations.errors import BOOKKEEPING, NODE_RETRIERS, RATE_LIMITED, TRANSIENT
 from automations.models.flow import NODE_TYPES
-from automations.retry_policy import BOOKKEEPING, NODE_RETRIERS, RATE_LIMITED, TRANSIENT
 from devstack.template import ROOT
 
 ASL_PATH = ROOT / "statemachine" / "flow_interpreter.asl.json"
