@@ -130,3 +130,15 @@ def test_only_the_record_that_failed_is_reported_for_retry(handler_of, lambda_co
     result = handler_of("StreamFunction")({"Records": [ok, failing]}, lambda_context)
     # Then only the failed record's sequence number comes back, for the event source mapping to retry
     assert result == {"batchItemFailures": [{"itemIdentifier": failing["dynamodb"]["SequenceNumber"]}]}
+
+
+def test_a_retried_start_of_the_same_execution_records_nothing_twice(
+    handler_of, lambda_context, repo, demo_run
+) -> None:
+    start = handler_of("RunLifecycleFunction")
+    first = start(load_event("run_lifecycle_start.json"), lambda_context)
+    again = start(load_event("run_lifecycle_start.json"), lambda_context)
+    assert first == again
+    assert [h.status for h in repo.get_run(RUN_ID).history] == ["scheduled", "running"]
+    other = {**load_event("run_lifecycle_start.json"), "executionName": "someone-else"}
+    assert start(other, lambda_context)["node"] == {"type": "end"}  # another execution cannot take it over

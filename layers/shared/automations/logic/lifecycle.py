@@ -12,6 +12,7 @@ from typing import Any
 from automations import clock, flow_graph
 from automations.errors import NotFound
 from automations.logic.flows import load_version
+from automations.logic.run_context import load_step_at_node
 from automations.models.interpreter import InterpreterState, LifecycleTask
 from automations.models.run import ErrorInfo
 from automations.models.status import AttemptStatus, StepStatus
@@ -47,15 +48,12 @@ def error_from_catch(caught: dict[str, Any] | None) -> ErrorInfo:
 
 def step_failed(runs: RunStore, flows: FlowStore, task: LifecycleTask) -> InterpreterState:
     """Retries are exhausted or the error was permanent: the step fails; go on only if allowed."""
-    found = runs.get_run_and_steps(task.run_id)
-    if found is None or task.node_id is None:
-        raise NotFound(f"run '{task.run_id}' or its failed node is unknown")
-    run, steps = found
-    definition = load_version(flows, run.flow_id, run.flow_version).definition
-    node = definition.node(task.node_id)
+    if task.node_id is None:
+        raise NotFound(f"run '{task.run_id}': step_failed names no node")
+    found = load_step_at_node(runs, flows, task.run_id, task.node_id)
+    run, definition, node, step = found.run, found.definition, found.node, found.step
     error = error_from_catch(task.error)
     now = clock.iso(clock.now())
-    step = next((s for s in steps if s.node_id == node.id), None)
     if step is not None and step.status == StepStatus.RUNNING and step.attempt_count:
         # the attempt never reported: its task timed out or its function crashed
         runs.finish_attempt(run.run_id, node.id, step.attempt_count, AttemptStatus.FAILED, now, 0, error, None)

@@ -18,8 +18,7 @@ from typing import Any
 
 from automations import clock, flow_graph
 from automations.errors import EmptyOutput, NodeError, NotFound, RateLimited
-from automations.logic.flows import load_version
-from automations.logic.run_context import RunContext, load_run_context
+from automations.logic.run_context import RunContext, load_run_context, load_step_at_node
 from automations.models.flow import Node
 from automations.models.interpreter import InterpreterState, NodeRef, NodeTask, Wait
 from automations.models.run import ErrorInfo, HttpExchange
@@ -114,13 +113,10 @@ def run_node(
 
 def finish_waiting_node(runs: RunStore, flows: FlowStore, task: NodeTask) -> InterpreterState:
     """After the Wait state: the waiting attempt and its step complete; go to the next node."""
-    found = runs.get_run_and_steps(task.run_id)
-    if found is None:
-        raise NotFound(f"run '{task.run_id}' not found")
-    run, steps = found
-    definition = load_version(flows, run.flow_id, run.flow_version).definition
-    node = definition.node(task.node_id)
-    step = next(s for s in steps if s.node_id == node.id)
+    found = load_step_at_node(runs, flows, task.run_id, task.node_id)
+    run, definition, node, step = found.run, found.definition, found.node, found.step
+    if step is None:
+        raise NotFound(f"run '{run.run_id}' has no waiting step at '{node.id}'")
     now = clock.iso(clock.now())
     duration_ms = int((clock.now() - clock.parse_iso(step.started_at)).total_seconds() * 1000)
     runs.finish_attempt(run.run_id, node.id, step.attempt_count, AttemptStatus.COMPLETED, now, duration_ms, None, None)

@@ -7,7 +7,7 @@ from typing import Any
 
 from automations.errors import NotFound
 from automations.logic.flows import load_version
-from automations.models.flow import FlowDefinition
+from automations.models.flow import FlowDefinition, Node
 from automations.models.run import Run, Step, TriggerEvent
 from automations.models.status import StepStatus
 from automations.repository.interfaces import FlowStore, RunStore, TriggerStore
@@ -39,6 +39,27 @@ class RunContext:
         trigger: dict[str, Any] = {"body": self.trigger.body, "headers": self.trigger.headers}
         trigger["receivedAt"] = self.trigger.received_at
         return {"trigger": trigger, "steps": steps, "vars": values}
+
+
+@dataclass(frozen=True)
+class StepAtNode:
+    """A run's node (as its flow version defines it) and the step it has there, if any."""
+
+    run: Run
+    definition: FlowDefinition
+    node: Node
+    step: Step | None
+
+
+def load_step_at_node(runs: RunStore, flows: FlowStore, run_id: str, node_id: str) -> StepAtNode:
+    """What the state machine's bookkeeping after a node needs (no trigger, no outputs)."""
+    found = runs.get_run_and_steps(run_id)
+    if found is None:
+        raise NotFound(f"run '{run_id}' not found")
+    run, steps = found
+    definition = load_version(flows, run.flow_id, run.flow_version).definition
+    node = definition.node(node_id)
+    return StepAtNode(run, definition, node, next((s for s in steps if s.node_id == node.id), None))
 
 
 def load_run_context(runs: RunStore, flows: FlowStore, triggers: TriggerStore, run_id: str) -> RunContext:

@@ -72,6 +72,7 @@ class Run(RecordModel):
     scheduled_for: str
     started_at: str | None = None
     ended_at: str | None = None
+    execution_name: str | None = None
     execution_ended_at: str | None = Field(
         default=None, description="Set when the interpreter reached its end; the final status follows"
     )

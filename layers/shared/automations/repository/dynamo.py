@@ -199,24 +199,24 @@ class DynamoRepository:
             "Limit": 100 if "FilterExpression" in extra else limit + 1,
             **extra,
         }
-        start: dict[str, Any] | None = _decode_cursor(cursor, partition_attr, partition)
+        key_names = _index_key_names(partition_attr)
+        start = _decode_cursor(cursor, key_names, partition)
         items: list[dict[str, Any]] = []
-        last_raw: dict[str, Any] | None = None
+        last_key: dict[str, Any] = {}
         for _ in range(_MAX_READS_PER_PAGE):
             if start:
                 request["ExclusiveStartKey"] = start
             response = self.client.query(**request)
             for raw in response.get("Items", []):
-                if len(items) == limit:
-                    return items, _encode_cursor(_page_key(last_raw, partition_attr))
+                if len(items) == limit:  # the page is full and more exist: resume after the last one
+                    return items, _encode_cursor(last_key)
                 items.append(_deserialize(raw))
-                last_raw = raw
+                last_key = {name: raw[name] for name in key_names}
             start = response.get("LastEvaluatedKey")
             if start is None:
                 return items, None
         # read budget spent (a rare status in a long history): hand back what we have, and where to go on
-        assert start is not None
-        return items, _encode_cursor(start)
+        return items, _encode_cursor(start or last_key)
 
     # --- accounts -----------------------------------------------------------------
 
@@ -371,12 +371,15 @@ class DynamoRepository:
         """scheduled -> running; leaves the Overdue index. Re-entry by the same execution is a no-op."""
         update = _Update().record_status(RunStatus.RUNNING, now).set("executionName", execution_name)
         update.set("startedAt", now, only_if_absent=True).remove("overduePk").remove("overdueSk")
-        condition = (
-            f"{update.status_in([RunStatus.SCHEDULED])} OR "
-            f"({update.name('status')} = {update.value('running', str(RunStatus.RUNNING))} "
-            f"AND {update.name('executionName')} = {update.value('executionName', execution_name)})"
-        )
-        return Run.model_validate(self._update(keys.run(run_id), update, condition, returns="ALL_NEW"))
+        try:
+            started = self._update(keys.run(run_id), update, update.status_in([RunStatus.SCHEDULED]), returns="ALL_NEW")
+        except TransitionRejected:
+            # a retried StartRun of the same execution finds its own start: nothing to record twice
+            run = self.get_run(run_id)
+            if run is not None and run.status == RunStatus.RUNNING and run.execution_name == execution_name:
+                return run
+            raise
+        return Run.model_validate(started)
 
     def transition_run(self, run_id: str, new: RunStatus, fields: dict[str, Any] | None = None) -> bool:
         update = _Update().record_status(new, clock.iso(clock.now())).set_all(fields or {})
@@ -461,29 +464,22 @@ class DynamoRepository:
 _MAX_READS_PER_PAGE = 10
 
 
-def _page_key(raw: dict[str, Any] | None, partition_attr: str) -> dict[str, Any]:
-    """The index key of the last item handed out: where the next page starts."""
-    assert raw is not None
-    attrs = ("pk", "sk", partition_attr, partition_attr[:-2] + "Sk")
-    return {a: raw[a] for a in attrs}
+def _index_key_names(partition_attr: str) -> tuple[str, str, str, str]:
+    """The attributes of an index item's key: the table's keys and the index's own."""
+    return ("pk", "sk", partition_attr, partition_attr[:-2] + "Sk")
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str | None, partition_attr: str, partition: str) -> dict[str, Any] | None:
+def _decode_cursor(cursor: str | None, key_names: tuple[str, ...], partition: str) -> dict[str, Any] | None:
     """A cursor is only valid for the listing it came from (same index partition)."""
     if not cursor:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if key[partition_attr] != {"S": partition} or set(key) - {
-            "pk",
-            "sk",
-            partition_attr,
-            partition_attr[:-2] + "Sk",
-        }:
+        if key[key_names[2]] != {"S": partition} or set(key) - set(key_names):
             raise ValueError("cursor from another listing")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as error:
         raise InvalidCursor("cursor is not valid for this listing") from error
