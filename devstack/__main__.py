@@ -2,18 +2,22 @@
 
 Environment: AUTOMATIONS_API_KEY (the local account's key; generated and printed when
 unset), AUTOMATIONS_RETRY_WAIT_SCALE (multiplies every retry wait; default 1),
-AUTOMATIONS_LOG_LEVEL (default WARNING).
+AUTOMATIONS_LOG_LEVEL (default WARNING), AUTOMATIONS_PORT (the API's port; default 3000).
+
+``--node-module MODULE`` (repeatable) imports a module that registers a node type before the
+engine starts: a way to try a node type on the local stack before it joins ``automations/nodes``
+(the tests use it for a fixture type). A type that needs its own function still needs one in
+``template.yaml``; one that computes runs in ComputeNodeFunction.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 import threading
-
-from devstack.stack import LocalStack, StackConfig
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("AUTOMATIONS_PORT", "3000")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("AUTOMATIONS_MOTO_PORT", "0")))
+    parser.add_argument("--node-module", action="append", default=[], help="import MODULE to register a node type")
     args = parser.parse_args(argv)
+    for module in args.node_module:  # before the flow model is built from the registry
+        importlib.import_module(module)
+    from devstack.stack import LocalStack, StackConfig
+
     config = StackConfig(
         host=args.host,
         api_port=args.port,

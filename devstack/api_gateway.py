@@ -1,6 +1,6 @@
 """API Gateway on loopback: HTTP requests become REST API proxy events for the ApiFunction.
 
-Paths under ``/_local/`` are the local stack's control API (demos and black-box tests);
+Paths under ``/_local/`` are the local stack's own API (demos and black-box tests);
 they do not exist when deployed.
 """
 
@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from devstack.control import ControlRequest, ControlResponse, ControlRoute
 from devstack.functions import FunctionError, LocalFunction
+from devstack.local_api import LocalRequest, LocalResponse, LocalRoute
 
 STAGE = "v1"
 
@@ -62,10 +62,10 @@ def proxy_event(
 class ApiGatewayServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], api: LocalFunction, control: dict[tuple[str, str], ControlRoute]):
+    def __init__(self, address: tuple[str, int], api: LocalFunction, local_routes: dict[tuple[str, str], LocalRoute]):
         super().__init__(address, _Handler)
         self.api = api
-        self.control = control
+        self.local_routes = local_routes
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -87,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
         if path.startswith("/_local/"):
-            self._control(path, body)
+            self._local(path, body)
             return
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
@@ -109,21 +109,21 @@ class _Handler(BaseHTTPRequestHandler):
             out_headers[name] = ", ".join(values)
         self._send(int(response.get("statusCode", 200)), out_headers, raw)
 
-    def _control(self, path: str, body: bytes) -> None:
-        route = self.server.control.get((self.command, path))
+    def _local(self, path: str, body: bytes) -> None:
+        route = self.server.local_routes.get((self.command, path))
         if route is None:
-            not_found = {"error": {"type": "NotFound", "message": "no such control route"}}
+            not_found = {"error": {"type": "NotFound", "message": "no such local route"}}
             self._send(404, {"Content-Type": "application/json"}, json.dumps(not_found).encode())
             return
         try:
-            request = ControlRequest(
+            request = LocalRequest(
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=json.loads(body) if body else None,
                 query={k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()},
             )
             response = route(request)
         except ValueError as error:
-            response = ControlResponse(400, {"error": {"type": "BadRequest", "message": str(error)}})
+            response = LocalResponse(400, {"error": {"type": "BadRequest", "message": str(error)}})
         payload = b"" if response.body is None else json.dumps(response.body).encode()
         self._send(response.status, {"Content-Type": "application/json", **response.headers}, payload)
 

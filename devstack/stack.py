@@ -19,8 +19,8 @@ import boto3
 
 from devstack import moto_patches
 from devstack.api_gateway import ApiGatewayServer
-from devstack.control import ControlApi, register_account
 from devstack.functions import LocalFunction
+from devstack.local_api import LocalApi, register_account
 from devstack.streams import StreamPoller, StreamSettings
 from devstack.template import (
     ROOT,
@@ -85,9 +85,9 @@ class LocalStack:
         self._export_function_environment()
         self.api_key = self._seed_local_account()
         self.poller = self._start_stream_poller()
-        self.control = self._control_api()
+        self.local_api = self._local_api()
         self.api = ApiGatewayServer(
-            (self.config.host, self.config.api_port), self.functions["ApiFunction"], self.control.routes()
+            (self.config.host, self.config.api_port), self.functions["ApiFunction"], self.local_api.routes()
         )
         self.api_thread = threading.Thread(target=self.api.serve_forever, name="api-gateway", daemon=True)
         self.api_thread.start()
@@ -224,11 +224,11 @@ class LocalStack:
         poller.start()
         return poller
 
-    # --- accounts and the control API ---------------------------------------------------
+    # --- accounts and the local API ---------------------------------------------------
 
     def _provision_account(self, account_id: str, api_key: str) -> None:
         """An account with its API key and a working email connection (pointing at the sink)."""
-        from automations.secrets import connection_parameter
+        from automations.adapters.ssm import connection_parameter
 
         register_account(account_id, api_key)
         boto3.client("ssm").put_parameter(
@@ -242,8 +242,8 @@ class LocalStack:
         self._provision_account(LOCAL_ACCOUNT_ID, key)
         return key
 
-    def _control_api(self) -> ControlApi:
-        return ControlApi(
+    def _local_api(self) -> LocalApi:
+        return LocalApi(
             moto_endpoint=os.environ["AWS_ENDPOINT_URL"],
             table_name=self.table_name,
             stream_failures=self.poller.failures,

@@ -3,7 +3,7 @@
 Reads with ``get_records`` (moto's own stream->Lambda delivery re-enters itself), converts the
 records to the Lambda event shape, and honours ``batchItemFailures``: the batch is retried
 from the first failed record, up to ``MaximumRetryAttempts`` times, then the record goes to
-the on-failure destination (here: a list the control API shows) and delivery moves on.
+the on-failure destination (here: a list /_local/stream-failures shows) and delivery moves on.
 """
 
 from __future__ import annotations

@@ -11,13 +11,13 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from automations import executions
-from automations.repository import dynamo
-from automations.repository.dynamo import DynamoRepository
+from automations.adapters import stepfunctions
+from automations.adapters.dynamo import repository as dynamo
+from automations.adapters.dynamo.repository import DynamoRepository
 from automations.settings import get_settings
 from devstack.functions import LambdaContext, load_handler_module
 from devstack.template import ROOT, load_template, table_create_args
-from tests.support.engine import Engine, running_local_stack
+from tests.support.stack_client import StackClient, running_local_stack
 from tests.support.target import TargetServer
 
 EVENTS = ROOT / "events"
@@ -71,7 +71,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    caches = (get_settings, dynamo.get_repository, executions.get_engine)
+    caches = (get_settings, dynamo.get_repository, stepfunctions.get_workflows)
     for cached in caches:
         cached.cache_clear()
     parameters.clear_caches()  # connection secrets are cached for minutes
@@ -97,7 +97,7 @@ def target() -> Iterator[TargetServer]:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[Engine]:
+def stack() -> Iterator[StackClient]:
     """The local stack, started once per test session (only when a test asks for it)."""
     with running_local_stack() as stack:
         yield stack

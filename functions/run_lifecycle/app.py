@@ -1,27 +1,32 @@
-"""RunLifecycleFunction: the state machine's bookkeeping tasks (start, step failed, finish)."""
+"""RunLifecycleFunction: the state machine's bookkeeping tasks (start, wake up, step failed, end,
+engine error)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from automations.adapters.dynamo.repository import get_repository
+from automations.domain.interpreter import InterpreterState, LifecycleAction, LifecycleTask
 from automations.logic import lifecycle
-from automations.models.interpreter import LifecycleTask
-from automations.observability import logger, tracer
-from automations.repository.dynamo import get_repository
+from automations.observability import logger, metrics, tracer
+
+ACTIONS: dict[LifecycleAction, Callable[..., InterpreterState | dict[str, Any]]] = {
+    "start": lifecycle.start,
+    "wake_up": lifecycle.wake_up,
+    "step_failed": lifecycle.step_failed,
+    "end": lifecycle.end,
+    "engine_error": lifecycle.engine_error,
+}
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = LifecycleTask.model_validate(event)
-    logger.append_keys(run_id=task.run_id, action=task.action)
-    repo = get_repository()
-    if task.action == "start":
-        return lifecycle.start_run(repo, repo, task).dump()
-    if task.action == "step_failed":
-        return lifecycle.step_failed(repo, repo, task).dump()
-    if task.action == "finish":
-        return lifecycle.finish_run(repo, task)
-    return lifecycle.engine_error(repo, task)
+    logger.append_keys(run_id=task.run_id, action=task.action, execution=task.execution_name)
+    result = ACTIONS[task.action](get_repository(), task)
+    return result.dump() if isinstance(result, InterpreterState) else result

@@ -1,4 +1,5 @@
-"""StreamFunction: the table's stream -> start due runs, roll step changes up into runs.
+"""StreamFunction: the table's stream -> the reactions in ``logic.reactions`` (start requested
+executions, settle runs when their execution ends, roll step changes up into runs).
 
 Partial batch failures are reported per record (ReportBatchItemFailures), so one bad record
 is retried (and bisected) without replaying the whole batch.
@@ -12,26 +13,27 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from automations.executions import get_engine
-from automations.logic.table_changes import TableChange, on_table_change
+from automations.adapters.dynamo.repository import get_repository
+from automations.adapters.stepfunctions import get_workflows
+from automations.logic.change_router import TableChange
+from automations.logic.reactions import ROUTER, ReactionDeps
 from automations.observability import logger, metrics, tracer
-from automations.repository.dynamo import get_repository
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def handle_record(record: DynamoDBRecord) -> str:
+def handle_record(record: DynamoDBRecord) -> list[str]:
     change = TableChange(
         event=str(record.event_name.name if record.event_name else ""),
         new=record.dynamodb.new_image if record.dynamodb else None,
         old=record.dynamodb.old_image if record.dynamodb else None,
     )
-    outcome = on_table_change(change, get_repository(), get_engine())
-    logger.debug("table change handled", extra={"entity": change.entity, "outcome": outcome})
-    return outcome
+    done = ROUTER.route(change, ReactionDeps(store=get_repository(), workflows=get_workflows()))
+    logger.debug("table change handled", extra={"entity": change.entity, "done": done})
+    return done
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -1,1 +1,1 @@
-"""End-to-end tests use the session-wide ``engine`` (the local stack) and ``target`` fixtures."""
+"""End-to-end tests use the session-wide ``stack`` (the local stack) and ``target`` fixtures."""

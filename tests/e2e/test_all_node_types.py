@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support.engine import Engine, statuses, step_of, wait_for
+from tests.support.stack_client import StackClient, statuses, step_of, wait_for
 
 pytestmark = pytest.mark.e2e
 
 
-def emails_to(engine: Engine, address: str) -> list[dict[str, Any]]:
-    return requests.get(f"{engine.url}/_local/emails", params={"to": address}, timeout=5).json()["items"]
+def emails_to(stack: StackClient, address: str) -> list[dict[str, Any]]:
+    return requests.get(f"{stack.url}/_local/emails", params={"to": address}, timeout=5).json()["items"]
 
 
 def onboarding_flow(target) -> list[dict[str, Any]]:
@@ -53,14 +53,14 @@ def onboarding_flow(target) -> list[dict[str, Any]]:
     ]
 
 
-def test_a_flow_using_every_node_type_runs_end_to_end(engine: Engine, target) -> None:
+def test_a_flow_using_every_node_type_runs_end_to_end(stack: StackClient, target) -> None:
     # Given the onboarding flow, When a pro contact signs up
-    flow = engine.create_flow(onboarding_flow(target), name="onboarding")
-    run_id = engine.trigger(flow, {"email": "grace@example.com", "name": "Grace"})
+    flow = stack.create_flow(onboarding_flow(target), name="onboarding")
+    run_id = stack.trigger(flow, {"email": "grace@example.com", "name": "Grace"})
     # Then, while the delay waits, its step is running with a wake-up time
     waiting = wait_for(
         lambda: (
-            (r := engine.run(run_id))
+            (r := stack.run(run_id))
             and any(s["nodeId"] == "pause" and s["status"] == "running" for s in r["steps"])
             and r
         ),
@@ -69,11 +69,11 @@ def test_a_flow_using_every_node_type_runs_end_to_end(engine: Engine, target) ->
     )
     assert step_of(waiting, "pause")["wakeAt"].endswith("Z")
     # And the run completes, through the email branch, with the email in the sink
-    run = engine.wait_for_run(run_id)
+    run = stack.wait_for_run(run_id)
     assert run["status"] == "completed", json.dumps(run, indent=1)
     assert [s["nodeId"] for s in run["steps"]] == ["fetch", "is_pro", "welcome", "pause", "report"]
     assert step_of(run, "is_pro")["output"] == {"result": True, "next": "welcome"}
-    (email,) = emails_to(engine, "grace@example.com")
+    (email,) = emails_to(stack, "grace@example.com")
     assert email["subject"] == "Welcome, contact 7"
     assert email["text"] == "Hello Grace, your plan is PRO."
     welcome = step_of(run, "welcome")
@@ -88,25 +88,25 @@ def test_a_flow_using_every_node_type_runs_end_to_end(engine: Engine, target) ->
     assert report == {"contact": 7, "emailed": "completed", "reason": ""}
 
 
-def test_the_other_branch_sets_variables_for_later_nodes(engine: Engine, target) -> None:
+def test_the_other_branch_sets_variables_for_later_nodes(stack: StackClient, target) -> None:
     nodes = onboarding_flow(target)
     nodes[0]["url"] = target.script("/crm/free", (200, {"id": 9, "plan": "free"}))
     nodes[-1]["url"] = target.script("/crm/report-free", 200)
-    run = engine.wait_for_run(engine.trigger(engine.create_flow(nodes), {"email": "linus@example.com"}))
+    run = stack.wait_for_run(stack.trigger(stack.create_flow(nodes), {"email": "linus@example.com"}))
     assert run["status"] == "completed"
     assert [s["nodeId"] for s in run["steps"]] == ["fetch", "is_pro", "mark_skipped", "pause", "report"]
     assert step_of(run, "mark_skipped")["output"] == {"reason": "plan free"}
-    assert emails_to(engine, "linus@example.com") == []
+    assert emails_to(stack, "linus@example.com") == []
     report = json.loads(target.calls("/crm/report-free")[-1]["body"])
     assert report == {"contact": 9, "emailed": "skipped", "reason": "plan free"}
 
 
-def test_a_missing_variable_fails_at_once_naming_the_path(engine: Engine, target) -> None:
+def test_a_missing_variable_fails_at_once_naming_the_path(stack: StackClient, target) -> None:
     url = target.script("/mv", 200)
-    flow = engine.create_flow(
+    flow = stack.create_flow(
         [{"id": "call", "type": "http_request", "url": url, "body": {"who": "{{ trigger.body.customer.email }}"}}]
     )
-    run = engine.wait_for_run(engine.trigger(flow, {"customer": {"name": "no email"}}))
+    run = stack.wait_for_run(stack.trigger(flow, {"customer": {"name": "no email"}}))
     assert run["status"] == "failed"
     (attempt,) = step_of(run, "call")["attempts"]
     assert attempt["error"]["type"] == "MissingVariable"
@@ -115,11 +115,9 @@ def test_a_missing_variable_fails_at_once_naming_the_path(engine: Engine, target
     assert target.calls("/mv") == []  # the request was never sent
 
 
-def test_429_then_200_completes_through_the_rate_limit_retrier(engine: Engine, target) -> None:
+def test_429_then_200_completes_through_the_rate_limit_retrier(stack: StackClient, target) -> None:
     url = target.script("/limited", 429, 200)  # no Retry-After: the slower RateLimited retrier
-    run = engine.wait_for_run(
-        engine.trigger(engine.create_flow([{"id": "call", "type": "http_request", "url": url}]), {})
-    )
+    run = stack.wait_for_run(stack.trigger(stack.create_flow([{"id": "call", "type": "http_request", "url": url}]), {}))
     assert run["status"] == "completed"
     attempts = step_of(run, "call")["attempts"]
     assert [(a["status"], (a["error"] or {}).get("type")) for a in attempts] == [
@@ -129,11 +127,9 @@ def test_429_then_200_completes_through_the_rate_limit_retrier(engine: Engine, t
     assert attempts[0]["error"]["retryable"] is True
 
 
-def test_a_short_retry_after_is_honoured_by_a_wait_state(engine: Engine, target) -> None:
+def test_a_short_retry_after_is_honoured_by_a_wait_state(stack: StackClient, target) -> None:
     url = target.script("/retry-after", (429, {}, {"Retry-After": "1"}), 200)
-    run = engine.wait_for_run(
-        engine.trigger(engine.create_flow([{"id": "call", "type": "http_request", "url": url}]), {})
-    )
+    run = stack.wait_for_run(stack.trigger(stack.create_flow([{"id": "call", "type": "http_request", "url": url}]), {}))
     assert run["status"] == "completed"
     first, second = step_of(run, "call")["attempts"]
     assert first["error"]["type"] == "RateLimited"
@@ -141,23 +137,21 @@ def test_a_short_retry_after_is_honoured_by_a_wait_state(engine: Engine, target)
     assert gap >= 1.0  # waited the full Retry-After, not a scaled-down retry interval
 
 
-def test_a_permanent_4xx_fails_at_once(engine: Engine, target) -> None:
+def test_a_permanent_4xx_fails_at_once(stack: StackClient, target) -> None:
     url = target.script("/gone", (404, {"error": "no such contact"}))
-    run = engine.wait_for_run(
-        engine.trigger(engine.create_flow([{"id": "call", "type": "http_request", "url": url}]), {})
-    )
+    run = stack.wait_for_run(stack.trigger(stack.create_flow([{"id": "call", "type": "http_request", "url": url}]), {}))
     assert run["status"] == "failed"
     (attempt,) = step_of(run, "call")["attempts"]
     assert attempt["error"]["type"] == "ExternalApiError" and "no such contact" in attempt["error"]["message"]
 
 
-def test_on_error_continue_runs_later_steps_but_the_run_ends_failed(engine: Engine, target) -> None:
+def test_on_error_continue_runs_later_steps_but_the_run_ends_failed(stack: StackClient, target) -> None:
     nodes = [
         {"id": "optional", "type": "http_request", "url": target.script("/optional", 403), "onError": "continue"},
         {"id": "main", "type": "http_request", "url": target.script("/main", 200)},
         {"id": "after", "type": "set", "values": {"done": True}},
     ]
-    run = engine.wait_for_run(engine.trigger(engine.create_flow(nodes), {}))
+    run = stack.wait_for_run(stack.trigger(stack.create_flow(nodes), {}))
     assert [(s["nodeId"], s["status"]) for s in run["steps"]] == [
         ("optional", "failed"),
         ("main", "completed"),
@@ -167,37 +161,37 @@ def test_on_error_continue_runs_later_steps_but_the_run_ends_failed(engine: Engi
     assert run["stepCounts"] == {"completed": 2, "failed": 1}
 
 
-def test_fail_on_empty_output_turns_an_empty_answer_into_a_failure(engine: Engine, target) -> None:
+def test_fail_on_empty_output_turns_an_empty_answer_into_a_failure(stack: StackClient, target) -> None:
     url = target.script("/empty", (200, {}))
-    flow = engine.create_flow([{"id": "call", "type": "http_request", "url": url, "failOnEmptyOutput": True}])
-    run = engine.wait_for_run(engine.trigger(flow, {}))
+    flow = stack.create_flow([{"id": "call", "type": "http_request", "url": url, "failOnEmptyOutput": True}])
+    run = stack.wait_for_run(stack.trigger(flow, {}))
     assert run["status"] == "failed"
     assert step_of(run, "call")["error"]["type"] == "EmptyOutput"
 
 
-def test_runs_keep_the_version_they_started_with(engine: Engine, target) -> None:
+def test_runs_keep_the_version_they_started_with(stack: StackClient, target) -> None:
     # Given a run of version 1 waiting in a delay
     v1 = [
         {"id": "pause", "type": "delay", "seconds": 2},
         {"id": "call", "type": "http_request", "url": target.script("/v1", 200)},
     ]
-    flow = engine.create_flow(v1)
-    run_id = engine.trigger(flow, {})
+    flow = stack.create_flow(v1)
+    run_id = stack.trigger(flow, {})
     # When version 2 is published meanwhile
     v2 = [{"id": "call", "type": "http_request", "url": target.script("/v2", 200)}]
-    published = engine.request(
+    published = stack.request(
         "PUT", f"/flows/{flow['flowId']}", json={"name": "v2", "trigger": {"type": "webhook"}, "nodes": v2}
     )
     assert published.status_code == 200 and published.json()["version"] == 2
     # Then the waiting run finishes on version 1, and new runs use version 2
-    run = engine.wait_for_run(run_id)
+    run = stack.wait_for_run(run_id)
     assert run["flowVersion"] == 1 and run["status"] == "completed"
     assert len(target.calls("/v1")) == 1
-    new_run = engine.wait_for_run(engine.trigger(flow, {}))
+    new_run = stack.wait_for_run(stack.trigger(flow, {}))
     assert new_run["flowVersion"] == 2 and len(target.calls("/v2")) == 1
 
 
 def _seconds(iso: str) -> float:
-    from automations.clock import parse_iso
+    from automations.domain.clock import parse_iso
 
     return parse_iso(iso).timestamp()

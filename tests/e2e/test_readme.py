@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from devstack.template import ROOT
-from tests.support.engine import Engine
+from tests.support.stack_client import StackClient
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +20,11 @@ def walkthrough() -> str:
     return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
 
 
-def test_the_readme_walkthrough_works_as_written(engine: Engine) -> None:
+def test_the_readme_walkthrough_works_as_written(stack: StackClient) -> None:
     assert shutil.which("curl") and shutil.which("openssl"), "the walk-through needs curl and openssl"
     script = walkthrough()
     assert "API=http://127.0.0.1:3000" in script and "KEY=dev-key" in script
-    script = script.replace("http://127.0.0.1:3000", engine.url).replace("KEY=dev-key", f"KEY={engine.api_key}")
+    script = script.replace("http://127.0.0.1:3000", stack.url).replace("KEY=dev-key", f"KEY={stack.api_key}")
     result = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60, check=False
     )

@@ -11,12 +11,14 @@ from typing import Any
 import boto3
 import pytest
 
-from automations import clock, signing
+from automations.adapters.dynamo.repository import DynamoRepository
+from automations.domain import clock, signing
+from automations.domain.runs import Execution, Run, StatusChange
+from automations.domain.status import RunStatus
+from automations.domain.triggers import TriggerEvent
+from automations.flows.definition import Flow, FlowDefinition, FlowVersion
 from automations.logic.accounts import register_api_key
-from automations.models.flow import Flow, FlowDefinition, FlowVersion
-from automations.models.run import Run, StatusChange, TriggerEvent
-from automations.models.status import RunStatus
-from automations.repository.dynamo import DynamoRepository
+from automations.ports import RunRecord
 from tests.conftest import TABLE, load_event
 
 API_KEY = "local-dev-key"  # the key in events/api_*.json
@@ -129,5 +131,6 @@ def seed_demo_run(repo: DynamoRepository, nodes: list[dict[str, Any]], body: Any
         body=body,
         run_ids=[DEMO_RUN_ID],
     )
-    repo.record_trigger(trigger, [run])
+    first = Execution(run_id=DEMO_RUN_ID, name=DEMO_RUN_ID, ordinal=0, due_at=now, requested_at=now)
+    repo.record_trigger(trigger, [RunRecord(run=run, execution=first)])
     return run

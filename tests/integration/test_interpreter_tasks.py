@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 
-from automations import clock
-from automations.models.run import Run
-from automations.models.status import RunStatus
-from automations.repository.dynamo import DynamoRepository
+from automations.adapters.dynamo.repository import DynamoRepository
+from automations.domain import clock
+from automations.domain.runs import Run
+from automations.domain.status import RunStatus
 from tests.conftest import load_event
 from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
 
@@ -36,7 +36,11 @@ def raw_run_item() -> dict[str, Any]:
 
 def test_start_marks_the_run_running_and_points_at_the_first_node(handler_of, lambda_context, repo, demo_run) -> None:
     state = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
-    assert state == {"runId": RUN_ID, "seq": 1, "node": {"id": "notify", "type": "http_request"}}
+    assert state == {
+        "runId": RUN_ID,
+        "stepNumber": 1,
+        "node": {"id": "notify", "type": "http_request", "task": "HttpRequest"},
+    }
     assert repo.get_run(RUN_ID).status == RunStatus.RUNNING
     assert "overduePk" not in raw_run_item()  # no longer a candidate for the overdue view
 
@@ -44,7 +48,7 @@ def test_start_marks_the_run_running_and_points_at_the_first_node(handler_of, la
 def test_start_of_a_cancelled_run_goes_straight_to_the_end(handler_of, lambda_context, repo, demo_run) -> None:
     assert repo.transition_run(RUN_ID, RunStatus.CANCELLED)
     state = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
-    assert state["node"] == {"type": "end"}
+    assert state["node"] == {"type": "end", "task": "EndRun"}
     assert repo.get_run(RUN_ID).status == RunStatus.CANCELLED
 
 
@@ -53,7 +57,7 @@ def test_the_http_node_runs_one_attempt_and_returns_the_next_state(
 ) -> None:
     handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
     state = handler_of("HttpRequestFunction")(load_event("http_request_node.json"), lambda_context)
-    assert state == {"runId": RUN_ID, "seq": 2, "node": {"type": "end"}}
+    assert state == {"runId": RUN_ID, "stepNumber": 2, "node": {"type": "end", "task": "EndRun"}}
     detail = repo.get_run_detail(RUN_ID)
     (step,) = detail.steps
     assert step.status == "completed" and step.output["body"] == {"id": 1}
@@ -77,16 +81,16 @@ def test_a_failing_http_node_raises_its_error_class_for_the_state_machine(
 def test_step_failed_fails_the_step_and_ends_the_run(handler_of, lambda_context, repo, demo_run) -> None:
     handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
     state = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_step_failed.json"), lambda_context)
-    assert state["node"] == {"type": "end"}
+    assert state["node"] == {"type": "end", "task": "EndRun"}
     (step,) = repo.get_run_detail(RUN_ID).steps
     assert step.status == "failed"
     assert (step.error.type, step.error.message) == (
         "AuthenticationError",
         "POST https://crm.example.com/api/contacts answered 401 Unauthorized",
     )
-    finished = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_finish.json"), lambda_context)
+    finished = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_end.json"), lambda_context)
     assert finished == {"runId": RUN_ID, "failed": True, "failedSteps": ["notify"]}
-    assert repo.get_run(RUN_ID).execution_ended_at is not None
+    assert repo.get_execution(RUN_ID, RUN_ID).outcome == "reached_end"
 
 
 @pytest.fixture
@@ -103,7 +107,7 @@ def state_machine(repo) -> str:
 
 def test_a_new_due_run_starts_one_execution_named_after_it(handler_of, lambda_context, demo_run, state_machine) -> None:
     stream = handler_of("StreamFunction")
-    event = load_event("stream_run_inserted.json")
+    event = load_event("stream_execution_requested.json")
     assert stream(event, lambda_context) == {"batchItemFailures": []}
     assert stream(copy.deepcopy(event), lambda_context) == {"batchItemFailures": []}  # redelivered: harmless
     executions = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine)["executions"]
@@ -113,7 +117,7 @@ def test_a_new_due_run_starts_one_execution_named_after_it(handler_of, lambda_co
 def test_a_retrying_step_rolls_the_run_up_to_retrying(
     handler_of, lambda_context, repo, demo_run, state_machine
 ) -> None:
-    repo.start_run(RUN_ID, RUN_ID, clock.iso(clock.now()))
+    repo.start_execution(run_id=RUN_ID, name=RUN_ID, arn=None, at=clock.iso(clock.now()))
     assert handler_of("StreamFunction")(load_event("stream_step_retrying.json"), lambda_context) == {
         "batchItemFailures": []
     }
@@ -125,7 +129,7 @@ def test_a_retrying_step_rolls_the_run_up_to_retrying(
 def test_only_the_record_that_failed_is_reported_for_retry(handler_of, lambda_context, demo_run) -> None:
     # Given a batch whose run record cannot be dispatched (no state machine exists here)
     ok = load_event("stream_step_retrying.json")["Records"][0]
-    failing = load_event("stream_run_inserted.json")["Records"][0]
+    failing = load_event("stream_execution_requested.json")["Records"][0]
     # When the stream handler processes it
     result = handler_of("StreamFunction")({"Records": [ok, failing]}, lambda_context)
     # Then only the failed record's sequence number comes back, for the event source mapping to retry
@@ -141,4 +145,7 @@ def test_a_retried_start_of_the_same_execution_records_nothing_twice(
     assert first == again
     assert [h.status for h in repo.get_run(RUN_ID).history] == ["scheduled", "running"]
     other = {**load_event("run_lifecycle_start.json"), "executionName": "someone-else"}
-    assert start(other, lambda_context)["node"] == {"type": "end"}  # another execution cannot take it over
+    assert start(other, lambda_context)["node"] == {
+        "type": "end",
+        "task": "EndRun",
+    }  # another execution cannot take it over

@@ -7,10 +7,10 @@ import json
 import boto3
 import pytest
 
-from automations import clock
-from automations.models.run import Run
-from automations.repository.dynamo import DynamoRepository
-from automations.secrets import connection_parameter
+from automations.adapters.dynamo.repository import DynamoRepository
+from automations.adapters.ssm import connection_parameter
+from automations.domain import clock
+from automations.domain.runs import Run
 from automations.settings import get_settings
 from tests.conftest import load_event
 from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
@@ -35,13 +35,13 @@ def running_run(repo: DynamoRepository, target, monkeypatch) -> Run:
     monkeypatch.setenv("SENDGRID_BASE_URL", target.url("/sendgrid"))
     get_settings.cache_clear()
     run = seed_demo_run(repo, NODES, {"email": "ada@example.com", "name": "Ada", "plan": "pro"})
-    repo.start_run(RUN_ID, RUN_ID, clock.iso(clock.now()))
+    repo.start_execution(run_id=RUN_ID, name=RUN_ID, arn=None, at=clock.iso(clock.now()))
     return run
 
 
 def test_the_condition_picks_its_branch(handler_of, lambda_context, repo, running_run) -> None:
-    state = handler_of("ControlNodeFunction")(load_event("control_node_condition.json"), lambda_context)
-    assert state["node"] == {"id": "welcome", "type": "send_email"} and state["seq"] == 3
+    state = handler_of("ComputeNodeFunction")(load_event("compute_node_condition.json"), lambda_context)
+    assert state["node"] == {"id": "welcome", "type": "send_email", "task": "SendEmail"} and state["stepNumber"] == 3
     (step,) = repo.get_run_detail(RUN_ID).steps
     assert step.output == {"result": True, "next": "welcome"}
 
@@ -54,7 +54,7 @@ def test_send_email_posts_to_sendgrid_with_the_connection_key(
     )
     target.script("/sendgrid/v3/mail/send", (202, None, {"X-Message-Id": "m-1"}))
     state = handler_of("SendEmailFunction")(load_event("send_email_node.json"), lambda_context)
-    assert state["node"] == {"id": "wait_a_day", "type": "delay"}
+    assert state["node"] == {"id": "wait_a_day", "type": "delay", "task": "ComputeNode"}
     sent = target.calls("/sendgrid/v3/mail/send")[-1]
     assert sent["headers"]["Authorization"] == "Bearer SG.k"
     assert json.loads(sent["body"]) == {
@@ -82,14 +82,16 @@ def test_send_email_without_a_connection_is_a_configuration_error(
 def test_a_delay_hands_its_wake_up_time_to_the_wait_state_then_completes(
     handler_of, lambda_context, repo, running_run
 ) -> None:
-    control = handler_of("ControlNodeFunction")
-    started = control({"runId": RUN_ID, "seq": 3, "nodeId": "wait_a_day"}, lambda_context)
+    compute = handler_of("ComputeNodeFunction")
+    started = compute({"runId": RUN_ID, "stepNumber": 3, "nodeId": "wait_a_day"}, lambda_context)
     expected = clock.parse_iso(running_run.created_at).timestamp() + 3
-    assert started["node"] == {"id": "wait_a_day", "type": "delay"} and started["seq"] == 3
+    assert (
+        started["node"] == {"id": "wait_a_day", "type": "delay", "task": "ComputeNode"} and started["stepNumber"] == 3
+    )
     assert abs(clock.parse_iso(started["wait"]["until"]).timestamp() - expected) <= 1
     (step,) = repo.get_run_detail(RUN_ID).steps
     assert step.status == "running" and step.wake_at == started["wait"]["until"]
-    finished = control(load_event("control_node_delay_finish.json"), lambda_context)
-    assert finished == {"runId": RUN_ID, "seq": 4, "node": {"type": "end"}}
+    finished = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_wake_up.json"), lambda_context)
+    assert finished == {"runId": RUN_ID, "stepNumber": 4, "node": {"type": "end", "task": "EndRun"}}
     detail = repo.get_run_detail(RUN_ID)
     assert detail.steps[0].status == "completed" and [a.status for a in detail.attempts] == ["completed"]

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from automations import errors
-from automations.errors import BOOKKEEPING, NODE_RETRIERS, RATE_LIMITED, TRANSIENT
-from automations.models.flow import NODE_TYPES
+from automations.errors import BOOKKEEPING, NODE_RETRIERS, RATE_LIMITED, TRANSIENT, node_catchers
+from automations.nodes import REGISTRY
 from devstack.template import ROOT
 
 ASL_PATH = ROOT / "statemachine" / "flow_interpreter.asl.json"
@@ -43,7 +43,7 @@ def transitions(state: dict[str, Any]) -> list[str]:
 
 
 def node_tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Task states that run a node (their Payload carries the node id)."""
+    """Task states that run a node (their Payload carries the node id and no lifecycle action)."""
     return {
         name: state
         for name, state in asl["States"].items()
@@ -51,6 +51,12 @@ def node_tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
         and "nodeId.$" in state["Parameters"]["Payload"]
         and "action" not in state["Parameters"]["Payload"]
     }
+
+
+def routes(asl: dict[str, Any]) -> dict[str, str]:
+    """NextNode's routes on the node's Task state: route value -> state."""
+    choices = asl["States"]["NextNode"]["Choices"]
+    return {c["StringEquals"]: c["Next"] for c in choices if c.get("Variable") == "$.node.task"}
 
 
 def test_every_transition_lands_on_a_state_and_every_state_is_reachable(asl) -> None:
@@ -82,12 +88,16 @@ def test_retryable_errors_are_exactly_those_with_a_retrier(asl) -> None:
             assert (cls.__name__ in retried) == cls.retryable, f"{name}: {cls.__name__} retryable={cls.retryable}"
 
 
-def test_node_tasks_carry_the_retry_profiles_and_catch_everything_else(asl) -> None:
+def test_node_tasks_carry_the_retry_profiles_and_catch_step_failures_apart_from_engine_errors(asl) -> None:
     tasks = node_tasks(asl)
     assert tasks, "no node task found"
     for name, state in tasks.items():
         assert state["Retry"] == [p.to_asl() for p in NODE_RETRIERS], name
-        assert state["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "StepFailed"}]
+        assert state["Catch"] == node_catchers("StepFailed", "RecordEngineError"), name
+    # every node error is a step failure; an unexpected one (an stack defect) falls through to States.ALL
+    (step_failures, everything_else) = node_catchers("StepFailed", "RecordEngineError")
+    assert {cls.__name__ for cls in errors.NODE_ERRORS} <= set(step_failures["ErrorEquals"])
+    assert everything_else["ErrorEquals"] == ["States.ALL"]
 
 
 def test_bookkeeping_tasks_only_retry_lambda_service_errors(asl) -> None:
@@ -113,9 +123,15 @@ def test_rate_limits_get_a_slower_retrier(asl) -> None:
     assert sum(RATE_LIMITED.wait_ceilings()) > sum(TRANSIENT.wait_ceilings())
 
 
-def test_every_node_type_has_a_route(asl) -> None:
-    routed = {c["StringEquals"] for c in asl["States"]["NextNode"]["Choices"] if c.get("Variable") == "$.node.type"}
-    assert routed == {*NODE_TYPES, "end"}
+def test_every_registered_node_type_routes_to_its_task_state_and_function(asl, template) -> None:
+    routed = routes(asl)
+    assert routed == {value: value for value in routed}, "a route value is the name of the state it leads to"
+    assert set(routed) == {t.task for t in REGISTRY.types()} | {"EndRun"}
+    functions = template["Resources"]
+    for node_type in REGISTRY.types():
+        state = asl["States"][node_type.task]
+        assert state["Parameters"]["FunctionName"] == "${" + node_type.function + "Arn}", node_type.name
+        assert functions[node_type.function]["Type"] == "AWS::Serverless::Function", node_type.name
 
 
 def test_a_short_retry_after_is_waited_for_before_routing(asl) -> None:
@@ -124,10 +140,20 @@ def test_a_short_retry_after_is_waited_for_before_routing(asl) -> None:
     assert asl["States"]["RateLimitWait"]["SecondsPath"] == "$.retryAfterSeconds"
 
 
-def test_delays_wait_in_a_wait_state_not_in_a_lambda(asl) -> None:
-    assert asl["States"]["StartDelay"]["Next"] == "DelayWait"
-    assert asl["States"]["DelayWait"] == {**asl["States"]["DelayWait"], "Type": "Wait", "TimestampPath": "$.wait.until"}
-    assert asl["States"]["FinishDelay"]["Parameters"]["Payload"]["phase"] == "finish_wait"
+def test_a_waiting_node_waits_in_a_wait_state_not_in_a_lambda_then_wakes_up(asl) -> None:
+    assert {"Variable": "$.wait", "IsPresent": True, "Next": "WaitUntil"} in asl["States"]["NextNode"]["Choices"]
+    wait = asl["States"]["WaitUntil"]
+    assert (wait["Type"], wait["TimestampPath"], wait["Next"]) == ("Wait", "$.wait.until", "WakeUp")
+    assert asl["States"]["WakeUp"]["Parameters"]["Payload"]["action"] == "wake_up"
+
+
+def test_a_run_failing_at_a_step_ends_its_execution_in_success_and_only_engine_errors_fail_it(asl) -> None:
+    states = asl["States"]
+    fail_states = {name for name, state in states.items() if state["Type"] == "Fail"}
+    assert fail_states == {"EngineFailed"}
+    assert states["EngineFailed"]["Error"] == "EngineError"
+    assert states["RunFailedAtAStep"]["Type"] == "Succeed"
+    assert states["RecordEngineError"]["Next"] == "EngineFailed"
 
 
 def test_substitutions_match_the_template(template) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from automations.domain.expressions import ExpressionSyntaxError, evaluate, parse
 from automations.errors import ConfigurationError, MissingVariable
-from automations.expressions import ExpressionSyntaxError, evaluate, parse
 
 
 @pytest.fixture

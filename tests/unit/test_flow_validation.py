@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from automations.errors import FlowValidationError
-from automations.flow_validation import MAX_DEFINITION_BYTES, MAX_NODE_BYTES, validate_flow
-from automations.models.flow import FlowDefinition
+from automations.flows.definition import FlowDefinition
+from automations.flows.validation import MAX_DEFINITION_BYTES, MAX_NODE_BYTES, validate_flow
 
 # --- builders (wire names, as a client sends them) -----------------------------------
 

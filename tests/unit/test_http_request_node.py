@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import requests
 
+from automations.domain.redaction import REDACTED
 from automations.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -14,21 +15,20 @@ from automations.errors import (
     RateLimited,
     TransientError,
 )
-from automations.models.flow import HttpRequestNode
-from automations.nodes.http_request import HttpPolicy, execute
-from automations.redaction import REDACTED
+from automations.nodes.base import NodeSettings
+from automations.nodes.http_request import HttpRequestNode, send
 
-LOOPBACK_OK = HttpPolicy(allow_private_targets=True, max_recorded_body_bytes=1024)
+LOOPBACK_OK = NodeSettings(allow_private_targets=True, max_recorded_body_bytes=1024)
 
 
 def node(**fields: Any) -> HttpRequestNode:
     return HttpRequestNode.model_validate({"id": "call", "type": "http_request", "url": "http://unused", **fields})
 
 
-def call(url: str, policy: HttpPolicy = LOOPBACK_OK, **params: Any):
+def call(url: str, policy: NodeSettings = LOOPBACK_OK, **params: Any):
     n = node(url=url, **params)
     resolved = {"url": url, "headers": params.get("headers", {}), "body": params.get("body")}
-    return execute(n, resolved, context=None, session=requests.Session(), policy=policy)  # type: ignore[arg-type]
+    return send(n, resolved, requests.Session(), policy)
 
 
 def test_a_2xx_answer_is_the_output_and_the_exchange_is_recorded_redacted(target) -> None:
@@ -80,12 +80,15 @@ def test_a_refused_connection_is_transient() -> None:
 
 def test_loopback_targets_are_refused_unless_allowed() -> None:
     with pytest.raises(ConfigurationError, match="non-public address"):
-        call("http://127.0.0.1:9/", policy=HttpPolicy(allow_private_targets=False, max_recorded_body_bytes=1024))
+        call("http://127.0.0.1:9/", policy=NodeSettings(allow_private_targets=False, max_recorded_body_bytes=1024))
 
 
 def test_metadata_endpoint_is_refused_when_deployed() -> None:
     with pytest.raises(ConfigurationError, match="non-public"):
-        call("http://169.254.169.254/latest/meta-data", policy=HttpPolicy(False, 1024))
+        call(
+            "http://169.254.169.254/latest/meta-data",
+            policy=NodeSettings(allow_private_targets=False, max_recorded_body_bytes=1024),
+        )
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "not a url", "http:///nohost"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from automations.redaction import REDACTED, redact_headers, redact_url, redact_values
+from automations.domain.redaction import REDACTED, redact_headers, redact_url, redact_values
 
 
 def test_authorization_and_secret_looking_headers_are_redacted() -> None:

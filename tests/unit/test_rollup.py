@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from automations.domain.runs import ErrorInfo, Execution, ExecutionOutcome, Step
+from automations.domain.status import RunStatus, StepStatus
 from automations.logic import rollup
 from automations.logic.lifecycle import error_from_catch
-from automations.models.run import ErrorInfo, Run, Step
-from automations.models.status import RunStatus, StepStatus
 
 
-def run(**fields) -> Run:
-    base = dict(
-        run_id="r",
-        account_id="a",
-        flow_id="f",
-        flow_version=1,
-        trigger_id="t",
-        status=RunStatus.RUNNING,
-        created_at="2026-01-01T00:00:00.000Z",
-        scheduled_for="2026-01-01T00:00:00.000Z",
-    )
-    return Run(**{**base, **fields})
+def execution(outcome: ExecutionOutcome = ExecutionOutcome.REACHED_END, **fields) -> Execution:
+    at = "2026-01-01T00:00:00.000Z"
+    return Execution(run_id="r", name="r", ordinal=0, due_at=at, requested_at=at, outcome=outcome, **fields)
 
 
 def step(node_id: str, status: StepStatus) -> Step:
-    return Step(run_id="r", node_id=node_id, node_type="http_request", seq=1, status=status, started_at="x")
+    return Step(run_id="r", node_id=node_id, node_type="http_request", step_number=1, status=status, started_at="x")
 
 
 @pytest.mark.parametrize(
@@ -45,20 +36,20 @@ def test_in_flight_step_changes_move_the_run(step_status: StepStatus, run_status
 
 def test_all_steps_completed_means_completed() -> None:
     steps = [step("a", StepStatus.COMPLETED), step("b", StepStatus.COMPLETED)]
-    assert rollup.final_status(run(), steps) == RunStatus.COMPLETED
+    assert rollup.final_status(execution(), steps) == RunStatus.COMPLETED
     assert rollup.step_counts(steps).completed == 2
 
 
 def test_a_failed_step_fails_the_run_even_if_later_steps_completed() -> None:
     steps = [step("a", StepStatus.FAILED), step("b", StepStatus.COMPLETED)]
-    assert rollup.final_status(run(), steps) == RunStatus.FAILED
+    assert rollup.final_status(execution(), steps) == RunStatus.FAILED
     counts = rollup.step_counts(steps)
     assert (counts.completed, counts.failed) == (1, 1)
 
 
-def test_an_engine_error_fails_the_run() -> None:
-    errored = run(error=ErrorInfo(type="States.Runtime", message="boom"))
-    assert rollup.final_status(errored, []) == RunStatus.FAILED
+def test_an_engine_error_fails_the_run_even_when_every_step_completed() -> None:
+    errored = execution(ExecutionOutcome.ENGINE_ERROR, error=ErrorInfo(type="States.Runtime", message="boom"))
+    assert rollup.final_status(errored, [step("a", StepStatus.COMPLETED)]) == RunStatus.FAILED
 
 
 def test_a_catch_blocks_cause_yields_the_lambda_error_message() -> None:

@@ -7,8 +7,8 @@ import hmac
 
 import pytest
 
+from automations.domain.signing import sign, verify
 from automations.errors import InvalidSignature
-from automations.signing import sign, verify
 
 SECRET = "whsec_test"
 BODY = b'{"email": "ada@example.com"}'

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from automations.models.status import (
+from automations.domain.status import (
     RUN_TRANSITIONS,
     STEP_TRANSITIONS,
     TERMINAL_RUN_STATUSES,

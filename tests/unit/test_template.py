@@ -15,7 +15,7 @@ EVENT_PREFIXES = {
     "RunLifecycleFunction": "run_lifecycle_",
     "HttpRequestFunction": "http_request_",
     "SendEmailFunction": "send_email_",
-    "ControlNodeFunction": "control_node_",
+    "ComputeNodeFunction": "compute_node_",
 }
 
 

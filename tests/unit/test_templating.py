@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from automations.errors import ConfigurationError, MissingVariable
-from automations.templating import (
+from automations.domain.templating import (
     Placeholder,
     TemplateSyntaxError,
     field_placeholders,
     find_placeholders,
     render,
 )
+from automations.errors import ConfigurationError, MissingVariable
 
 
 @pytest.fixture

@@ -228,3 +228,26 @@ BOOKKEEPING = RetryProfile(
 )
 
 NODE_RETRIERS = (TRANSIENT, RATE_LIMITED)
+
+# --- Catch blocks of node tasks ------------------------------------------------------------
+#
+# A node task's error that is a step failing (a node error, or retries of a Lambda or timeout
+# error exhausted) goes to StepFailed: the run failed at that step, and the execution still
+# succeeds (the engine did its job). Anything else is an engine defect (an unexpected exception
+# in our code, a States.Runtime error): it goes to RecordEngineError and the execution fails,
+# so alarms on engine errors never fire for a customer's 401.
+
+STEP_FAILURES: tuple[str, ...] = (
+    *(cls.__name__ for cls in NODE_ERRORS),
+    *LAMBDA_SERVICE_ERRORS,
+    LAMBDA_UNHANDLED,
+    TASK_TIMEOUT,
+)
+
+
+def node_catchers(step_failed: str, engine_error: str) -> list[dict[str, Any]]:
+    """The Catch blocks every node task carries (the ASL is checked against them)."""
+    return [
+        {"ErrorEquals": list(STEP_FAILURES), "ResultPath": "$.error", "Next": step_failed},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": engine_error},
+    ]

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from automations.nodes.base import NodeSettings
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -23,6 +25,16 @@ class Settings(BaseModel):
     sendgrid_base_url: str = Field(default="https://api.sendgrid.com", alias="SENDGRID_BASE_URL")
     email_default_from: str = Field(default="no-reply@example.com", alias="EMAIL_DEFAULT_FROM")
     connections_parameter_prefix: str = Field(default="/automations/connections/", alias="CONNECTIONS_PARAMETER_PREFIX")
+
+    def node_settings(self) -> NodeSettings:
+        """What node executors may know of the deployment (see ``nodes.base.NodeServices``)."""
+        return NodeSettings(
+            allow_private_targets=self.allow_private_targets,
+            max_recorded_body_bytes=self.max_recorded_body_bytes,
+            sendgrid_base_url=self.sendgrid_base_url,
+            email_default_from=self.email_default_from,
+            connections_parameter_prefix=self.connections_parameter_prefix,
+        )
 
 
 @lru_cache(maxsize=1)

@@ -7,8 +7,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.depends import Depends
 
+from automations.adapters.dynamo.repository import DynamoRepository, get_repository
 from automations.logic.accounts import authenticate
-from automations.repository.dynamo import DynamoRepository, get_repository
 from automations.settings import Settings, get_settings
 
 

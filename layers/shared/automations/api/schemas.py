@@ -7,11 +7,20 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from automations.domain.runs import (
+    Attempt,
+    ErrorInfo,
+    Execution,
+    ExecutionOutcome,
+    HttpExchange,
+    Run,
+    StatusChange,
+    StepCounts,
+)
+from automations.domain.status import AttemptStatus, RunStatus, StepStatus
+from automations.flows.definition import Flow, FlowDefinition, Trigger
 from automations.logic.flows import FlowWithDefinition
-from automations.logic.runs import RunView
-from automations.models.flow import Flow, FlowDefinition, Trigger
-from automations.models.run import Attempt, ErrorInfo, HttpExchange, Run, StatusChange, StepCounts
-from automations.models.status import AttemptStatus, RunStatus, StepStatus
+from automations.logic.history import RunView
 
 
 class ApiModel(BaseModel):
@@ -133,9 +142,30 @@ class TriggerView(ApiModel):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class ExecutionView(ApiModel):
+    """One Step Functions execution of the run (the first, then one per resume)."""
+
+    name: str
+    start_at: str | None = Field(default=None, description="The node it started at (the first node when absent)")
+    requested_at: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    outcome: ExecutionOutcome | None = Field(
+        default=None, description="reached_end or engine_error (the interpreter's own), aborted, timed_out, failed"
+    )
+    error: ErrorInfo | None = None
+    reason: str | None = None
+    arn: str | None = None
+
+    @classmethod
+    def of(cls, execution: Execution) -> ExecutionView:
+        return cls(**execution.model_dump(include=set(cls.model_fields)))
+
+
 class RunDetailResponse(RunSummary):
     history: list[StatusChange] = Field(description="Every status the run passed through, oldest first")
     trigger: TriggerView | None = None
+    executions: list[ExecutionView] = Field(description="The run's executions, first to last")
     steps: list[StepView]
 
     @classmethod
@@ -151,4 +181,5 @@ class RunDetailResponse(RunSummary):
             TriggerView(**view.trigger.model_dump(include=set(TriggerView.model_fields))) if view.trigger else None
         )
         summary = RunSummary.of(view.run).model_dump()
-        return cls(**summary, history=view.run.history, trigger=trigger, steps=steps)
+        executions = [ExecutionView.of(e) for e in view.executions]
+        return cls(**summary, history=view.run.history, trigger=trigger, executions=executions, steps=steps)

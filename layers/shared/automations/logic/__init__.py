@@ -1,1 +1,7 @@
-"""Business logic. Takes storage and engines as arguments (see ``repository.interfaces``)."""
+"""Business logic: recording triggers, the run lifecycle, running nodes, reacting to table changes.
+
+May import: ``automations.errors``, ``automations.observability``, ``automations.domain``,
+``automations.nodes``, ``automations.flows`` and ``automations.ports`` (storage and workflows
+arrive as arguments). Never boto3, ``automations.adapters``, ``automations.settings`` or
+``automations.api``.
+"""

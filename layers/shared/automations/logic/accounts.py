@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from automations import clock
+from automations.domain import clock
 from automations.errors import Unauthorized
-from automations.repository.interfaces import AccountStore
+from automations.ports import AccountStore
 
 
 def hash_api_key(key: str) -> str:
@@ -19,7 +19,7 @@ def new_api_key() -> str:
 
 
 def register_api_key(store: AccountStore, account_id: str, key: str) -> None:
-    store.put_api_key(hash_api_key(key), account_id, clock.iso(clock.now()))
+    store.put_api_key(key_hash=hash_api_key(key), account_id=account_id, created_at=clock.iso(clock.now()))
 
 
 def authenticate(store: AccountStore, authorization: str | None) -> str:

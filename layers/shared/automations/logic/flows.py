@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from automations import clock, ids, signing
+from automations.domain import clock, ids, signing
 from automations.errors import Conflict, NotFound, ValidationFailed
-from automations.flow_validation import validate_flow
-from automations.models.flow import Flow, FlowDefinition, FlowVersion
-from automations.repository.interfaces import FlowStore, Page, TransitionRejected
+from automations.flows.definition import Flow, FlowDefinition, FlowVersion
+from automations.flows.validation import validate_flow
+from automations.ports import FlowStore, Page, TransitionRejected
 
 
 @dataclass(frozen=True)
@@ -75,5 +75,5 @@ def load_version(store: FlowStore, flow_id: str, version: int) -> FlowVersion:
     return found
 
 
-def list_flows(store: FlowStore, account_id: str, limit: int, cursor: str | None) -> Page[Flow]:
-    return store.list_flows(account_id, limit, cursor)
+def list_flows(store: FlowStore, account_id: str, *, limit: int, cursor: str | None) -> Page[Flow]:
+    return store.list_flows(account_id, limit=limit, cursor=cursor)

@@ -1,7 +1,8 @@
-"""The run's life inside the state machine: start, a step that failed for good, the end.
+"""A run's executions, from the inside: start, wake up after a wait, a step that failed for good,
+the end, an engine error; and from the outside: an execution that ended without reaching its end.
 
-The interpreter only records facts here (started, step failed, execution ended); the stream
-handler derives the run's final status from its steps (see ``rollup``).
+The interpreter only records facts here (started, step failed, execution ended and how); the
+stream handler derives the run's status from them (see ``reactions``).
 """
 
 from __future__ import annotations
@@ -9,26 +10,57 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from automations import clock, flow_graph
+from automations.domain import clock
+from automations.domain.interpreter import InterpreterState, LifecycleTask
+from automations.domain.runs import ErrorInfo, ExecutionOutcome
+from automations.domain.status import AttemptStatus, StepStatus
 from automations.errors import NotFound
+from automations.flows import graph
 from automations.logic.flows import load_version
-from automations.logic.run_context import load_step_at_node
-from automations.models.interpreter import InterpreterState, LifecycleTask
-from automations.models.run import ErrorInfo
-from automations.models.status import AttemptStatus, StepStatus
-from automations.observability import logger
-from automations.repository.interfaces import FlowStore, RunStore, StepUpdate, TransitionRejected
+from automations.logic.run_context import StepAtNode, load_step_at_node
+from automations.observability import Metric, count, logger
+from automations.ports import AttemptResult, ExecutionEnd, StepUpdate, Store, TransitionRejected
 
 
-def start_run(runs: RunStore, flows: FlowStore, task: LifecycleTask) -> InterpreterState:
-    """scheduled -> running, then point at the first node. A cancelled run ends at once."""
-    try:
-        run = runs.start_run(task.run_id, task.execution_name or task.run_id, clock.iso(clock.now()))
-    except TransitionRejected:
-        logger.info("run is no longer runnable; ending without running a node", extra={"run_id": task.run_id})
+def start(store: Store, task: LifecycleTask) -> InterpreterState:
+    """The run becomes running under this execution, which points at its first node.
+
+    A run that is no longer startable (cancelled, or taken by another execution) ends at once.
+    """
+    name = task.execution_name or task.run_id
+    execution = store.get_execution(task.run_id, name)
+    if execution is None:
+        logger.warning("no such execution of the run recorded; ending", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
-    definition = load_version(flows, run.flow_id, run.flow_version).definition
-    return InterpreterState(run_id=run.run_id, seq=1, node=flow_graph.first(definition))
+    try:
+        run = store.start_execution(run_id=task.run_id, name=name, arn=task.execution_arn, at=clock.iso(clock.now()))
+    except TransitionRejected:
+        logger.info("run is no longer startable; ending without running a node", extra={"execution": name})
+        return InterpreterState(run_id=task.run_id)
+    definition = load_version(store, run.flow_id, run.flow_version).definition
+    first = execution.start_at or definition.nodes[0].id
+    return InterpreterState(
+        run_id=run.run_id, step_number=execution.first_step_number, node=graph.ref(definition, first)
+    )
+
+
+def wake_up(store: Store, task: LifecycleTask) -> InterpreterState:
+    """After the Wait state: the waiting attempt and its step complete; go to the next node."""
+    if task.node_id is None:
+        raise NotFound(f"run '{task.run_id}': wake_up names no node")
+    found = load_step_at_node(store, task.run_id, task.node_id)
+    run, definition, node, step = found.run, found.definition, found.node, found.step
+    if step is None:
+        raise NotFound(f"run '{run.run_id}' has no waiting step at '{node.id}'")
+    now = clock.iso(clock.now())
+    duration_ms = int((clock.now() - clock.parse_iso(step.started_at)).total_seconds() * 1000)
+    result = AttemptResult(status=AttemptStatus.COMPLETED, ended_at=now, duration_ms=duration_ms)
+    store.finish_attempt(run_id=run.run_id, node_id=node.id, number=step.attempt_count, result=result)
+    output = {**(step.output or {}), "wokeAt": now}
+    update = StepUpdate(status=StepStatus.COMPLETED, ended_at=now, output=output)
+    store.update_step(run_id=run.run_id, node_id=node.id, node_type=node.type, update=update)
+    following = graph.default_next(definition, node)
+    return InterpreterState(run_id=run.run_id, step_number=task.step_number + 1, node=graph.ref(definition, following))
 
 
 def error_from_catch(caught: dict[str, Any] | None) -> ErrorInfo:
@@ -46,34 +78,82 @@ def error_from_catch(caught: dict[str, Any] | None) -> ErrorInfo:
     return ErrorInfo(type=name, message=message or name, retryable=False)
 
 
-def step_failed(runs: RunStore, flows: FlowStore, task: LifecycleTask) -> InterpreterState:
+def step_failed(store: Store, task: LifecycleTask) -> InterpreterState:
     """Retries are exhausted or the error was permanent: the step fails; go on only if allowed."""
     if task.node_id is None:
         raise NotFound(f"run '{task.run_id}': step_failed names no node")
-    found = load_step_at_node(runs, flows, task.run_id, task.node_id)
-    run, definition, node, step = found.run, found.definition, found.node, found.step
-    error = error_from_catch(task.error)
+    found = load_step_at_node(store, task.run_id, task.node_id)
+    _fail_step(store, found, error_from_catch(task.error))
+    node, definition = found.node, found.definition
+    following = graph.default_next(definition, node) if node.on_error == "continue" else None
+    return InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=graph.ref(definition, following))
+
+
+def _fail_step(store: Store, found: StepAtNode, error: ErrorInfo) -> None:
     now = clock.iso(clock.now())
+    run_id, node, step = found.run.run_id, found.node, found.step
     if step is not None and step.status == StepStatus.RUNNING and step.attempt_count:
         # the attempt never reported: its task timed out or its function crashed
-        runs.finish_attempt(run.run_id, node.id, step.attempt_count, AttemptStatus.FAILED, now, 0, error, None)
+        result = AttemptResult(status=AttemptStatus.FAILED, ended_at=now, duration_ms=0, error=error)
+        store.finish_attempt(run_id=run_id, node_id=node.id, number=step.attempt_count, result=result)
     # the node usually recorded its own error already; this covers what it could not record
-    runs.update_step(run.run_id, node.id, node.type, StepUpdate(status=StepStatus.FAILED, ended_at=now, error=error))
-    following = flow_graph.default_next(definition, node) if node.on_error == "continue" else None
-    return InterpreterState(run_id=run.run_id, seq=task.seq + 1, node=flow_graph.ref(definition, following))
+    update = StepUpdate(status=StepStatus.FAILED, ended_at=now, error=error)
+    store.update_step(run_id=run_id, node_id=node.id, node_type=node.type, update=update)
 
 
-def finish_run(runs: RunStore, task: LifecycleTask) -> dict[str, Any]:
-    """Record that the interpreter reached the end; says whether a step failed (for the console)."""
-    runs.mark_execution_ended(task.run_id, clock.iso(clock.now()), None)
-    found = runs.get_run_and_steps(task.run_id)
-    failed = [s.node_id for s in found[1] if s.status == StepStatus.FAILED] if found else []
+def end(store: Store, task: LifecycleTask) -> dict[str, Any]:
+    """The execution reached its end: record it (the run's status follows); say whether a step failed."""
+    name = task.execution_name or task.run_id
+    ending = ExecutionEnd(outcome=ExecutionOutcome.REACHED_END, ended_at=clock.iso(clock.now()))
+    store.end_execution(run_id=task.run_id, name=name, end=ending)
+    found = store.get_run_and_steps(task.run_id)
+    if found is None or found[0].current_execution != name:  # it never took the run (see start)
+        return {"runId": task.run_id, "failed": False, "failedSteps": [], "ownedRun": False}
+    failed = [s.node_id for s in found[1] if s.status == StepStatus.FAILED]
     return {"runId": task.run_id, "failed": bool(failed), "failedSteps": failed}
 
 
-def engine_error(runs: RunStore, task: LifecycleTask) -> dict[str, Any]:
-    """The interpreter itself broke (not a node): record why, so the run ends failed, not stuck."""
-    error = error_from_catch(task.error)
+def engine_error(store: Store, task: LifecycleTask) -> dict[str, Any]:
+    """The interpreter itself broke (not a step): record why, so the run ends failed, not stuck.
+
+    Counted as ``EngineErrors`` and ending the execution in its own Fail state, apart from runs
+    that failed at a step (those executions succeed: the engine did its job).
+    """
+    error = error_from_catch(task.caught())
+    count(Metric.ENGINE_ERRORS)
     logger.error("interpreter error", extra={"run_id": task.run_id, "error": error.dump()})
-    runs.mark_execution_ended(task.run_id, clock.iso(clock.now()), error)
+    node_id = task.node_in_flight()
+    if node_id is not None:
+        try:
+            _fail_step(store, load_step_at_node(store, task.run_id, node_id), error)
+        except (NotFound, KeyError):  # the node or its flow version cannot be read: the run still ends
+            logger.exception("could not mark the step in flight failed", extra={"node_id": node_id})
+    name = task.execution_name or task.run_id
+    ending = ExecutionEnd(outcome=ExecutionOutcome.ENGINE_ERROR, ended_at=clock.iso(clock.now()), error=error)
+    store.end_execution(run_id=task.run_id, name=name, end=ending)
     return {"runId": task.run_id, "error": error.dump()}
+
+
+# What Step Functions reports of an execution that ended without our interpreter reaching its end.
+PLATFORM_OUTCOMES = {
+    "ABORTED": ExecutionOutcome.ABORTED,
+    "TIMED_OUT": ExecutionOutcome.TIMED_OUT,
+    "FAILED": ExecutionOutcome.FAILED,
+}
+
+
+def execution_ended(store: Store, *, run_id: str, name: str, status: str, cause: str | None = None) -> bool:
+    """Step Functions says an execution ended (an execution status-change event).
+
+    When the interpreter recorded the end itself (it reached ``EndRun`` or recorded an engine
+    error) this changes nothing. Otherwise the execution ended without reaching its end: aborted,
+    timed out, or failed by the platform. That is recorded, and the run becomes ``interrupted``
+    (see ``reactions``), which is resumable. Returns whether anything was recorded.
+    """
+    outcome = PLATFORM_OUTCOMES.get(status)
+    if outcome is None:  # RUNNING, or SUCCEEDED: the interpreter recorded its own end
+        return False
+    message = cause or f"the execution ended {status} before reaching its end"
+    error = ErrorInfo(type=f"Execution{status.title().replace('_', '')}", message=message, retryable=True)
+    ending = ExecutionEnd(outcome=outcome, ended_at=clock.iso(clock.now()), error=error)
+    return store.end_execution(run_id=run_id, name=name, end=ending)

@@ -8,8 +8,8 @@ end the final status is honest: any failed step -- even one the flow continued p
 
 from __future__ import annotations
 
-from automations.models.run import Run, Step, StepCounts
-from automations.models.status import RunStatus, StepStatus
+from automations.domain.runs import Execution, ExecutionOutcome, Step, StepCounts
+from automations.domain.status import RunStatus, StepStatus
 
 _IN_FLIGHT: dict[StepStatus, RunStatus] = {
     StepStatus.RUNNING: RunStatus.RUNNING,
@@ -32,7 +32,8 @@ def step_counts(steps: list[Step]) -> StepCounts:
     )
 
 
-def final_status(run: Run, steps: list[Step]) -> RunStatus:
-    if run.error is not None or any(s.status == StepStatus.FAILED for s in steps):
+def final_status(execution: Execution, steps: list[Step]) -> RunStatus:
+    """When the execution reached its end: failed if it recorded an engine error or any step failed."""
+    if execution.outcome == ExecutionOutcome.ENGINE_ERROR or any(s.status == StepStatus.FAILED for s in steps):
         return RunStatus.FAILED
     return RunStatus.COMPLETED

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from automations.domain.runs import Run, Step
+from automations.domain.status import StepStatus
+from automations.domain.triggers import TriggerEvent
 from automations.errors import NotFound
+from automations.flows.definition import FlowDefinition, Node
 from automations.logic.flows import load_version
-from automations.models.flow import FlowDefinition, Node
-from automations.models.run import Run, Step, TriggerEvent
-from automations.models.status import StepStatus
-from automations.repository.interfaces import FlowStore, RunStore, TriggerStore
+from automations.nodes import REGISTRY
+from automations.ports import Store
 
 
 @dataclass(frozen=True)
@@ -27,18 +29,22 @@ class RunContext:
         """The roots placeholders resolve against: ``trigger``, ``steps`` and ``vars``."""
         steps: dict[str, Any] = {}
         values: dict[str, Any] = {}
-        for step in sorted(self.steps, key=lambda s: s.seq):
+        for step in sorted(self.steps, key=lambda s: s.step_number):
             entry: dict[str, Any] = {"status": str(step.status)}
             if step.status == StepStatus.COMPLETED:
                 entry["output"] = step.output
-                if step.node_type == "set" and isinstance(step.output, dict):
-                    values.update(step.output)
+                values.update(self._variables_of(step))
             elif step.error:
                 entry["error"] = step.error.dump()
             steps[step.node_id] = entry
-        trigger: dict[str, Any] = {"body": self.trigger.body, "headers": self.trigger.headers}
-        trigger["receivedAt"] = self.trigger.received_at
-        return {"trigger": trigger, "steps": steps, "vars": values}
+        return {"trigger": self.trigger.variables(), "steps": steps, "vars": values}
+
+    def _variables_of(self, step: Step) -> dict[str, Any]:
+        try:
+            node = self.definition.node(step.node_id)
+        except KeyError:  # a step carried over from a version without this node
+            return {}
+        return REGISTRY.of(node).variables(node, step.output)
 
 
 @dataclass(frozen=True)
@@ -51,24 +57,24 @@ class StepAtNode:
     step: Step | None
 
 
-def load_step_at_node(runs: RunStore, flows: FlowStore, run_id: str, node_id: str) -> StepAtNode:
-    """What the state machine's bookkeeping after a node needs (no trigger, no outputs)."""
-    found = runs.get_run_and_steps(run_id)
+def load_step_at_node(store: Store, run_id: str, node_id: str) -> StepAtNode:
+    """What the state machine's bookkeeping around a node needs (no trigger, no outputs)."""
+    found = store.get_run_and_steps(run_id)
     if found is None:
         raise NotFound(f"run '{run_id}' not found")
     run, steps = found
-    definition = load_version(flows, run.flow_id, run.flow_version).definition
+    definition = load_version(store, run.flow_id, run.flow_version).definition
     node = definition.node(node_id)
     return StepAtNode(run, definition, node, next((s for s in steps if s.node_id == node.id), None))
 
 
-def load_run_context(runs: RunStore, flows: FlowStore, triggers: TriggerStore, run_id: str) -> RunContext:
-    found = runs.get_run_and_steps(run_id)
+def load_run_context(store: Store, run_id: str) -> RunContext:
+    found = store.get_run_and_steps(run_id)
     if found is None:
         raise NotFound(f"run '{run_id}' not found")
     run, steps = found
-    trigger = triggers.get_trigger(run.trigger_id)
+    trigger = store.get_trigger(run.trigger_id)
     if trigger is None:
         raise NotFound(f"trigger '{run.trigger_id}' of run '{run_id}' not found")
-    version = load_version(flows, run.flow_id, run.flow_version)
+    version = load_version(store, run.flow_id, run.flow_version)
     return RunContext(run, version.definition, steps, trigger)

@@ -16,12 +16,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import requests
+from pydantic import Field
 
+from automations.domain.redaction import redact_headers, redact_url
+from automations.domain.runs import HttpExchange
 from automations.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -30,21 +32,34 @@ from automations.errors import (
     RateLimited,
     TransientError,
 )
-from automations.logic.node_runner import NodeOutcome
-from automations.logic.run_context import RunContext
-from automations.models.flow import HttpRequestNode
-from automations.models.run import HttpExchange
-from automations.redaction import redact_headers, redact_url
+from automations.nodes.base import (
+    REGISTRY,
+    NodeBase,
+    NodeContext,
+    NodeOutcome,
+    NodeServices,
+    NodeSettings,
+    NodeType,
+    TemplateText,
+    is_empty_value,
+)
 
 # What later nodes can read as steps.<id>.output.body; larger bodies are cut (and flagged).
 MAX_OUTPUT_BODY_BYTES = 128 * 1024
 USER_AGENT = "automations-engine/1"
 
 
-@dataclass(frozen=True)
-class HttpPolicy:
-    allow_private_targets: bool
-    max_recorded_body_bytes: int
+class HttpRequestNode(NodeBase):
+    """Call an HTTP endpoint; the output is ``{status, headers, body}``."""
+
+    template_fields: ClassVar[tuple[str, ...]] = ("url", "headers", "body")
+
+    type: Literal["http_request"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    url: Annotated[str, Field(min_length=1, max_length=10_000)]
+    headers: dict[str, TemplateText] = Field(default_factory=dict)
+    body: Any = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10
 
 
 def _check_target(url: str, allow_private: bool) -> None:
@@ -109,10 +124,8 @@ def classify(method: str, url: str, response: requests.Response) -> NodeError | 
     return ExternalApiError(message)
 
 
-def execute(
-    node: HttpRequestNode, params: dict[str, Any], context: RunContext, *, session: requests.Session, policy: HttpPolicy
-) -> NodeOutcome:
-    del context  # an HTTP call needs only its resolved parameters
+def send(node: HttpRequestNode, params: dict[str, Any], session: requests.Session, policy: NodeSettings) -> NodeOutcome:
+    """Make the call the resolved parameters describe; classify and record the answer."""
     url = str(params["url"])
     _check_target(url, policy.allow_private_targets)
     headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
@@ -153,3 +166,21 @@ def execute(
     if truncated:
         output["bodyTruncated"] = True
     return NodeOutcome(output=output, http=exchange, error=classify(node.method, url, response))
+
+
+class HttpRequest(NodeType[HttpRequestNode]):
+    model = HttpRequestNode
+    task = "HttpRequest"
+    function = "HttpRequestFunction"
+
+    def execute(
+        self, node: HttpRequestNode, params: dict[str, Any], context: NodeContext, services: NodeServices
+    ) -> NodeOutcome:
+        return send(node, params, services.session, services.settings)
+
+    def is_empty(self, output: Any) -> bool:
+        """An HTTP result is empty when its body is."""
+        return is_empty_value(output.get("body") if isinstance(output, dict) else output)
+
+
+REGISTRY.register(HttpRequest())

@@ -8,29 +8,49 @@ answers are classified like any HTTP call (429 rate-limited, 5xx transient, 401/
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 
 import requests
+from pydantic import Field, model_validator
 
+from automations.domain.redaction import redact_headers
+from automations.domain.runs import HttpExchange
 from automations.errors import ConfigurationError, TransientError
-from automations.logic.node_runner import NodeOutcome
-from automations.logic.run_context import RunContext
-from automations.models.flow import Node, SendEmailNode
-from automations.models.run import HttpExchange
+from automations.nodes.base import REGISTRY, NodeBase, NodeContext, NodeOutcome, NodeServices, NodeType, TemplateText
 from automations.nodes.http_request import classify, recorded_response
-from automations.redaction import redact_headers
-from automations.secrets import SecretStore, connection_parameter
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TIMEOUT_SECONDS = 15
 
 
-@dataclass(frozen=True)
-class EmailSettings:
-    base_url: str
-    default_from: str
-    max_recorded_body_bytes: int
+ConnectionName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+class SendEmailNode(NodeBase):
+    """Send an email through SendGrid's v3 mail-send API with the account's connection key."""
+
+    template_fields: ClassVar[tuple[str, ...]] = ("to", "subject", "text", "html", "from")
+
+    type: Literal["send_email"]
+    to: TemplateText | Annotated[list[TemplateText], Field(min_length=1, max_length=50)]
+    subject: TemplateText
+    text: TemplateText | None = None
+    html: TemplateText | None = None
+    from_: TemplateText | None = Field(default=None, alias="from")
+    connection: ConnectionName = Field(
+        default="sendgrid", description="Name of the account's SendGrid connection (a SecureString parameter)"
+    )
+
+    @model_validator(mode="after")
+    def _has_content(self) -> SendEmailNode:
+        if not (self.text or self.html):
+            raise ValueError("send_email needs 'text' or 'html'")
+        return self
+
+
+def connection_parameter(prefix: str, account_id: str, connection: str) -> str:
+    """Where an account's connection key lives: ``<prefix><accountId>/<connection>``."""
+    return f"{prefix}{account_id}/{connection}"
 
 
 def _addresses(value: Any, field: str) -> list[str]:
@@ -54,22 +74,31 @@ def mail_send_payload(params: dict[str, Any], default_from: str) -> dict[str, An
     }
 
 
-def execute(
-    node: Node,
-    params: dict[str, Any],
-    context: RunContext,
-    *,
-    session: requests.Session,
-    secrets: SecretStore,
-    settings: EmailSettings,
+class SendEmail(NodeType[SendEmailNode]):
+    model = SendEmailNode
+    task = "SendEmail"
+    function = "SendEmailFunction"
+
+    def execute(
+        self, node: SendEmailNode, params: dict[str, Any], context: NodeContext, services: NodeServices
+    ) -> NodeOutcome:
+        settings = services.settings
+        payload = mail_send_payload(params, settings.email_default_from)
+        parameter = connection_parameter(settings.connections_parameter_prefix, context.account_id, node.connection)
+        api_key = services.secrets.get(parameter)
+        if not api_key:
+            raise ConfigurationError(
+                f"connection '{node.connection}' is not set up: no SecureString parameter {parameter}"
+            )
+        return post_mail(
+            payload, api_key, services.session, settings.sendgrid_base_url, settings.max_recorded_body_bytes
+        )
+
+
+def post_mail(
+    payload: dict[str, Any], api_key: str, session: requests.Session, base_url: str, recorded_body_cap: int
 ) -> NodeOutcome:
-    assert isinstance(node, SendEmailNode)
-    payload = mail_send_payload(params, settings.default_from)
-    parameter = connection_parameter(context.run.account_id, node.connection)
-    api_key = secrets.get(parameter)
-    if not api_key:
-        raise ConfigurationError(f"connection '{node.connection}' is not set up: no SecureString parameter {parameter}")
-    url = settings.base_url.rstrip("/") + "/v3/mail/send"
+    url = base_url.rstrip("/") + "/v3/mail/send"
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
     exchange = HttpExchange(request={"method": "POST", "url": url, "headers": redact_headers(headers), "body": payload})
     try:
@@ -80,10 +109,13 @@ def execute(
         )
     except requests.ConnectionError as error:
         return NodeOutcome(http=exchange, error=TransientError(f"network error reaching SendGrid: {error}"))
-    exchange.response = recorded_response(response, settings.max_recorded_body_bytes)
+    exchange.response = recorded_response(response, recorded_body_cap)
     output = {
         "status": response.status_code,
         "messageId": response.headers.get("X-Message-Id"),
         "to": payload["personalizations"][0]["to"],
     }
     return NodeOutcome(output=output, http=exchange, error=classify("POST", url, response))
+
+
+REGISTRY.register(SendEmail())

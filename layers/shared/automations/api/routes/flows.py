@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from automations.api.dependencies import AccountId, Repository
 from automations.api.schemas import FlowCreated, FlowDetail, FlowPage, FlowSummary
+from automations.flows.definition import FlowDefinition
 from automations.logic import flows
-from automations.models.flow import FlowDefinition
 
 router = APIGatewayRouter()
 
@@ -28,7 +28,7 @@ def list_flows(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query()] = None,
 ) -> FlowPage:
-    page = flows.list_flows(repo, account_id, limit, cursor)
+    page = flows.list_flows(repo, account_id, limit=limit, cursor=cursor)
     return FlowPage(items=[FlowSummary.of(f) for f in page.items], next_cursor=page.next_cursor)
 
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from automations.api.dependencies import AppSettings, Repository
 from automations.api.schemas import TriggerAcceptedResponse
-from automations.logic.triggers import receive_webhook
+from automations.logic.webhooks import receive_webhook
 
 router = APIGatewayRouter()
 
@@ -31,7 +31,6 @@ def webhook(
     raw = event.body or ""
     raw_body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
     accepted = receive_webhook(
-        repo,
         repo,
         flow_id=flow_id,
         raw_body=raw_body,

@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from automations.api.dependencies import AccountId, Repository
 from automations.api.schemas import RunDetailResponse, RunPage, RunSummary
-from automations.logic import runs
-from automations.models.status import RunStatus
+from automations.domain.status import RunStatus
+from automations.logic import history
 
 router = APIGatewayRouter()
 
@@ -24,10 +24,10 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: Annotated[str | None, Query()] = None,
 ) -> RunPage:
-    page = runs.list_runs(repo, repo, account_id, flow_id, status, limit, cursor)
+    page = history.list_runs(repo, account_id, flow_id, status=status, limit=limit, cursor=cursor)
     return RunPage(items=[RunSummary.of(r) for r in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/runs/<runId>", summary="A run with its trigger, steps and every attempt", tags=["runs"])
 def get_run(run_id: Annotated[str, Path(alias="runId")], account_id: AccountId, repo: Repository) -> RunDetailResponse:
-    return RunDetailResponse.of_view(runs.get_run(repo, repo, account_id, run_id))
+    return RunDetailResponse.of_view(history.get_run(repo, account_id, run_id))

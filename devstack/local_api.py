@@ -1,0 +1,113 @@
+"""The local stack's own API under ``/_local/`` (demos and black-box tests; never deployed).
+
+| route                                | does                                                   |
+|--------------------------------------|--------------------------------------------------------|
+| GET  /_local/health                  | the stack is up; where moto listens                    |
+| POST /_local/echo                    | answers 200 with the JSON it received (a demo target)  |
+| POST /_local/accounts                | a new account with its API key and email connection    |
+| GET  /_local/stream-failures         | stream records that exhausted their retries            |
+| POST /_local/sendgrid/v3/mail/send   | the email sink: speaks SendGrid's mail-send API        |
+| GET  /_local/emails                  | what the sink "sent": recipients, subject, bodies      |
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from automations.adapters.dynamo.repository import get_repository
+from automations.domain import clock, ids
+from automations.logic.accounts import new_api_key, register_api_key
+
+
+@dataclass
+class LocalRequest:
+    headers: dict[str, str]
+    body: Any
+    query: dict[str, str]
+
+
+@dataclass
+class LocalResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+LocalRoute = Callable[[LocalRequest], LocalResponse]
+
+
+@dataclass
+class EmailSink:
+    """Accepts SendGrid v3 mail-send requests and keeps what would have been sent."""
+
+    emails: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def send(self, request: LocalRequest) -> LocalResponse:
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return LocalResponse(401, {"errors": [{"message": "The provided authorization grant is invalid"}]})
+        mail = request.body if isinstance(request.body, dict) else {}
+        try:
+            recipients = [to["email"] for p in mail["personalizations"] for to in p["to"]]
+            contents = {c["type"]: c["value"] for c in mail["content"]}
+            email = {
+                "messageId": uuid.uuid4().hex,
+                "to": recipients,
+                "from": mail["from"]["email"],
+                "subject": mail["subject"],
+                "text": contents.get("text/plain"),
+                "html": contents.get("text/html"),
+                "receivedAt": clock.iso(clock.now()),
+            }
+        except (KeyError, TypeError) as error:
+            return LocalResponse(400, {"errors": [{"message": f"invalid mail-send request: missing {error}"}]})
+        with self._lock:
+            self.emails.append(email)
+        return LocalResponse(202, None, {"X-Message-Id": email["messageId"]})
+
+    def list(self, request: LocalRequest) -> LocalResponse:
+        to = request.query.get("to")
+        with self._lock:
+            items = [e for e in self.emails if not to or to in e["to"]]
+        return LocalResponse(200, {"items": items})
+
+
+@dataclass
+class LocalApi:
+    moto_endpoint: str
+    table_name: str
+    stream_failures: list[dict[str, Any]]
+    provision_account: Callable[[str, str], None]
+    sink: EmailSink = field(default_factory=EmailSink)
+
+    def routes(self) -> dict[tuple[str, str], LocalRoute]:
+        return {
+            ("GET", "/_local/health"): self.health,
+            ("POST", "/_local/echo"): lambda r: LocalResponse(200, {"received": r.body}),
+            ("POST", "/_local/accounts"): self.create_account,
+            ("GET", "/_local/stream-failures"): self.failures,
+            ("POST", "/_local/sendgrid/v3/mail/send"): self.sink.send,
+            ("GET", "/_local/emails"): self.sink.list,
+        }
+
+    def health(self, _: LocalRequest) -> LocalResponse:
+        return LocalResponse(200, {"status": "ok", "motoEndpoint": self.moto_endpoint, "table": self.table_name})
+
+    def create_account(self, _: LocalRequest) -> LocalResponse:
+        account_id, key = ids.new_id("acct"), new_api_key()
+        self.provision_account(account_id, key)
+        return LocalResponse(201, {"accountId": account_id, "apiKey": key})
+
+    def failures(self, _: LocalRequest) -> LocalResponse:
+        return LocalResponse(200, {"items": json.loads(json.dumps(self.stream_failures, default=str))})
+
+
+def register_account(account_id: str, api_key: str) -> None:
+    register_api_key(get_repository(), account_id, api_key)

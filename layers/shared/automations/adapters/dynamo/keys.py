@@ -1,0 +1,76 @@
+"""The single-table key schema. Every item's keys are built here and nowhere else.
+
+| item          | pk                 | sk                         | index keys                     |
+|---------------|--------------------|----------------------------|--------------------------------|
+| API key       | APIKEY#<sha256>    | APIKEY                     |                                |
+| flow head     | FLOW#<flowId>      | FLOW                       | FlowsByAccount                 |
+| flow version  | FLOW#<flowId>      | VERSION#<000001>           |                                |
+| trigger event | TRIGGER#<id>       | TRIGGER                    |                                |
+| run           | RUN#<runId>        | RUN                        | RunsByFlow, Overdue (sparse)   |
+| execution     | RUN#<runId>        | EXECUTION#<name>           |                                |
+| step          | RUN#<runId>        | STEP#<nodeId>              |                                |
+| attempt       | RUN#<runId>        | ATTEMPT#<nodeId>#<0001>    |                                |
+
+A run's partition holds its executions, steps and attempts, so one query reads a whole run.
+Attempts and executions sort before ``RUN`` and steps after it, so ``sk >= "RUN"`` reads the
+run and its steps without the (larger) attempt items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+Key = dict[str, str]
+
+FLOWS_BY_ACCOUNT = "FlowsByAccount"
+RUNS_BY_FLOW = "RunsByFlow"
+OVERDUE = "Overdue"
+
+# Scheduled runs spread over this many Overdue partitions so that many runs due at the
+# same minute do not all land on one hot key. Changing it strands existing items.
+OVERDUE_SHARDS = 8
+
+
+def api_key(key_hash: str) -> Key:
+    return {"pk": f"APIKEY#{key_hash}", "sk": "APIKEY"}
+
+
+def flow(flow_id: str) -> Key:
+    return {"pk": f"FLOW#{flow_id}", "sk": "FLOW"}
+
+
+def flow_version(flow_id: str, version: int) -> Key:
+    return {"pk": f"FLOW#{flow_id}", "sk": f"VERSION#{version:06d}"}
+
+
+def flows_by_account(account_id: str, created_at: str, flow_id: str) -> Key:
+    return {"flowsByAccountPk": f"ACCOUNT#{account_id}", "flowsByAccountSk": f"{created_at}#{flow_id}"}
+
+
+def trigger(trigger_id: str) -> Key:
+    return {"pk": f"TRIGGER#{trigger_id}", "sk": "TRIGGER"}
+
+
+def run(run_id: str) -> Key:
+    return {"pk": f"RUN#{run_id}", "sk": "RUN"}
+
+
+def runs_by_flow(flow_id: str, created_at: str, run_id: str) -> Key:
+    return {"runsByFlowPk": f"FLOW#{flow_id}", "runsByFlowSk": f"{created_at}#{run_id}"}
+
+
+def overdue(run_id: str, scheduled_for: str) -> Key:
+    shard = int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % OVERDUE_SHARDS
+    return {"overduePk": f"OVERDUE#{shard}", "overdueSk": f"{scheduled_for}#{run_id}"}
+
+
+def execution(run_id: str, name: str) -> Key:
+    return {"pk": f"RUN#{run_id}", "sk": f"EXECUTION#{name}"}
+
+
+def step(run_id: str, node_id: str) -> Key:
+    return {"pk": f"RUN#{run_id}", "sk": f"STEP#{node_id}"}
+
+
+def attempt(run_id: str, node_id: str, number: int) -> Key:
+    return {"pk": f"RUN#{run_id}", "sk": f"ATTEMPT#{node_id}#{number:04d}"}

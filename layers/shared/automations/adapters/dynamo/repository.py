@@ -1,0 +1,536 @@
+"""DynamoDB implementation of the storage protocols (one table, see ``keys``).
+
+Uses the low-level client (thread-safe) with boto3's type (de)serializers. Numbers come back
+as ``Decimal`` from DynamoDB and are turned back into ``int``/``float`` here, so nothing above
+this module sees storage types.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from automations.adapters.dynamo import keys
+from automations.domain import clock
+from automations.domain.runs import Attempt, Execution, Run, Step, StepCounts
+from automations.domain.status import (
+    AttemptStatus,
+    RunStatus,
+    StepStatus,
+    run_statuses_leading_to,
+    step_statuses_leading_to,
+)
+from automations.domain.triggers import TriggerEvent
+from automations.errors import InvalidCursor
+from automations.flows.definition import Flow, FlowVersion
+from automations.ports import (
+    AttemptResult,
+    AttemptStart,
+    DuplicateTrigger,
+    ExecutionEnd,
+    Page,
+    RunDetail,
+    RunRecord,
+    StepUpdate,
+    TransitionRejected,
+)
+from automations.settings import get_settings
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_storable(value: Any) -> Any:
+    """JSON-ready data -> what TypeSerializer accepts (floats become Decimal)."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def _from_storable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_storable(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_from_storable(v) for v in value]
+    return value
+
+
+def _serialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in _to_storable(item).items()}
+
+
+def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_storable(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+class _Update:
+    """Builds an UpdateExpression with placeholder names, so callers never hand-write one."""
+
+    def __init__(self) -> None:
+        self.sets: list[str] = []
+        self.removes: list[str] = []
+        self.adds: list[str] = []
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, attribute: str) -> str:
+        placeholder = f"#{attribute}"
+        self.names[placeholder] = attribute
+        return placeholder
+
+    def value(self, key: str, value: Any) -> str:
+        placeholder = f":{key}"
+        self.values[placeholder] = value
+        return placeholder
+
+    def set(self, attribute: str, value: Any, *, only_if_absent: bool = False) -> _Update:
+        name, val = self.name(attribute), self.value(attribute, value)
+        self.sets.append(f"{name} = if_not_exists({name}, {val})" if only_if_absent else f"{name} = {val}")
+        return self
+
+    def set_all(self, attributes: dict[str, Any]) -> _Update:
+        for attribute, value in attributes.items():
+            if value is None:
+                self.remove(attribute)
+            else:
+                self.set(attribute, value)
+        return self
+
+    def remove(self, attribute: str) -> _Update:
+        self.removes.append(self.name(attribute))
+        return self
+
+    def record_status(self, status: Any, at: str) -> _Update:
+        """Set ``status`` and append it to ``history``: the trail operators read later."""
+        self.set("status", str(status))
+        entry = self.value("historyEntry", [{"status": str(status), "at": at}])
+        empty = self.value("emptyList", [])
+        history = self.name("history")
+        self.sets.append(f"{history} = list_append(if_not_exists({history}, {empty}), {entry})")
+        return self
+
+    def add(self, attribute: str, amount: int) -> _Update:
+        self.adds.append(f"{self.name(attribute)} {self.value(attribute, amount)}")
+        return self
+
+    def status_in(self, statuses: list[Any], *, or_absent: bool = False) -> str:
+        options = ", ".join(self.value(f"from_{status}", str(status)) for status in statuses)
+        condition = f"{self.name('status')} IN ({options})" if statuses else "attribute_not_exists(pk)"
+        if or_absent and statuses:
+            condition = f"(attribute_not_exists(pk) OR {condition})"
+        return condition
+
+    def expression(self) -> str:
+        parts = []
+        if self.sets:
+            parts.append("SET " + ", ".join(self.sets))
+        if self.removes:
+            parts.append("REMOVE " + ", ".join(self.removes))
+        if self.adds:
+            parts.append("ADD " + ", ".join(self.adds))
+        return " ".join(parts)
+
+    def kwargs(self, condition: str | None = None) -> dict[str, Any]:
+        args: dict[str, Any] = {"UpdateExpression": self.expression(), "ExpressionAttributeNames": self.names}
+        if self.values:
+            args["ExpressionAttributeValues"] = _serialize({k: v for k, v in self.values.items()})
+        if condition:
+            args["ConditionExpression"] = condition
+        return args
+
+
+class DynamoRepository:
+    """Implements ``automations.ports.Store`` (accounts, flows, triggers, runs) on one table."""
+
+    def __init__(self, table_name: str, client: Any, retention_days: int = 90) -> None:
+        self.table = table_name
+        self.client = client
+        self.retention = timedelta(days=retention_days)
+
+    # --- helpers ------------------------------------------------------------------
+
+    def _expires_at(self) -> int:
+        """TTL for history items: DynamoDB deletes them after the retention period."""
+        return int((clock.now() + self.retention).timestamp())
+
+    def _put(self, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
+        request: dict[str, Any] = {"TableName": self.table, "Item": _serialize(item)}
+        if condition:
+            request["ConditionExpression"] = condition
+        return request
+
+    def _get(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
+        response = self.client.get_item(TableName=self.table, Key=_serialize(key), ConsistentRead=consistent)
+        return _deserialize(response["Item"]) if "Item" in response else None
+
+    def _update(self, key: dict[str, str], update: _Update, condition: str | None = None, returns: str = "NONE"):
+        try:
+            response = self.client.update_item(
+                TableName=self.table, Key=_serialize(key), ReturnValues=returns, **update.kwargs(condition)
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                raise TransitionRejected(str(key)) from error
+            raise
+        return _deserialize(response.get("Attributes", {}))
+
+    def _query_page(
+        self, index: str, partition_attr: str, partition: str, limit: int, cursor: str | None, **extra: Any
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest-first page of an index partition; ``extra`` may add a FilterExpression."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#p = :p",
+            "ExpressionAttributeNames": {"#p": partition_attr, **extra.pop("names", {})},
+            "ExpressionAttributeValues": _serialize({":p": partition, **extra.pop("values", {})}),
+            "ScanIndexForward": False,
+            # one more than asked tells whether another page exists; a filter applies after
+            # Limit, so filtered reads take bigger bites
+            "Limit": 100 if "FilterExpression" in extra else limit + 1,
+            **extra,
+        }
+        key_names = _index_key_names(partition_attr)
+        start = _decode_cursor(cursor, key_names, partition)
+        items: list[dict[str, Any]] = []
+        last_key: dict[str, Any] = {}
+        for _ in range(_MAX_READS_PER_PAGE):
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = self.client.query(**request)
+            for raw in response.get("Items", []):
+                if len(items) == limit:  # the page is full and more exist: resume after the last one
+                    return items, _encode_cursor(last_key)
+                items.append(_deserialize(raw))
+                last_key = {name: raw[name] for name in key_names}
+            start = response.get("LastEvaluatedKey")
+            if start is None:
+                return items, None
+        # read budget spent (a rare status in a long history): hand back what we have, and where to go on
+        return items, _encode_cursor(start or last_key)
+
+    # --- accounts -----------------------------------------------------------------
+
+    def account_for_api_key(self, key_hash: str) -> str | None:
+        item = self._get(keys.api_key(key_hash), consistent=False)
+        return item["accountId"] if item else None
+
+    def put_api_key(self, *, key_hash: str, account_id: str, created_at: str) -> None:
+        item = {**keys.api_key(key_hash), "entity": "apiKey", "accountId": account_id, "createdAt": created_at}
+        self.client.put_item(**self._put(item))
+
+    # --- flows --------------------------------------------------------------------
+
+    def create_flow(self, flow: Flow, version: FlowVersion) -> None:
+        head = {
+            **keys.flow(flow.flow_id),
+            **keys.flows_by_account(flow.account_id, flow.created_at, flow.flow_id),
+            "entity": "flow",
+            **flow.dump(),
+        }
+        body = {**keys.flow_version(version.flow_id, version.version), "entity": "flowVersion", **version.dump()}
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": self._put(head, "attribute_not_exists(pk)")},
+                {"Put": self._put(body, "attribute_not_exists(pk)")},
+            ]
+        )
+
+    def publish_version(self, flow: Flow, version: FlowVersion, *, expected_version: int) -> None:
+        """The new version and the head pointing at it, only if nobody published in between."""
+        body = {**keys.flow_version(version.flow_id, version.version), "entity": "flowVersion", **version.dump()}
+        head = _Update().set_all({"version": flow.version, "name": flow.name, "trigger": flow.trigger.dump()})
+        head.set("updatedAt", flow.updated_at)
+        condition = f"{head.name('version')} = {head.value('expected', expected_version)}"
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": self._put(body, "attribute_not_exists(pk)")},
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _serialize(keys.flow(flow.flow_id)),
+                            **head.kwargs(condition),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                raise TransitionRejected(flow.flow_id) from error
+            raise
+
+    def get_flow(self, flow_id: str) -> Flow | None:
+        item = self._get(keys.flow(flow_id))
+        return Flow.model_validate(item) if item else None
+
+    def list_flows(self, account_id: str, *, limit: int, cursor: str | None) -> Page[Flow]:
+        partition = keys.flows_by_account(account_id, "", "")["flowsByAccountPk"]
+        items, next_cursor = self._query_page(keys.FLOWS_BY_ACCOUNT, "flowsByAccountPk", partition, limit, cursor)
+        return Page([Flow.model_validate(i) for i in items], next_cursor)
+
+    def get_flow_version(self, flow_id: str, version: int) -> FlowVersion | None:
+        item = self._get(keys.flow_version(flow_id, version), consistent=False)
+        return FlowVersion.model_validate(item) if item else None
+
+    # --- triggers -----------------------------------------------------------------
+
+    def record_trigger(self, trigger: TriggerEvent, runs: list[RunRecord]) -> None:
+        """The trigger, its runs, their first executions and carried steps in one transaction: all or none."""
+        expires = self._expires_at()
+        items = [
+            {
+                "Put": self._put(
+                    {**keys.trigger(trigger.trigger_id), "entity": "trigger", "expiresAt": expires, **trigger.dump()},
+                    "attribute_not_exists(pk)",
+                )
+            }
+        ]
+        for record in runs:
+            run = record.run
+            item = {
+                **keys.run(run.run_id),
+                **keys.runs_by_flow(run.flow_id, run.created_at, run.run_id),
+                "entity": "run",
+                "expiresAt": expires,
+                **run.dump(),
+            }
+            if run.status == RunStatus.SCHEDULED:
+                item.update(keys.overdue(run.run_id, run.scheduled_for))
+            items.append({"Put": self._put(item, "attribute_not_exists(pk)")})
+            items.append({"Put": self._put(self._execution_item(record.execution), "attribute_not_exists(pk)")})
+            for step in record.carried_steps:
+                carried = {**keys.step(run.run_id, step.node_id), "entity": "step", "expiresAt": expires, **step.dump()}
+                items.append({"Put": self._put(carried)})
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise DuplicateTrigger(trigger.trigger_id) from error
+            raise
+
+    def get_trigger(self, trigger_id: str) -> TriggerEvent | None:
+        item = self._get(keys.trigger(trigger_id))
+        return TriggerEvent.model_validate(item) if item else None
+
+    # --- runs ---------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run | None:
+        item = self._get(keys.run(run_id))
+        return Run.model_validate(item) if item else None
+
+    def _query_run_partition(self, run_id: str, *, with_attempts: bool) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk" if with_attempts else "pk = :pk AND sk >= :run",
+            "ExpressionAttributeValues": _serialize({":pk": keys.run(run_id)["pk"], ":run": "RUN"})
+            if not with_attempts
+            else _serialize({":pk": keys.run(run_id)["pk"]}),
+            "ConsistentRead": True,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.client.query(**request)
+            items.extend(_deserialize(raw) for raw in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_run_detail(self, run_id: str) -> RunDetail | None:
+        items = self._query_run_partition(run_id, with_attempts=True)
+        runs = [Run.model_validate(i) for i in items if i.get("entity") == "run"]
+        if not runs:
+            return None
+        steps = sorted((Step.model_validate(i) for i in items if i.get("entity") == "step"), key=_step_order)
+        attempts = [Attempt.model_validate(i) for i in items if i.get("entity") == "attempt"]
+        executions = sorted(
+            (Execution.model_validate(i) for i in items if i.get("entity") == "execution"), key=lambda e: e.ordinal
+        )
+        return RunDetail(runs[0], steps, attempts, executions)
+
+    def get_run_and_steps(self, run_id: str) -> tuple[Run, list[Step]] | None:
+        items = self._query_run_partition(run_id, with_attempts=False)
+        runs = [Run.model_validate(i) for i in items if i.get("entity") == "run"]
+        if not runs:
+            return None
+        return runs[0], sorted((Step.model_validate(i) for i in items if i.get("entity") == "step"), key=_step_order)
+
+    def list_runs(self, flow_id: str, *, status: RunStatus | None, limit: int, cursor: str | None) -> Page[Run]:
+        partition = keys.runs_by_flow(flow_id, "", "")["runsByFlowPk"]
+        extra: dict[str, Any] = {}
+        if status:
+            extra = {"FilterExpression": "#s = :s", "names": {"#s": "status"}, "values": {":s": str(status)}}
+        items, next_cursor = self._query_page(keys.RUNS_BY_FLOW, "runsByFlowPk", partition, limit, cursor, **extra)
+        return Page([Run.model_validate(i) for i in items], next_cursor)
+
+    # --- the run and its executions -----------------------------------------------
+
+    def get_execution(self, run_id: str, name: str) -> Execution | None:
+        item = self._get(keys.execution(run_id, name))
+        return Execution.model_validate(item) if item else None
+
+    def _execution_item(self, execution: Execution) -> dict[str, Any]:
+        key = keys.execution(execution.run_id, execution.name)
+        return {**key, "entity": "execution", "expiresAt": self._expires_at(), **execution.dump()}
+
+    def request_execution(self, execution: Execution) -> None:
+        try:
+            self.client.put_item(**self._put(self._execution_item(execution), "attribute_not_exists(pk)"))
+        except ClientError as error:
+            if _condition_failed(error):
+                raise TransitionRejected(f"execution '{execution.name}' exists") from error
+            raise
+
+    def start_execution(self, *, run_id: str, name: str, arn: str | None, at: str) -> Run:
+        """scheduled/interrupted -> running under ``name``; leaves the Overdue index. A retry by the same
+        execution finds its own start and records nothing twice."""
+        update = _Update().record_status(RunStatus.RUNNING, at).set("currentExecution", name)
+        update.set("startedAt", at, only_if_absent=True).remove("overduePk").remove("overdueSk")
+        update.remove("error")  # an earlier execution's error stays on that execution
+        startable = [RunStatus.SCHEDULED, RunStatus.INTERRUPTED]
+        try:
+            started = self._update(keys.run(run_id), update, update.status_in(startable), returns="ALL_NEW")
+        except TransitionRejected:
+            run = self.get_run(run_id)
+            if (
+                run is not None
+                and run.status in (RunStatus.RUNNING, RunStatus.RETRYING)
+                and run.current_execution == name
+            ):
+                return run
+            raise
+        marked = _Update().set("startedAt", at, only_if_absent=True).set_all({"arn": arn})
+        self._update(keys.execution(run_id, name), marked, "attribute_exists(pk)")
+        return Run.model_validate(started)
+
+    def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd) -> bool:
+        update = _Update().set_all({"endedAt": end.ended_at, "outcome": str(end.outcome)})
+        update.set_all({"error": end.error.dump() if end.error else None})
+        try:
+            self._update(keys.execution(run_id, name), update, "attribute_exists(pk) AND attribute_not_exists(outcome)")
+        except TransitionRejected:
+            return False
+        return True
+
+    def transition_run(
+        self, run_id: str, new: RunStatus, *, fields: dict[str, Any] | None = None, execution: str | None = None
+    ) -> bool:
+        update = _Update().record_status(new, clock.iso(clock.now())).set_all(fields or {})
+        if new != RunStatus.SCHEDULED:
+            update.remove("overduePk").remove("overdueSk")
+        condition = update.status_in(run_statuses_leading_to(new))
+        if execution is not None:
+            condition += f" AND {update.name('currentExecution')} = {update.value('execution', execution)}"
+        try:
+            self._update(keys.run(run_id), update, condition)
+        except TransitionRejected:
+            return False
+        return True
+
+    def settle_run(self, *, run_id: str, status: RunStatus, counts: StepCounts, ended_at: str) -> bool:
+        return self.transition_run(run_id, status, fields={"endedAt": ended_at, "stepCounts": counts.dump()})
+
+    # --- steps and attempts -------------------------------------------------------
+
+    def begin_attempt(self, *, run_id: str, node_id: str, node_type: str, step_number: int, at: str) -> AttemptStart:
+        """Step -> running and the next attempt number claimed, in one conditional update."""
+        now = at
+        update = _Update().record_status(StepStatus.RUNNING, now).set("nodeType", node_type)
+        update.set_all({"runId": run_id, "nodeId": node_id, "entity": "step", "expiresAt": self._expires_at()})
+        update.set("stepNumber", step_number, only_if_absent=True).set("startedAt", now, only_if_absent=True)
+        update.remove("endedAt").add("attemptCount", 1)
+        # `running` is allowed too: an invocation that timed out never recorded its outcome
+        previous_ok = [*step_statuses_leading_to(StepStatus.RUNNING), StepStatus.RUNNING]
+        old = self._update(
+            keys.step(run_id, node_id), update, update.status_in(previous_ok, or_absent=True), returns="ALL_OLD"
+        )
+        number = int(old.get("attemptCount", 0)) + 1
+        previous = StepStatus(old["status"]) if old else None
+        attempt = Attempt(run_id=run_id, node_id=node_id, attempt=number, status=AttemptStatus.RUNNING, started_at=now)
+        item = {**keys.attempt(run_id, node_id, number), "entity": "attempt", "expiresAt": self._expires_at()}
+        self.client.put_item(**self._put({**item, **attempt.dump()}))
+        dangling = number - 1 if previous == StepStatus.RUNNING else None
+        return AttemptStart(number=number, previous_status=previous, dangling_attempt=dangling)
+
+    def finish_attempt(self, *, run_id: str, node_id: str, number: int, result: AttemptResult) -> None:
+        update = _Update().set("status", str(result.status)).set("endedAt", result.ended_at)
+        update.set("durationMs", result.duration_ms)
+        update.set_all({"error": result.error.dump() if result.error else None})
+        update.set_all({"http": result.http.dump() if result.http else None})
+        self._update(keys.attempt(run_id, node_id, number), update, "attribute_exists(pk)")
+
+    def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None:
+        """Facts about a step that do not change its status (a delay's wake-up time)."""
+        update = _Update().set_all({k: v for k, v in fields.items() if v is not None})
+        self._update(keys.step(run_id, node_id), update, "attribute_exists(pk)")
+
+    def update_step(self, *, run_id: str, node_id: str, node_type: str, update: StepUpdate) -> bool:
+        """Conditional on the transition table: returns False when the step had moved on already."""
+        at = update.ended_at or clock.iso(clock.now())
+        change = _Update().record_status(update.status, at).set_all(update.fields)
+        optional = {"endedAt": update.ended_at, "input": update.input, "output": update.output}
+        change.set_all({k: v for k, v in optional.items() if v is not None})
+        if update.error:
+            change.set("error", update.error.dump())
+        # a step can fail before it ever started (the task timed out or crashed while loading)
+        change.set_all({"runId": run_id, "nodeId": node_id, "entity": "step"})
+        change.set("nodeType", node_type, only_if_absent=True).set("stepNumber", 0, only_if_absent=True)
+        change.set("startedAt", at, only_if_absent=True)
+        condition = change.status_in(step_statuses_leading_to(update.status), or_absent=True)
+        try:
+            self._update(keys.step(run_id, node_id), change, condition)
+        except TransitionRejected:
+            return False
+        return True
+
+
+_MAX_READS_PER_PAGE = 10
+
+
+def _step_order(step: Step) -> tuple[int, str]:
+    return step.step_number, step.started_at
+
+
+def _index_key_names(partition_attr: str) -> tuple[str, str, str, str]:
+    """The attributes of an index item's key: the table's keys and the index's own."""
+    return ("pk", "sk", partition_attr, partition_attr[:-2] + "Sk")
+
+
+def _encode_cursor(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None, key_names: tuple[str, ...], partition: str) -> dict[str, Any] | None:
+    """A cursor is only valid for the listing it came from (same index partition)."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if key[key_names[2]] != {"S": partition} or set(key) - set(key_names):
+            raise ValueError("cursor from another listing")
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidCursor("cursor is not valid for this listing") from error
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_repository() -> DynamoRepository:
+    """The process-wide repository, built on first use from the validated settings."""
+    settings = get_settings()
+    return DynamoRepository(
+        settings.table_name, boto3.client("dynamodb"), retention_days=settings.history_retention_days
+    )

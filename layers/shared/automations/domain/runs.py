@@ -1,0 +1,124 @@
+"""Runs, their executions, steps and attempts: what history shows, derived from recorded facts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from automations.domain.base import RecordModel
+from automations.domain.status import AttemptStatus, RunStatus, StepStatus
+
+
+class ErrorInfo(RecordModel):
+    type: str
+    message: str
+    retryable: bool = False
+
+
+class HttpExchange(RecordModel):
+    """One HTTP request and its response, as recorded (secrets redacted, bodies capped)."""
+
+    request: dict[str, Any]
+    response: dict[str, Any] | None = None
+
+
+class StatusChange(RecordModel):
+    status: str
+    at: str
+
+
+class Attempt(RecordModel):
+    run_id: str
+    node_id: str
+    attempt: int
+    status: AttemptStatus
+    started_at: str
+    ended_at: str | None = None
+    duration_ms: int | None = None
+    error: ErrorInfo | None = None
+    http: HttpExchange | None = None
+
+
+class Step(RecordModel):
+    run_id: str
+    node_id: str
+    node_type: str
+    step_number: int = Field(description="1 for the first step the run reached, 2 for the next, ...")
+    status: StepStatus
+    started_at: str
+    ended_at: str | None = None
+    input: dict[str, Any] | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+    attempt_count: int = 0
+    wake_at: str | None = Field(default=None, description="A waiting delay node wakes up at this time")
+    history: list[StatusChange] = Field(default_factory=list)
+
+
+class ExecutionOutcome(StrEnum):
+    """How an execution ended. Only ``reached_end`` and ``engine_error`` are the interpreter's own
+    word; the others come from Step Functions when an execution ended without reaching its end."""
+
+    REACHED_END = "reached_end"
+    ENGINE_ERROR = "engine_error"
+    ABORTED = "aborted"
+    TIMED_OUT = "timed_out"
+    FAILED = "failed"
+
+    @property
+    def reached_its_end(self) -> bool:
+        return self in (ExecutionOutcome.REACHED_END, ExecutionOutcome.ENGINE_ERROR)
+
+
+class Execution(RecordModel):
+    """One Step Functions execution of a run. A run has one, and one more per resume.
+
+    The name is deterministic (``<runId>`` first, then ``<runId>-r<n>``), so starting it twice is
+    harmless: Step Functions answers ``ExecutionAlreadyExists``.
+    """
+
+    run_id: str
+    name: str
+    ordinal: int = Field(description="0 for the run's first execution, n for its n-th resume")
+    start_at: str | None = Field(default=None, description="The node it starts at; the flow's first when absent")
+    first_step_number: int = Field(default=1, description="The step number its first node gets")
+    due_at: str = Field(description="Not started before this time")
+    requested_at: str
+    reason: str | None = None
+    arn: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+    outcome: ExecutionOutcome | None = None
+    error: ErrorInfo | None = None
+
+
+def first_execution_name(run_id: str) -> str:
+    return run_id
+
+
+def execution_name(run_id: str, ordinal: int) -> str:
+    return run_id if ordinal == 0 else f"{run_id}-r{ordinal}"
+
+
+class StepCounts(RecordModel):
+    completed: int = 0
+    failed: int = 0
+
+
+class Run(RecordModel):
+    run_id: str
+    account_id: str
+    flow_id: str
+    flow_version: int
+    trigger_id: str
+    status: RunStatus
+    created_at: str
+    scheduled_for: str
+    started_at: str | None = None
+    ended_at: str | None = None
+    current_execution: str | None = Field(default=None, description="The name of the execution running the run")
+    error: ErrorInfo | None = None
+    step_counts: StepCounts | None = None
+    history: list[StatusChange] = Field(default_factory=list)

@@ -1,0 +1,92 @@
+"""The one path that records runs: a trigger and the runs it causes, in one transaction.
+
+Every trigger kind comes through here (webhook today; event, schedule, manual run and
+re-trigger next). A run is recorded ``scheduled`` with its first execution requested; the
+table's stream starts that execution when it is due (the outbox), so nothing here has a side
+effect beyond the one write. With an idempotency key the trigger id is derived from it, so
+a retried call finds the first recording and records nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from automations.domain import clock, ids
+from automations.domain.runs import Execution, Run, StatusChange, Step, first_execution_name
+from automations.domain.status import RunStatus
+from automations.domain.triggers import TriggerEvent
+from automations.errors import ValidationFailed
+from automations.flows.definition import Flow
+from automations.logic.flows import load_version
+from automations.ports import DuplicateTrigger, RunRecord, Store
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One run to record for a trigger."""
+
+    flow: Flow
+    scheduled_for: str | None = None  # when it is due; now when absent
+    start_at: str | None = None  # the node it starts at; the flow's first when absent
+    carried_steps: list[Step] = field(default_factory=list)  # completed steps it reuses (start_at later)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    trigger_id: str
+    run_ids: list[str]
+    replayed: bool = False  # the trigger was recorded before (same idempotency key)
+
+
+def trigger_id_for(scope: str, idempotency_key: str | None) -> str:
+    """With an idempotency key the id is derived from it, so a replay finds the first recording."""
+    if not idempotency_key:
+        return ids.new_id("trg")
+    digest = hashlib.sha256(f"{scope}\n{idempotency_key}".encode()).hexdigest()[:32]
+    return f"trg_{digest}"
+
+
+def record_runs(store: Store, trigger: TriggerEvent, plans: list[RunPlan]) -> Recorded:
+    """Record ``trigger`` and one run per plan (each with its first execution) in one transaction."""
+    records = [_run_record(store, trigger, plan) for plan in plans]
+    recorded = trigger.model_copy(update={"run_ids": [r.run.run_id for r in records]})
+    try:
+        store.record_trigger(recorded, records)
+    except DuplicateTrigger:
+        first = store.get_trigger(trigger.trigger_id)
+        assert first is not None, "a duplicate trigger exists by definition"
+        return Recorded(first.trigger_id, first.run_ids, replayed=True)
+    return Recorded(recorded.trigger_id, recorded.run_ids)
+
+
+def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord:
+    if plan.start_at is not None:
+        definition = load_version(store, plan.flow.flow_id, plan.flow.version).definition
+        if plan.start_at not in {node.id for node in definition.nodes}:
+            raise ValidationFailed(f"flow '{plan.flow.flow_id}' has no node '{plan.start_at}' to start at")
+    now = trigger.received_at
+    due = plan.scheduled_for or now
+    run_id = ids.new_id("run")
+    run = Run(
+        run_id=run_id,
+        account_id=plan.flow.account_id,
+        flow_id=plan.flow.flow_id,
+        flow_version=plan.flow.version,
+        trigger_id=trigger.trigger_id,
+        status=RunStatus.SCHEDULED,
+        created_at=now,
+        scheduled_for=due,
+        history=[StatusChange(status=RunStatus.SCHEDULED, at=now)],
+    )
+    carried = [s.model_copy(update={"run_id": run_id}) for s in plan.carried_steps]
+    execution = Execution(
+        run_id=run_id,
+        name=first_execution_name(run_id),
+        ordinal=0,
+        start_at=plan.start_at,
+        first_step_number=max((s.step_number for s in carried), default=0) + 1,
+        due_at=due,
+        requested_at=clock.iso(clock.now()),
+    )
+    return RunRecord(run=run, execution=execution, carried_steps=carried)

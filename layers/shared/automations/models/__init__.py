@@ -1,1 +1,0 @@
-"""Pydantic models of the domain: flows, triggers, runs, steps, attempts."""

@@ -1,1 +1,0 @@
-"""Data access: small interfaces (``interfaces``) and their DynamoDB implementation."""

@@ -1,0 +1,129 @@
+"""The local stack as a black box: a client for its public API, and polling with a deadline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from automations.domain import signing
+from devstack.stack import free_port
+
+API_KEY = "e2e-local-key"
+# Retry waits shrink ~500x: the full transient budget (~11 min deployed) takes about a second.
+RETRY_WAIT_SCALE = "0.002"
+TERMINAL = ("completed", "failed", "cancelled")
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
+    """Poll until ``condition()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class StackClient:
+    """A client for the engine's public API, as a user of the local stack would write it."""
+
+    url: str
+    api_key: str
+    moto_endpoint: str
+
+    def request(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {key or self.api_key}", **kwargs.pop("headers", {})}
+        return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def create_flow(self, nodes: list[dict[str, Any]], name: str = "e2e flow", **extra: Any) -> dict[str, Any]:
+        response = self.request(
+            "POST", "/flows", json={"name": name, "trigger": {"type": "webhook"}, "nodes": nodes, **extra}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def call_webhook(self, flow: dict[str, Any], body: Any, **headers: str) -> requests.Response:
+        raw = json.dumps(body).encode()
+        signature = signing.sign(flow["webhookSecret"], raw, int(time.time()))
+        return requests.post(
+            f"{self.url}/hooks/{flow['flowId']}",
+            data=raw,
+            headers={"Content-Type": "application/json", "X-Signature": signature, **headers},
+            timeout=10,
+        )
+
+    def trigger(self, flow: dict[str, Any], body: Any) -> str:
+        response = self.call_webhook(flow, body)
+        assert response.status_code == 202, response.text
+        return response.json()["runIds"][0]
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        response = self.request("GET", f"/runs/{run_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_for_run(self, run_id: str, statuses: tuple[str, ...] = TERMINAL, timeout: float = 30) -> dict[str, Any]:
+        return wait_for(
+            lambda: (run := self.run(run_id))["status"] in statuses and run,
+            timeout=timeout,
+            what=f"run {run_id} to reach {statuses}",
+        )
+
+
+def step_of(run: dict[str, Any], node_id: str) -> dict[str, Any]:
+    return next(s for s in run["steps"] if s["nodeId"] == node_id)
+
+
+def statuses(history: list[dict[str, Any]]) -> list[str]:
+    return [h["status"] for h in history]
+
+
+@contextmanager
+def running_local_stack() -> Iterator[StackClient]:
+    """``python -m devstack`` in a subprocess on free ports, until the block ends."""
+    api_port, moto_port = free_port(), free_port()
+    log = tempfile.NamedTemporaryFile("w+", prefix="devstack-", suffix=".log", delete=False)  # noqa: SIM115
+    env = {**os.environ, "AUTOMATIONS_API_KEY": API_KEY, "AUTOMATIONS_RETRY_WAIT_SCALE": RETRY_WAIT_SCALE, "TZ": "UTC"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "--port", str(api_port), "--moto-port", str(moto_port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{api_port}"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            log.seek(0)
+            raise AssertionError(f"the local stack exited:\n{log.read()}")
+        try:
+            return requests.get(f"{url}/_local/health", timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(healthy, timeout=60, interval=0.2, what="the local stack to answer /_local/health")
+        yield StackClient(url, API_KEY, f"http://127.0.0.1:{moto_port}")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.seek(0)
+        print("--- local stack output (tail) ---\n" + "".join(log.readlines()[-200:]))  # shown when a test failed
+        log.close()
+        os.unlink(log.name)
