@@ -89,6 +89,14 @@ class LocalFunction:
                 return load_handler_module(self.code_uri, self.handler)[1]
         return self._idle.get()  # all containers busy: wait for one, like reserved concurrency
 
+    def warm(self) -> None:
+        """Start one container now: imports run one at a time, before any request arrives.
+
+        (Concurrent first imports of the same packages from several threads can trip over
+        partly initialised modules; Lambda never imports two handlers in one process.)
+        """
+        self._idle.put(self._container())
+
     def invoke(self, event: Any) -> Any:
         """Run the handler; a raised exception becomes FunctionError with Lambda's error payload."""
         handler = self._container()

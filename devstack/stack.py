@@ -84,6 +84,8 @@ class LocalStack:
         self._create_state_machines()
         self._export_function_environment()
         self.api_key = self._seed_local_account()
+        for function in self.functions.values():
+            function.warm()
         self.poller = self._start_stream_poller()
         self.local_api = self._local_api()
         self.api = ApiGatewayServer(

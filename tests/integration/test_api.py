@@ -41,6 +41,8 @@ def test_a_signed_webhook_records_trigger_and_run_and_answers_202(api, webhook_f
     status, run = api(api_event("api_get_run.json", path=f"/runs/{body['runIds'][0]}"))
     assert status == 200
     assert run["status"] == "scheduled" and run["steps"] == []
+    (execution,) = run["executions"]  # requested with the run; the table's stream starts it
+    assert execution["name"] == run["runId"] and execution.get("startedAt") is None
     assert run["trigger"]["body"] == {"email": "a@b.c"}
     assert run["trigger"]["headers"]["x-signature"] == "[REDACTED]"  # kept for history, never in clear
     assert run["trigger"]["headers"]["user-agent"] == "curl/8.5.0" and "host" not in run["trigger"]["headers"]
@@ -58,6 +60,7 @@ def test_an_idempotency_key_replay_returns_the_first_recording(api, webhook_flow
     )
     assert first == again
     assert sum(1 for i in table_items() if i["sk"]["S"] == "RUN") == 1
+    assert sum(1 for i in table_items() if i["sk"]["S"].startswith("EXECUTION#")) == 1
 
 
 @pytest.mark.parametrize(

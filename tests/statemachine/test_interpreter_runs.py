@@ -67,7 +67,9 @@ def test_a_transient_failure_is_retried_by_the_state_machine_then_succeeds(stack
     assert [f["taskFailedEventDetails"]["error"] for f in failures] == ["TransientError"]
 
 
-def test_a_permanent_failure_fails_the_step_and_the_run_while_the_execution_succeeds(stack: StackClient, target) -> None:
+def test_a_permanent_failure_fails_the_step_and_the_run_while_the_execution_succeeds(
+    stack: StackClient, target
+) -> None:
     url = target.script("/sm/forbidden", 403)
     flow = stack.create_flow([{"id": "call", "type": "http_request", "url": url}])
     run_id = stack.trigger(flow, {})

@@ -17,11 +17,14 @@ import requests
 
 from automations.domain import signing
 from devstack.stack import free_port
+from devstack.template import ROOT
 
 API_KEY = "e2e-local-key"
 # Retry waits shrink ~500x: the full transient budget (~11 min deployed) takes about a second.
 RETRY_WAIT_SCALE = "0.002"
 TERMINAL = ("completed", "failed", "cancelled")
+# a node type only the tests have (see fixture_nodes.py): the stack registers it at start
+FIXTURE_NODE_MODULE = "tests.support.fixture_nodes"
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
@@ -98,8 +101,12 @@ def running_local_stack() -> Iterator[StackClient]:
     log = tempfile.NamedTemporaryFile("w+", prefix="devstack-", suffix=".log", delete=False)  # noqa: SIM115
     env = {**os.environ, "AUTOMATIONS_API_KEY": API_KEY, "AUTOMATIONS_RETRY_WAIT_SCALE": RETRY_WAIT_SCALE, "TZ": "UTC"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "--port", str(api_port), "--moto-port", str(moto_port)],
+        [
+            *(sys.executable, "-m", "devstack", "--port", str(api_port), "--moto-port", str(moto_port)),
+            *("--node-module", FIXTURE_NODE_MODULE),
+        ],
         env=env,
+        cwd=ROOT,  # so that `tests.support.fixture_nodes` imports
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -27,9 +27,9 @@ class TriggerEvent(RecordModel):
     run_ids: list[str] = Field(default_factory=list)
 
     def variables(self) -> dict[str, Any]:
-        """What placeholders read under ``trigger``."""
+        """What placeholders read under ``trigger``: what this trigger carries."""
         found: dict[str, Any] = {"receivedAt": self.received_at}
-        if self.kind == "webhook":
+        if self.kind == "webhook" or self.body is not None:
             found.update(body=self.body, headers=self.headers)
         if self.data is not None:
             found["data"] = self.data
