@@ -14,6 +14,8 @@ from automations.adapters.dynamo.repository import DynamoRepository
 from automations.domain import clock
 from automations.domain.runs import Run
 from automations.domain.status import RunStatus
+from automations.logic import lifecycle
+from automations.observability import Metric
 from tests.conftest import load_event
 from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
 
@@ -149,3 +151,23 @@ def test_a_retried_start_of_the_same_execution_records_nothing_twice(
         "type": "end",
         "task": "EndRun",
     }  # another execution cannot take it over
+
+
+def test_an_engine_error_is_counted_apart_from_step_failures_and_ends_the_execution(
+    handler_of, lambda_context, repo, demo_run, monkeypatch
+) -> None:
+    # Given a started run, and the metrics the lifecycle counts
+    counted: list[Metric] = []
+    monkeypatch.setattr(lifecycle, "count", counted.append)
+    lifecycle_task = handler_of("RunLifecycleFunction")
+    lifecycle_task(load_event("run_lifecycle_start.json"), lambda_context)
+    # When a step fails (the customer's problem), nothing is counted as an engine error
+    lifecycle_task(load_event("run_lifecycle_step_failed.json"), lambda_context)
+    assert counted == []
+    # When the interpreter breaks at a node (our problem)
+    lifecycle_task(load_event("run_lifecycle_engine_error.json"), lambda_context)
+    # Then it is counted as an engine error, the step in flight records why, and the execution's end says so
+    assert counted == [Metric.ENGINE_ERRORS]
+    execution = repo.get_execution(RUN_ID, RUN_ID)
+    assert execution.outcome == "engine_error" and execution.error.type == "KeyError"
+    assert execution.error.message == "'contacts'"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from automations.domain.runs import Attempt, ErrorInfo, Execution, ExecutionOutcome, HttpExchange, Run, Step, StepCounts
+from automations.domain.runs import Attempt, ErrorInfo, Execution, ExecutionOutcome, HttpExchange, Run, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.domain.triggers import TriggerEvent
 from automations.flows.definition import Flow, FlowVersion
@@ -131,8 +131,6 @@ class RunStore(Protocol):
     ) -> bool:
         """Move along the transition table (only while ``execution`` is current, if given); False if not allowed."""
         ...
-
-    def settle_run(self, *, run_id: str, status: RunStatus, counts: StepCounts, ended_at: str) -> bool: ...
 
     # steps and attempts
     def begin_attempt(

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from automations.adapters.dynamo import keys
 from automations.domain import clock
-from automations.domain.runs import Attempt, Execution, Run, Step, StepCounts
+from automations.domain.runs import Attempt, Execution, Run, Step
 from automations.domain.status import (
     AttemptStatus,
     RunStatus,
@@ -440,9 +440,6 @@ class DynamoRepository:
         except TransitionRejected:
             return False
         return True
-
-    def settle_run(self, *, run_id: str, status: RunStatus, counts: StepCounts, ended_at: str) -> bool:
-        return self.transition_run(run_id, status, fields={"endedAt": ended_at, "stepCounts": counts.dump()})
 
     # --- steps and attempts -------------------------------------------------------
 
