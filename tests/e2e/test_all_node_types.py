@@ -57,11 +57,12 @@ def test_a_flow_using_every_node_type_runs_end_to_end(stack: StackClient, target
     # Given the onboarding flow, When a pro contact signs up
     flow = stack.create_flow(onboarding_flow(target), name="onboarding")
     run_id = stack.trigger(flow, {"email": "grace@example.com", "name": "Grace"})
-    # Then, while the delay waits, its step is running with a wake-up time
+    # Then, while the delay waits, its step is running with a wake-up time (set once the node has
+    # computed it, just after its attempt began)
     waiting = wait_for(
         lambda: (
             (r := stack.run(run_id))
-            and any(s["nodeId"] == "pause" and s["status"] == "running" for s in r["steps"])
+            and any(s["nodeId"] == "pause" and s["status"] == "running" and s.get("wakeAt") for s in r["steps"])
             and r
         ),
         timeout=20,

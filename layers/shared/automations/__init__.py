@@ -1,5 +1,8 @@
-"""The automation engine's shared package: domain models, logic and data access.
+"""The automation engine's shared package, built as a Lambda layer (``layers/shared``) and
+installed into the project's virtualenv for tests and the local stack.
 
-Built as a Lambda layer (``layers/shared``) and installed into the project's virtualenv
-for tests and the local stack. Nothing in here reads the environment at import time.
+Layers, each importing only those before it (every package's docstring states its rule, and
+``tests/unit/test_layers.py`` enforces them): ``errors`` -> ``domain`` (pure) -> ``nodes`` (the
+node registry) -> ``flows`` -> ``ports`` -> ``logic`` (business rules, no AWS) and ``adapters``
+(AWS) -> ``api``. Nothing in here reads the environment at import time.
 """

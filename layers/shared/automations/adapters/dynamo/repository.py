@@ -445,10 +445,9 @@ class DynamoRepository:
 
     def begin_attempt(self, *, run_id: str, node_id: str, node_type: str, step_number: int, at: str) -> AttemptStart:
         """Step -> running and the next attempt number claimed, in one conditional update."""
-        now = at
-        update = _Update().record_status(StepStatus.RUNNING, now).set("nodeType", node_type)
+        update = _Update().record_status(StepStatus.RUNNING, at).set("nodeType", node_type)
         update.set_all({"runId": run_id, "nodeId": node_id, "entity": "step", "expiresAt": self._expires_at()})
-        update.set("stepNumber", step_number, only_if_absent=True).set("startedAt", now, only_if_absent=True)
+        update.set("stepNumber", step_number, only_if_absent=True).set("startedAt", at, only_if_absent=True)
         update.remove("endedAt").add("attemptCount", 1)
         # `running` is allowed too: an invocation that timed out never recorded its outcome
         previous_ok = [*step_statuses_leading_to(StepStatus.RUNNING), StepStatus.RUNNING]
@@ -457,7 +456,7 @@ class DynamoRepository:
         )
         number = int(old.get("attemptCount", 0)) + 1
         previous = StepStatus(old["status"]) if old else None
-        attempt = Attempt(run_id=run_id, node_id=node_id, attempt=number, status=AttemptStatus.RUNNING, started_at=now)
+        attempt = Attempt(run_id=run_id, node_id=node_id, attempt=number, status=AttemptStatus.RUNNING, started_at=at)
         item = {**keys.attempt(run_id, node_id, number), "entity": "attempt", "expiresAt": self._expires_at()}
         self.client.put_item(**self._put({**item, **attempt.dump()}))
         dangling = number - 1 if previous == StepStatus.RUNNING else None
