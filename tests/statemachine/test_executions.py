@@ -24,8 +24,9 @@ from tests.support.stack_client import StackClient, statuses, step_of, wait_for
 pytestmark = pytest.mark.e2e
 
 
-def step_status(stack: StackClient, run_id: str, node_id: str) -> str | None:
-    return next((s["status"] for s in stack.run(run_id)["steps"] if s["nodeId"] == node_id), None)
+def waiting_at(stack: StackClient, run_id: str, node_id: str) -> bool:
+    """The run's step at ``node_id`` is running and knows when it wakes up (it is in the Wait state)."""
+    return any(s["nodeId"] == node_id and s.get("wakeAt") for s in stack.run(run_id)["steps"])
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_a_second_execution_continues_the_run_at_a_later_node_with_earlier_outpu
         ]
     )
     run_id = stack.trigger(flow, {})
-    wait_for(lambda: step_status(stack, run_id, "pause") == "running", timeout=20, what="the delay to wait")
+    wait_for(lambda: waiting_at(stack, run_id, "pause"), timeout=20, what="the delay to wait")
     # When its execution is stopped behind the engine's back, and Step Functions reports it ended
     assert workflows.stop(name=run_id, cause="the platform restarted")
     assert execution_of(stack, run_id)[0]["status"] == "ABORTED"
