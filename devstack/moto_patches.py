@@ -6,8 +6,10 @@ each is needed); all are applied once, before the moto server starts.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -98,3 +100,152 @@ def quiet_servers() -> None:
     for name in ("werkzeug", "botocore.credentials"):
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.getLogger("moto").setLevel(logging.CRITICAL)
+
+
+# One lock for moto's DynamoDB and DynamoDB Streams backends: they are not thread-safe
+# ("dictionary changed size during iteration" under concurrent writes), and a transaction's
+# checks and writes must not interleave with another request. DynamoDB itself is a service.
+DYNAMODB_LOCK = threading.RLock()
+
+
+def serialize_dynamodb() -> None:
+    """Every DynamoDB and DynamoDB Streams request runs alone."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        unlocked = handler.call_action
+
+        @functools.wraps(unlocked)
+        def call_action(self: Any, _unlocked: Callable[..., Any] = unlocked) -> Any:
+            with DYNAMODB_LOCK:
+                return _unlocked(self)
+
+        handler.call_action = call_action  # type: ignore[method-assign]
+
+
+# AWS expires shard iterators after 15 minutes; moto keeps every one it hands out (one per
+# get_records call: tens per second while a poller idles). Keep the most recent ones.
+MAX_SHARD_ITERATORS = 1000
+
+
+def expire_shard_iterators() -> None:
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend
+
+    get_records = DynamoDBStreamsBackend.get_records
+
+    def bounded(self: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, Any]:
+        result = get_records(self, iterator_arn, limit)
+        excess = len(self.shard_iterators) - MAX_SHARD_ITERATORS
+        for arn in list(self.shard_iterators)[: max(excess, 0)]:
+            del self.shard_iterators[arn]
+        return result
+
+    DynamoDBStreamsBackend.get_records = bounded  # type: ignore[method-assign]
+
+
+def atomic_transactions() -> None:
+    """``TransactWriteItems`` all or nothing, as on AWS, without moto's whole-table copies.
+
+    moto applies each operation as it goes (writing stream records) and, when one fails, swaps in
+    a deep copy of every table it touched: O(table) per transaction, and the swap replaces the
+    table's stream shard, so a poller holding iterators sees nothing more, while the records of
+    the rolled-back writes were already visible. Here every condition is checked first (under the
+    DynamoDB lock, so nothing changes in between): a cancelled transaction writes nothing and
+    emits no record. Should an operation still fail while applying (a validation error), only the
+    items the transaction touched are put back, and its stream records are withdrawn.
+    """
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        operations = []
+        seen: set[tuple[str, str]] = set()
+        for item in transact_items:
+            if len(item) > 1:
+                raise TransactWriteSingleOpException
+            op_type, op = next(iter(item.items()))
+            table = self.get_table(op["TableName"])
+            key = op.get("Key") or {
+                name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name is not None
+            }
+            unique = (op["TableName"], str(dict(sorted(key.items()))))
+            if unique in seen:
+                raise MultipleTransactionsException()
+            seen.add(unique)
+            operations.append((op_type, op, table, key))
+        reasons = [_check_condition(self, op, key, ConditionalCheckFailed) for _, op, _, key in operations]
+        if any(code is not None for code, _, _ in reasons):
+            raise TransactionCanceledException(reasons)
+        touched = [
+            (table, self.get_keys_value(table, key), copy.deepcopy(self.get_item(table.name, key)))
+            for _, _, table, key in operations
+        ]
+        marks = {id(t): (t, len(t.stream_shard.items)) for t, _, _ in touched if t.stream_shard is not None}
+        try:
+            for op_type, op, _, key in operations:
+                _apply(self, op_type, op, key)
+        except Exception:
+            for table, (hash_key, range_key), before in touched:
+                _restore(table, hash_key, range_key, before)
+            for table, mark in marks.values():
+                del table.stream_shard.items[mark:]  # type: ignore[union-attr]
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _check_condition(backend: Any, op: dict[str, Any], key: dict[str, Any], failed: type[Exception]) -> Any:
+    from moto.dynamodb.comparisons import get_filter_expression
+
+    condition = op.get("ConditionExpression")
+    if condition is None:
+        return (None, None, None)
+    current = backend.get_item(op["TableName"], key)
+    check = get_filter_expression(condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues"))
+    if check.expr(current):
+        return (None, None, None)
+    wants_old = op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD"
+    old = current.to_json()["Attributes"] if current and wants_old else None
+    return ("ConditionalCheckFailed", str(failed().message), old)  # type: ignore[attr-defined]
+
+
+def _apply(backend: Any, op_type: str, op: dict[str, Any], key: dict[str, Any]) -> None:
+    names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    if op_type == "Put":
+        backend.put_item(
+            op["TableName"], op["Item"], expression_attribute_names=names, expression_attribute_values=values
+        )
+    elif op_type == "Delete":
+        backend.delete_item(op["TableName"], key, expression_attribute_names=names, expression_attribute_values=values)
+    elif op_type == "Update":
+        backend.update_item(
+            op["TableName"],
+            key,
+            update_expression=op["UpdateExpression"],
+            expression_attribute_names=names,
+            expression_attribute_values=values,
+        )
+    elif op_type != "ConditionCheck":
+        raise ValueError(f"Unsupported transaction operation {op_type}")
+
+
+def _restore(table: Any, hash_key: Any, range_key: Any, before: Any) -> None:
+    """Put an item back as it was, without a stream record (the caller withdraws the records)."""
+    if range_key is not None:
+        if before is None:
+            table.items[hash_key].pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = before
+    elif before is None:
+        table.items.pop(hash_key, None)
+    else:
+        table.items[hash_key] = before

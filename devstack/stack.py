@@ -74,6 +74,9 @@ class LocalStack:
         moto_patches.scale_retry_waits(self.config.retry_wait_scale)
         moto_patches.wake_no_earlier_than_timestamps()
         moto_patches.reuse_interpreter_clients()
+        moto_patches.serialize_dynamodb()
+        moto_patches.atomic_transactions()
+        moto_patches.expire_shard_iterators()
         moto_patches.quiet_servers()
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 

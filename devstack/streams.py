@@ -4,6 +4,11 @@ Reads with ``get_records`` (moto's own stream->Lambda delivery re-enters itself)
 records to the Lambda event shape, and honours ``batchItemFailures``: the batch is retried
 from the first failed record, up to ``MaximumRetryAttempts`` times, then the record goes to
 the on-failure destination (here: a list /_local/stream-failures shows) and delivery moves on.
+
+It cannot stall: it re-reads the shard list every second, keeps the last sequence number it
+delivered per shard and, whenever a shard has nothing new (or anything went wrong), asks for
+an iterator after that number again, so a replaced shard or an expired iterator is followed.
+An error is logged and retried, never fatal.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ class StreamSettings:
     batch_size: int = 100
     max_retry_attempts: int = 5
     poll_interval_seconds: float = 0.05
+    shard_refresh_seconds: float = 1.0
+    error_backoff_seconds: float = 0.5
 
 
 @dataclass
@@ -40,6 +47,10 @@ class StreamPoller:
         self._idle = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stream-poller", daemon=True)
         self.delivered = 0
+        self.last_sequence: dict[str, str] = {}  # per shard: the last record handed to the function
+        self._shards: set[str] = set()
+        self._shards_refreshed_at = float("-inf")
+        self._iterators: dict[str, str] = {}
 
     def start(self) -> None:
         dynamodb = boto3.client("dynamodb")
@@ -52,31 +63,50 @@ class StreamPoller:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def _iterators(self) -> dict[str, str]:
-        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        return {
-            shard["ShardId"]: self.streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            for shard in shards
-        }
-
     def _run(self) -> None:
-        iterators = self._iterators()
         while not self._stop.is_set():
-            got_any = False
-            for shard_id, iterator in list(iterators.items()):
-                response = self.streams.get_records(ShardIterator=iterator, Limit=self.settings.batch_size)
-                iterators[shard_id] = response["NextShardIterator"]
-                records = [self._as_lambda_record(r) for r in response.get("Records", [])]
-                if records:
-                    got_any = True
-                    self._deliver(records)
-            if not got_any:
+            try:
+                delivered = self._poll_once()
+            except Exception:  # the poller must outlive any error: log it, then resume where it was
+                logger.exception("stream poll failed; resuming from the last delivered record")
+                self._iterators.clear()
+                self._stop.wait(self.settings.error_backoff_seconds)
+                continue
+            if delivered:
+                self._idle.clear()
+            else:
                 self._idle.set()
                 self._stop.wait(self.settings.poll_interval_seconds)
-            else:
-                self._idle.clear()
+
+    def _poll_once(self) -> bool:
+        if time.monotonic() >= self._shards_refreshed_at + self.settings.shard_refresh_seconds:
+            self._refresh_shards()
+        delivered = False
+        for shard_id in list(self._shards):
+            iterator = self._iterators.pop(shard_id, None) or self._iterator_after_last(shard_id)
+            response = self.streams.get_records(ShardIterator=iterator, Limit=self.settings.batch_size)
+            records = [self._as_lambda_record(r) for r in response.get("Records", [])]
+            if records:
+                self._deliver(records)
+                self.last_sequence[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+                delivered = True
+                if response.get("NextShardIterator"):
+                    self._iterators[shard_id] = response["NextShardIterator"]
+            elif not response.get("NextShardIterator"):
+                self._shards.discard(shard_id)  # a closed shard, read to its end
+        return delivered
+
+    def _refresh_shards(self) -> None:
+        description = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
+        self._shards = {shard["ShardId"] for shard in description["Shards"]}
+        self._shards_refreshed_at = time.monotonic()
+
+    def _iterator_after_last(self, shard_id: str) -> str:
+        """Where to read next: after the last record delivered, or the shard's start."""
+        position: dict[str, Any] = {"ShardIteratorType": "TRIM_HORIZON"}
+        if shard_id in self.last_sequence:
+            position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.last_sequence[shard_id]}
+        return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)["ShardIterator"]
 
     def _as_lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         converted = dict(record)

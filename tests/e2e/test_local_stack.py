@@ -1,0 +1,37 @@
+"""The local stack as a product: it never stalls, and it behaves as the AWS services it stands in for."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.statemachine.test_interpreter_runs import sfn
+from tests.support.stack_client import StackClient
+
+pytestmark = pytest.mark.e2e
+
+
+def execution_names(stack: StackClient) -> set[str]:
+    client = sfn(stack)
+    (machine,) = client.list_state_machines()["stateMachines"]
+    pages = client.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"])
+    return {e["name"] for page in pages for e in page["executions"]}
+
+
+def test_a_retried_webhook_cancels_its_transaction_and_delivery_goes_on(stack: StackClient, target) -> None:
+    # Given a flow, and the executions that exist so far
+    flow = stack.create_flow([{"id": "call", "type": "http_request", "url": target.script("/stall/ok", 200)}])
+    before = execution_names(stack)
+    # When a webhook is retried with the same Idempotency-Key (its second recording is a cancelled
+    # transaction), once with the same body and once with another
+    answers = [
+        stack.call_webhook(flow, body, **{"Idempotency-Key": "retried-once"}) for body in ({"n": 1}, {"n": 1}, {"n": 2})
+    ]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    (first_run,) = {tuple(a.json()["runIds"]) for a in answers}
+    # And 50 more webhooks follow
+    run_ids = [*first_run, *(stack.trigger(flow, {"i": i}) for i in range(50))]
+    # Then every run completes: nothing stalled behind the cancelled transactions
+    for run_id in run_ids:
+        assert stack.wait_for_run(run_id, timeout=60)["status"] == "completed", run_id
+    # And exactly one execution started per recorded run: none for a transaction that was cancelled
+    assert execution_names(stack) - before == set(run_ids)
