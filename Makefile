@@ -1,5 +1,5 @@
 # The two commands: `make local` (run the engine on 127.0.0.1:3000) and `make test`.
-# Each creates its own virtualenv (.venv) and installs what it needs.
+# Each creates its own virtualenv (.venv) and installs what it needs. `make` alone lists the targets.
 
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +12,8 @@ PY313_DIR ?= $(shell for d in "$$(dirname "$$(command -v python3.13 2>/dev/null)
 		$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | sort -rV); do \
 	[ -n "$$d" ] && "$$d/python3.13" -V >/dev/null 2>&1 && { echo "$$d"; break; }; done)
 
-.PHONY: local test lint build deploy clean
+.PHONY: help local test lint build deploy clean
+.DEFAULT_GOAL := help
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-local: $(STAMP)  ## the engine on http://127.0.0.1:3000 (moto in-process)
+local: $(STAMP)  ## the engine on http://127.0.0.1:3000 (moto in-process; AUTOMATIONS_PORT for another port)
 	TZ=UTC $(BIN)/python -m devstack
 
 test: $(STAMP)  ## every test: unit, integration (moto), state machine, end-to-end
@@ -53,5 +54,10 @@ build: $(SAM)  ## sam build (needs python3.13; see README)
 deploy: build  ## first time: sam deploy --guided
 	SAM_CLI_TELEMETRY=0 $(SAM) deploy $(if $(GUIDED),--guided,$$([ -f samconfig.toml ] || echo --guided))
 
-clean:
+clean:  ## remove .venv, .tools, the sam build and the tools' caches
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+# Every target with a `## ` comment, in file order, the comments aligned.
+help:  ## this list
+	@awk -F ':.*## ' '/^[a-z]+:.*## / { name[++n] = $$1; text[n] = $$2; if (length($$1) > w) w = length($$1) } \
+		END { for (i = 1; i <= n; i++) printf "  %-" w "s  %s\n", name[i], text[i] }' $(MAKEFILE_LIST)

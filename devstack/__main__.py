@@ -2,7 +2,8 @@
 
 Environment: AUTOMATIONS_API_KEY (the local account's key; generated and printed when
 unset), AUTOMATIONS_RETRY_WAIT_SCALE (multiplies every retry wait; default 1),
-AUTOMATIONS_LOG_LEVEL (default WARNING), AUTOMATIONS_PORT (the API's port; default 3000).
+AUTOMATIONS_LOG_LEVEL (default WARNING), AUTOMATIONS_PORT (the API's port; default 3000),
+AUTOMATIONS_MOTO_PORT (moto's port; default: any free one).
 
 ``--node-module MODULE`` (repeatable) imports a module that registers a node type before the
 engine starts: a way to try a node type on the local stack before it joins ``automations/nodes``
@@ -13,11 +14,33 @@ engine starts: a way to try a node type on the local stack before it joins ``aut
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
+import socket
 import sys
 import threading
+
+
+def bind_error(host: str, port: int, error: OSError, setting: str = "AUTOMATIONS_PORT", flag: str = "--port") -> str:
+    """The one line to print instead of a traceback when ``host:port`` cannot be listened on."""
+    if error.errno == errno.EADDRINUSE:
+        return f"devstack: port {port} on {host} is in use (another make local?); set {setting} or pass {flag}"
+    return f"devstack: cannot listen on {host}:{port}: {error.strerror or error}"
+
+
+def cannot_bind(host: str, port: int) -> OSError | None:
+    """Why a server could not listen on ``host:port`` now, or None when it could."""
+    with socket.socket() as probe:
+        # Both servers set SO_REUSEADDR (http.server, werkzeug): so does the probe, or a port
+        # still in TIME_WAIT from a stack just stopped would count as busy when it is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("AUTOMATIONS_MOTO_PORT", "0")))
     parser.add_argument("--node-module", action="append", default=[], help="import MODULE to register a node type")
     args = parser.parse_args(argv)
+    # Before anything starts: the stack binds its API last, after ~10 s of setup, and a busy
+    # moto port would hang it (moto's server thread exits without telling its caller).
+    ports = [(args.port, "AUTOMATIONS_PORT", "--port"), (args.moto_port, "AUTOMATIONS_MOTO_PORT", "--moto-port")]
+    for port, setting, flag in ports:
+        if port and (error := cannot_bind(args.host, port)):
+            print(bind_error(args.host, port, error, setting, flag), file=sys.stderr)
+            return 2
     for module in args.node_module:  # before the flow model is built from the registry
         importlib.import_module(module)
     from devstack.stack import LocalStack, StackConfig
@@ -39,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         retry_wait_scale=float(os.environ.get("AUTOMATIONS_RETRY_WAIT_SCALE", "1")),
         log_level=os.environ.get("AUTOMATIONS_LOG_LEVEL", "WARNING"),
     )
-    stack = LocalStack(config).start()
+    try:
+        stack = LocalStack(config).start()
+    except OSError as error:
+        # The API's port was free at the check but taken before the API bound it, last.
+        # Exiting stops what did start: moto and the stream poller run in daemon threads.
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(bind_error(args.host, args.port, error), file=sys.stderr)
+        return 2
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
@@ -48,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     if not config.api_key:
         print("  (generated; set AUTOMATIONS_API_KEY to choose one)", flush=True)
     print(
-        f"  AWS services (moto): {os.environ['AWS_ENDPOINT_URL']}  retry-wait scale: {config.retry_wait_scale:g}",
+        f"  AWS services (moto): {stack.moto_endpoint}  retry-wait scale: {config.retry_wait_scale:g}",
         flush=True,
     )
     print(f"  OpenAPI: {stack.api_url}/openapi.json   Swagger UI: {stack.api_url}/swagger", flush=True)

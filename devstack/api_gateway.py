@@ -61,6 +61,9 @@ def proxy_event(
 
 class ApiGatewayServer(ThreadingHTTPServer):
     daemon_threads = True
+    # The socket's listen backlog: Python's default of 5 resets connections under a burst of
+    # clients; API Gateway queues them.
+    request_queue_size = 256
 
     def __init__(self, address: tuple[str, int], api: LocalFunction, local_routes: dict[tuple[str, str], LocalRoute]):
         super().__init__(address, _Handler)

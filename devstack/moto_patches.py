@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
@@ -93,6 +96,114 @@ def reuse_interpreter_clients() -> None:
 
     boto_client.boto_client_for = boto_client_for  # type: ignore[assignment]
     lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[attr-defined]
+
+
+# Services whose backend a signed request's credential scope (and X-Amz-Target prefix) decides.
+_ROUTED_BY_SCOPE = frozenset({"dynamodb", "states", "lambda", "ssm", "iam", "sqs", "scheduler", "events", "sts"})
+
+
+def route_requests_once() -> None:
+    """moto's server looks up the backend for every request under one global lock (importing and
+    matching every service's URL patterns): the local stack's busiest path. Remember the answer
+    for the signed requests of the services the engine uses; anything else goes the long way."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    lookup = DomainDispatcherApplication.get_application
+    routes: dict[tuple[str, ...], Any] = {}
+
+    def get_application(self: DomainDispatcherApplication, environ: dict[str, Any]) -> Any:
+        scope = environ.get("HTTP_AUTHORIZATION", "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        if len(scope) != 5 or scope[3] not in _ROUTED_BY_SCOPE:
+            return lookup(self, environ)
+        key = (environ.get("HTTP_HOST", ""), scope[2], scope[3], environ.get("HTTP_X_AMZ_TARGET", "").split(".")[0])
+        if key not in routes:
+            routes[key] = lookup(self, environ)
+        return routes[key]
+
+    DomainDispatcherApplication.get_application = get_application  # type: ignore[method-assign]
+
+
+def parse_each_definition_once() -> None:
+    """moto parses the whole ASL (an ANTLR grammar) again for every execution: about a third of
+    the local stack's CPU under load. The parsed program is a tree of declarations that keeps
+    per-execution state in the execution's environment, so one parse per definition serves all
+    (the state types the engine's definition uses: Task, Choice, Wait, Pass, Succeed, Fail)."""
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    parse = functools.lru_cache(maxsize=16)(AmazonStateLanguageParser.parse)
+    AmazonStateLanguageParser.parse = staticmethod(parse)  # type: ignore[method-assign]
+
+
+def serve_aws_in_process() -> None:
+    """The stack's own AWS clients (handlers, the interpreter's tasks, the poller) call moto's
+    backends directly, as moto's decorators do, instead of going through its HTTP server: no
+    socket, thread or HTTP parsing per call. The server still serves everyone else (tests, the
+    AWS CLI), on the same state. A request moto does not answer never leaves the machine."""
+    from botocore import handlers
+    from moto.core.models import botocore_stubber
+
+    def answer_in_process(request: Any, **kwargs: Any) -> Any:
+        response = botocore_stubber(request=request, **kwargs)
+        host = urlsplit(request.url).hostname or ""
+        if response is None and host != "localhost" and not host.startswith("127.") and host != "::1":
+            raise RuntimeError(f"the local stack does not emulate {host}; it only calls this machine")
+        return response
+
+    botocore_stubber.enabled = True
+    handlers.BUILTIN_HANDLERS[:] = [
+        (entry[0], answer_in_process, *entry[2:]) if entry[1] is botocore_stubber else entry
+        for entry in handlers.BUILTIN_HANDLERS
+    ]
+
+
+# Reads and writes of items, and stream records: their results are DynamoDB's wire JSON already.
+_WIRE_JSON_OPERATIONS = frozenset(
+    {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "TransactWriteItems", "BatchGetItem"}
+    | {"GetRecords", "GetShardIterator"}
+)
+
+
+def fast_dynamodb_responses() -> None:
+    """moto answers DynamoDB (and its stream) through a generic serializer that walks botocore's
+    shape model for every attribute of every item: a quarter of the local stack's CPU under load,
+    most of it for the stream poller's records. These results are DynamoDB's wire JSON already,
+    so they are written as they are (timestamps as epoch seconds, as the JSON protocol has them)."""
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        serialize = handler.serialized
+
+        def serialized(self: Any, action_result: Any, _serialize: Callable[..., Any] = serialize) -> Any:
+            result = action_result.result
+            if self._get_action() not in _WIRE_JSON_OPERATIONS or not isinstance(result, dict):
+                return _serialize(self, action_result)
+            body = json.dumps(_without_nulls(result), separators=(",", ":"), default=_epoch_seconds)
+            return 200, {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}, body
+
+        handler.serialized = serialized  # type: ignore[method-assign]
+
+
+def _epoch_seconds(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def parse_each_json_path_once() -> None:
+    """moto's interpreter builds a JSONPath parser (a yacc table) for every path it reads."""
+    from jsonpath_ng.ext import parse
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    json_path.parse = functools.lru_cache(maxsize=512)(parse)  # type: ignore[attr-defined]
 
 
 def quiet_servers() -> None:

@@ -77,6 +77,11 @@ class LocalStack:
         moto_patches.serialize_dynamodb()
         moto_patches.atomic_transactions()
         moto_patches.expire_shard_iterators()
+        moto_patches.route_requests_once()
+        moto_patches.parse_each_definition_once()
+        moto_patches.serve_aws_in_process()
+        moto_patches.fast_dynamodb_responses()
+        moto_patches.parse_each_json_path_once()
         moto_patches.quiet_servers()
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
@@ -104,6 +109,11 @@ class LocalStack:
         self.moto.stop()
 
     @property
+    def moto_endpoint(self) -> str:
+        """Where moto's server answers AWS API calls from outside the stack (tests, the AWS CLI)."""
+        return f"http://{self.config.host}:{self.moto_port}"
+
+    @property
     def api_url(self) -> str:
         return f"http://{self.config.host}:{self.api.server_address[1]}"
 
@@ -114,7 +124,6 @@ class LocalStack:
         os.environ.update(
             {
                 "MOTO_PORT": str(self.moto_port),
-                "AWS_ENDPOINT_URL": f"http://{self.config.host}:{self.moto_port}",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
                 "AWS_ACCESS_KEY_ID": "local",
@@ -128,6 +137,8 @@ class LocalStack:
                 "ALLOW_PRIVATE_TARGETS": "true",
             }
         )
+        # the stack's own clients reach moto in-process (moto_patches.serve_aws_in_process)
+        os.environ.pop("AWS_ENDPOINT_URL", None)
         time.tzset()
 
     def _export_function_environment(self) -> None:
@@ -223,7 +234,9 @@ class LocalStack:
             if e["Type"] == "DynamoDB"
         )["Properties"]
         settings = StreamSettings(
-            batch_size=int(event.get("BatchSize", 100)), max_retry_attempts=int(event.get("MaximumRetryAttempts", 5))
+            batch_size=int(event.get("BatchSize", 100)),
+            max_retry_attempts=int(event.get("MaximumRetryAttempts", 5)),
+            parallelization_factor=int(event.get("ParallelizationFactor", 1)),
         )
         poller = StreamPoller(self.table_name, self.functions[stream_function], settings)
         poller.start()
@@ -249,7 +262,7 @@ class LocalStack:
 
     def _local_api(self) -> LocalApi:
         return LocalApi(
-            moto_endpoint=os.environ["AWS_ENDPOINT_URL"],
+            moto_endpoint=self.moto_endpoint,
             table_name=self.table_name,
             stream_failures=self.poller.failures,
             provision_account=self._provision_account,

@@ -5,6 +5,10 @@ records to the Lambda event shape, and honours ``batchItemFailures``: the batch 
 from the first failed record, up to ``MaximumRetryAttempts`` times, then the record goes to
 the on-failure destination (here: a list /_local/stream-failures shows) and delivery moves on.
 
+Like the event source mapping's ``ParallelizationFactor``, a batch is split into that many
+concurrent batches by the items' partition key, so the changes of one item collection (a run
+with its executions, steps and attempts) stay in order while different runs go in parallel.
+
 It cannot stall: it re-reads the shard list every second, keeps the last sequence number it
 delivered per shard and, whenever a shard has nothing new (or anything went wrong), asks for
 an iterator after that number again, so a replaced shard or an expired iterator is followed.
@@ -13,8 +17,11 @@ An error is logged and retried, never fatal.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +37,7 @@ from devstack.functions import FunctionError, LocalFunction
 class StreamSettings:
     batch_size: int = 100
     max_retry_attempts: int = 5
+    parallelization_factor: int = 1
     poll_interval_seconds: float = 0.05
     shard_refresh_seconds: float = 1.0
     error_backoff_seconds: float = 0.5
@@ -51,10 +59,13 @@ class StreamPoller:
         self._shards: set[str] = set()
         self._shards_refreshed_at = float("-inf")
         self._iterators: dict[str, str] = {}
+        self._lanes = ThreadPoolExecutor(self.settings.parallelization_factor, thread_name_prefix="stream-lane")
 
     def start(self) -> None:
         dynamodb = boto3.client("dynamodb")
-        self.stream_arn = dynamodb.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+        table = dynamodb.describe_table(TableName=self.table_name)["Table"]
+        self.stream_arn = table["LatestStreamArn"]
+        self.partition_key = next(k["AttributeName"] for k in table["KeySchema"] if k["KeyType"] == "HASH")
         # the Streams client answers 404 unless the account id is kept out of the endpoint
         self.streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
         self._thread.start()
@@ -87,7 +98,7 @@ class StreamPoller:
             response = self.streams.get_records(ShardIterator=iterator, Limit=self.settings.batch_size)
             records = [self._as_lambda_record(r) for r in response.get("Records", [])]
             if records:
-                self._deliver(records)
+                self._deliver_in_parallel(records)
                 self.last_sequence[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 delivered = True
                 if response.get("NextShardIterator"):
@@ -117,6 +128,18 @@ class StreamPoller:
             change["ApproximateCreationDateTime"] = created.timestamp()
         converted["dynamodb"] = change
         return converted
+
+    def _deliver_in_parallel(self, records: list[dict[str, Any]]) -> None:
+        """One concurrent batch per partition-key lane; the checkpoint moves when all are done."""
+        lanes: dict[int, list[dict[str, Any]]] = {}
+        for record in records:
+            key = json.dumps(record["dynamodb"]["Keys"][self.partition_key], sort_keys=True)
+            lane = zlib.crc32(key.encode()) % self.settings.parallelization_factor
+            lanes.setdefault(lane, []).append(record)
+        if len(lanes) == 1:
+            self._deliver(records)
+            return
+        list(self._lanes.map(self._deliver, lanes.values()))
 
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         attempts = 0

@@ -1,0 +1,1 @@
+"""Benchmarks and load scripts: they print figures; nothing here is a test."""
