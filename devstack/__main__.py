@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     for module in args.node_module:  # before the flow model is built from the registry
         importlib.import_module(module)
+    from devstack.functions import timeout_scales
     from devstack.stack import LocalStack, StackConfig
 
     config = StackConfig(
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         api_key=os.environ.get("AUTOMATIONS_API_KEY") or None,
         retry_wait_scale=float(os.environ.get("AUTOMATIONS_RETRY_WAIT_SCALE", "1")),
         log_level=os.environ.get("AUTOMATIONS_LOG_LEVEL", "WARNING"),
+        function_timeout_scales=timeout_scales(os.environ.get("AUTOMATIONS_FUNCTION_TIMEOUT_SCALE", "")),
     )
     try:
         stack = LocalStack(config).start()

@@ -3,6 +3,10 @@
 A container is a fresh import of the function's handler module (``CodeUri`` + ``Handler``
 from ``template.yaml``), so module-level state (the REST resolver, the batch processor) is
 never shared by two concurrent invocations, exactly as on Lambda.
+
+An invocation runs in its own thread and is given the function's ``Timeout``. Past it, the
+caller gets Lambda's timeout error and the container is thrown away, as Lambda discards the
+sandbox (see ``_Invocation`` for what the abandoned handler can still do).
 """
 
 from __future__ import annotations
@@ -56,11 +60,49 @@ def load_handler_module(code_uri: str, handler: str) -> tuple[ModuleType, Callab
 
 
 class FunctionError(Exception):
-    """A handler raised: carries the payload Lambda would return (errorType, errorMessage)."""
+    """A handler raised or timed out: carries the payload Lambda would return (errorType, errorMessage)."""
 
     def __init__(self, payload: dict[str, Any]) -> None:
         super().__init__(payload["errorMessage"])
         self.payload = payload
+
+
+class _Invocation(threading.Thread):
+    """One invocation in its own thread, so that the caller can stop waiting at the timeout.
+
+    Lambda ends a timed-out sandbox; Python cannot kill a thread. An abandoned invocation runs on
+    as a daemon (it never keeps the local stack from exiting) until its handler returns, and its
+    result or error is then dropped. What the handler writes on the way still lands, late: a
+    node's attempt and step records, after the next attempt has begun. (Raising in the thread
+    instead could stop it inside moto's in-process backends, half-way through a transaction.)
+    """
+
+    def __init__(self, handler: Callable[..., Any], event: Any, context: LambdaContext) -> None:
+        super().__init__(name=f"{context.function_name}-{context.aws_request_id[:8]}", daemon=True)
+        self.handler, self.event, self.context = handler, event, context
+        self.result: Any = None
+        self.error: Exception | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.handler(self.event, self.context)
+        except Exception as error:
+            self.error = error
+
+
+def timeout_scales(spec: str) -> dict[str, float]:
+    """``AUTOMATIONS_FUNCTION_TIMEOUT_SCALE``: ``HttpRequestFunction=0.1,...`` (logical id=scale).
+
+    Per function, not one factor for all: shrunk, the busy functions' timeouts fire for real
+    (a stream batch under load takes seconds).
+    """
+    scales = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, equals, scale = item.partition("=")
+        if not equals:
+            raise ValueError(f"AUTOMATIONS_FUNCTION_TIMEOUT_SCALE wants FunctionName=scale, got {item!r}")
+        scales[name.strip()] = float(scale)
+    return scales
 
 
 @dataclass
@@ -72,22 +114,20 @@ class LocalFunction:
     timeout_seconds: int
     memory_mb: int
     max_containers: int = 8
+    # Multiplies the time the handler is given, so that tests reach a timeout in seconds
+    # (see `timeout_scales`); the context still reports the template's Timeout.
+    timeout_scale: float = 1.0
 
     def __post_init__(self) -> None:
         self._idle: queue.LifoQueue[Callable[..., Any]] = queue.LifoQueue()
-        self._created = 0
-        self._lock = threading.Lock()
+        # one slot per invocation in flight, like reserved concurrency: a timed-out invocation
+        # gives its slot back though its container is thrown away, so a new one can be made
+        self._slots = threading.BoundedSemaphore(self.max_containers)
+        self._imports = threading.Lock()
 
-    def _container(self) -> Callable[..., Any]:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._created < self.max_containers:
-                self._created += 1
-                return load_handler_module(self.code_uri, self.handler)[1]
-        return self._idle.get()  # all containers busy: wait for one, like reserved concurrency
+    def _new_container(self) -> Callable[..., Any]:
+        with self._imports:  # concurrent first imports of one module can see it half initialised
+            return load_handler_module(self.code_uri, self.handler)[1]
 
     def warm(self) -> None:
         """Start one container now: imports run one at a time, before any request arrives.
@@ -95,21 +135,30 @@ class LocalFunction:
         (Concurrent first imports of the same packages from several threads can trip over
         partly initialised modules; Lambda never imports two handlers in one process.)
         """
-        self._idle.put(self._container())
+        self._idle.put(self._new_container())
 
     def invoke(self, event: Any) -> Any:
-        """Run the handler; a raised exception becomes FunctionError with Lambda's error payload."""
-        handler = self._container()
-        context = LambdaContext(
-            function_name=self.name,
-            invoked_function_arn=self.arn,
-            memory_limit_in_mb=self.memory_mb,
-            timeout_seconds=self.timeout_seconds,
-            aws_request_id=str(uuid.uuid4()),
-        )
-        try:
-            return handler(event, context)
-        except Exception as error:
+        """Run the handler; a raised exception or a timeout becomes FunctionError with Lambda's payload."""
+        with self._slots:  # all slots busy: wait for one
+            try:
+                handler = self._idle.get_nowait()
+            except queue.Empty:
+                handler = self._new_container()
+            context = LambdaContext(
+                function_name=self.name,
+                invoked_function_arn=self.arn,
+                memory_limit_in_mb=self.memory_mb,
+                timeout_seconds=self.timeout_seconds,
+                aws_request_id=str(uuid.uuid4()),
+            )
+            invocation = _Invocation(handler, event, context)
+            invocation.start()
+            invocation.join(self.timeout_seconds * self.timeout_scale)
+            if invocation.is_alive():  # abandoned, with its container: Lambda discards the sandbox
+                raise FunctionError(self._timed_out(context.aws_request_id))
+            self._idle.put(handler)
+        if invocation.error is not None:
+            error = invocation.error
             raise FunctionError(
                 {
                     "errorType": type(error).__name__,
@@ -118,8 +167,18 @@ class LocalFunction:
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }
             ) from error
-        finally:
-            self._idle.put(handler)
+        return invocation.result
+
+    def _timed_out(self, request_id: str) -> dict[str, Any]:
+        """What Lambda answers for an invocation past its timeout (current runtimes).
+
+        Step Functions names a function error after its ``errorType``: ``Sandbox.Timedout``.
+        """
+        seconds = self.timeout_seconds * self.timeout_scale
+        return {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"RequestId: {request_id} Error: Task timed out after {seconds:.2f} seconds",
+        }
 
     def invoke_json(self, event: Any) -> tuple[str, bool]:
         """(payload as JSON text, errored?) -- the shape moto's Lambda backend hands back."""

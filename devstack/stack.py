@@ -51,6 +51,7 @@ class StackConfig:
     moto_port: int = 0  # 0: pick a free one
     api_key: str | None = None
     retry_wait_scale: float = 1.0
+    function_timeout_scales: dict[str, float] = field(default_factory=dict)  # logical id -> scale
     log_level: str = "WARNING"
 
 
@@ -193,6 +194,7 @@ class LocalStack:
                 handler=props["Handler"],
                 timeout_seconds=int(props.get("Timeout", 3)),
                 memory_mb=int(props.get("MemorySize", 128)),
+                timeout_scale=self.config.function_timeout_scales.get(name, 1.0),
             )
             self.resolver.refs[name] = physical
             self.resolver.attributes[(name, "Arn")] = arn

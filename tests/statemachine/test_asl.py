@@ -27,6 +27,7 @@ DOCUMENTED_ERRORS = {
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
     "Lambda.Unknown",
+    "Sandbox.Timedout",
 }
 
 

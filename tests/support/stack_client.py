@@ -22,6 +22,8 @@ from devstack.template import ROOT
 API_KEY = "e2e-local-key"
 # Retry waits shrink ~500x: the full transient budget (~11 min deployed) takes about a second.
 RETRY_WAIT_SCALE = "0.002"
+# HttpRequestFunction's 40 s timeout becomes 6 s; the other functions keep theirs.
+FUNCTION_TIMEOUT_SCALE = "HttpRequestFunction=0.15"
 TERMINAL = ("completed", "failed", "cancelled")
 # a node type only the tests have (see fixture_nodes.py): the stack registers it at start
 FIXTURE_NODE_MODULE = "tests.support.fixture_nodes"
@@ -99,7 +101,13 @@ def running_local_stack() -> Iterator[StackClient]:
     """``python -m devstack`` in a subprocess on free ports, until the block ends."""
     api_port, moto_port = free_port(), free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="devstack-", suffix=".log", delete=False)  # noqa: SIM115
-    env = {**os.environ, "AUTOMATIONS_API_KEY": API_KEY, "AUTOMATIONS_RETRY_WAIT_SCALE": RETRY_WAIT_SCALE, "TZ": "UTC"}
+    env = {
+        **os.environ,
+        "AUTOMATIONS_API_KEY": API_KEY,
+        "AUTOMATIONS_RETRY_WAIT_SCALE": RETRY_WAIT_SCALE,
+        "AUTOMATIONS_FUNCTION_TIMEOUT_SCALE": FUNCTION_TIMEOUT_SCALE,
+        "TZ": "UTC",
+    }
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "devstack", "--port", str(api_port), "--moto-port", str(moto_port)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,6 +15,7 @@ class TargetServer:
     def __init__(self) -> None:
         self.scripts: dict[str, list[tuple[int, dict[str, str], bytes]]] = {}
         self.requests: list[dict[str, Any]] = []
+        self.drips: dict[str, tuple[float, float]] = {}  # path -> (seconds between bytes, for how long)
         self._lock = threading.Lock()
         target = self
 
@@ -28,14 +30,33 @@ class TargetServer:
                     target.requests.append(
                         {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
                     )
+                    drip = target.drips.get(path)
                     script = target.scripts.get(path) or [(200, {"Content-Type": "application/json"}, b"{}")]
                     status, headers, payload = script.pop(0) if len(script) > 1 else script[0]
+                if drip is not None:
+                    self._drip(*drip)
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _drip(self, every: float, for_seconds: float) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                # more than will ever come: the body never completes, the connection just ends
+                self.send_header("Content-Length", str(int(for_seconds / every) + 2))
+                self.end_headers()
+                self.close_connection = True
+                deadline = time.monotonic() + for_seconds
+                try:
+                    while time.monotonic() < deadline:
+                        self.wfile.write(b".")
+                        time.sleep(every)
+                except OSError:  # the client went away
+                    pass
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
@@ -54,6 +75,16 @@ class TargetServer:
             script.append((status, {"Content-Type": "application/json", **headers}, json.dumps(body).encode()))
         with self._lock:
             self.scripts[path] = script
+        return self.url(path)
+
+    def drip(self, path: str, *, every: float = 2.0, for_seconds: float = 60.0) -> str:
+        """Answer ``path`` with 200 and its headers at once, then one body byte every ``every`` seconds.
+
+        Each read gets a byte in time, so a client's read timeout never fires; the body never
+        completes, and the connection ends after ``for_seconds`` (or when the client goes away).
+        """
+        with self._lock:
+            self.drips[path] = (every, for_seconds)
         return self.url(path)
 
     def calls(self, path: str) -> list[dict[str, Any]]:

@@ -166,8 +166,10 @@ LAMBDA_SERVICE_ERRORS = (
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 )
-# An unhandled function error: the function timed out or ran out of memory.
-LAMBDA_UNHANDLED = "Lambda.Unknown"
+# An unhandled function error: the function timed out or ran out of memory. Step Functions names a
+# function error after its payload's errorType: current runtimes answer a timeout with
+# "Sandbox.Timedout"; a payload without one (older runtimes, out of memory) is "Lambda.Unknown".
+LAMBDA_UNHANDLED = ("Lambda.Unknown", "Sandbox.Timedout")
 TASK_TIMEOUT = "States.Timeout"
 
 
@@ -203,7 +205,7 @@ class RetryProfile:
 
 # Network errors, timeouts, 408/5xx, Lambda hiccups: ~5 s, ~1 min, ~5 min, ~5 min, then fail.
 TRANSIENT = RetryProfile(
-    error_equals=(TransientError.__name__, *LAMBDA_SERVICE_ERRORS, LAMBDA_UNHANDLED, TASK_TIMEOUT),
+    error_equals=(TransientError.__name__, *LAMBDA_SERVICE_ERRORS, *LAMBDA_UNHANDLED, TASK_TIMEOUT),
     interval_seconds=5,
     backoff_rate=12.0,
     max_attempts=4,
@@ -240,7 +242,7 @@ NODE_RETRIERS = (TRANSIENT, RATE_LIMITED)
 STEP_FAILURES: tuple[str, ...] = (
     *(cls.__name__ for cls in NODE_ERRORS),
     *LAMBDA_SERVICE_ERRORS,
-    LAMBDA_UNHANDLED,
+    *LAMBDA_UNHANDLED,
     TASK_TIMEOUT,
 )
 

@@ -70,6 +70,7 @@ class StepUpdate:
     output: Any = None
     error: ErrorInfo | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    attempt: int | None = None  # from an attempt's outcome: applies only while it is the step's latest
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,10 @@ class RunStore(Protocol):
     def begin_attempt(
         self, *, run_id: str, node_id: str, node_type: str, step_number: int, at: str
     ) -> AttemptStart: ...
-    def finish_attempt(self, *, run_id: str, node_id: str, number: int, result: AttemptResult) -> None: ...
+    def finish_attempt(self, *, run_id: str, node_id: str, number: int, result: AttemptResult) -> bool:
+        """End a running attempt; False if it had ended (a late outcome changes nothing)."""
+        ...
+
     def update_step(self, *, run_id: str, node_id: str, node_type: str, update: StepUpdate) -> bool: ...
     def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None: ...
 

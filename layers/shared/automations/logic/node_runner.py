@@ -128,7 +128,10 @@ class _Attempt:
             error=error,
             http=outcome.http,
         )
-        self.store.finish_attempt(run_id=run_id, node_id=node.id, number=self.number, result=result)
+        if not self.store.finish_attempt(run_id=run_id, node_id=node.id, number=self.number, result=result):
+            # a late outcome: this attempt was given up on (its invocation timed out) and closed
+            logger.warning("attempt closed already; outcome ignored", extra={"run_id": run_id, "node_id": node.id})
+            return
         status = StepStatus.COMPLETED
         if error is not None:
             status = StepStatus.RETRYING if error.retryable else StepStatus.FAILED
@@ -140,6 +143,7 @@ class _Attempt:
             output=outcome.output if error is None else None,
             error=error,
             fields={**outcome.step_fields, **({"error": None} if error is None else {})},
+            attempt=self.number,
         )
         if not self.store.update_step(run_id=run_id, node_id=node.id, node_type=node.type, update=update):
             # e.g. the platform marked the step interrupted while this attempt was in flight

@@ -152,7 +152,8 @@ def send(node: HttpRequestNode, params: dict[str, Any], session: requests.Sessio
         )
     except requests.Timeout as error:
         return NodeOutcome(http=exchange, error=TransientError(f"no answer within {node.timeout_seconds:g}s: {error}"))
-    except requests.ConnectionError as error:
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+        # a connection refused, reset, or cut off in the middle of the answer: worth another try
         return NodeOutcome(http=exchange, error=TransientError(f"network error: {error}"))
     except requests.RequestException as error:  # invalid URL, bad header value, ...
         return NodeOutcome(http=exchange, error=ConfigurationError(f"request could not be sent: {error}"))

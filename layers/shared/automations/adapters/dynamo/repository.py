@@ -462,12 +462,19 @@ class DynamoRepository:
         dangling = number - 1 if previous == StepStatus.RUNNING else None
         return AttemptStart(number=number, previous_status=previous, dangling_attempt=dangling)
 
-    def finish_attempt(self, *, run_id: str, node_id: str, number: int, result: AttemptResult) -> None:
+    def finish_attempt(self, *, run_id: str, node_id: str, number: int, result: AttemptResult) -> bool:
+        """Only an attempt still running ends: a late outcome (an invocation that timed out and was
+        given up on, its attempt already closed) changes nothing."""
         update = _Update().set("status", str(result.status)).set("endedAt", result.ended_at)
         update.set("durationMs", result.duration_ms)
         update.set_all({"error": result.error.dump() if result.error else None})
         update.set_all({"http": result.http.dump() if result.http else None})
-        self._update(keys.attempt(run_id, node_id, number), update, "attribute_exists(pk)")
+        condition = f"{update.status_in([AttemptStatus.RUNNING])} AND attribute_exists(pk)"
+        try:
+            self._update(keys.attempt(run_id, node_id, number), update, condition)
+        except TransitionRejected:
+            return False
+        return True
 
     def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None:
         """Facts about a step that do not change its status (a delay's wake-up time)."""
@@ -487,6 +494,8 @@ class DynamoRepository:
         change.set("nodeType", node_type, only_if_absent=True).set("stepNumber", 0, only_if_absent=True)
         change.set("startedAt", at, only_if_absent=True)
         condition = change.status_in(step_statuses_leading_to(update.status), or_absent=True)
+        if update.attempt is not None:  # an attempt's outcome counts only while it is the step's latest
+            condition += f" AND {change.name('attemptCount')} = {change.value('attempt', update.attempt)}"
         try:
             self._update(keys.step(run_id, node_id), change, condition)
         except TransitionRejected:
