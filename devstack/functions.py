@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from devstack import faults
 from devstack.template import ROOT
 
 _module_counter = itertools.count()
@@ -77,17 +78,31 @@ class _Invocation(threading.Thread):
     instead could stop it inside moto's in-process backends, half-way through a transaction.)
     """
 
-    def __init__(self, handler: Callable[..., Any], event: Any, context: LambdaContext) -> None:
+    def __init__(self, handler: Callable[..., Any], event: Any, context: LambdaContext, *, crash: bool) -> None:
         super().__init__(name=f"{context.function_name}-{context.aws_request_id[:8]}", daemon=True)
         self.handler, self.event, self.context = handler, event, context
         self.result: Any = None
         self.error: Exception | None = None
+        self.crash = crash  # a fault armed on /_local/faults: die part-way through
+        self.crashed = False
 
     def run(self) -> None:
+        if self.crash:
+            faults.BOARD.crash_after_first_write()
         try:
             self.result = self.handler(self.event, self.context)
         except Exception as error:
             self.error = error
+        except faults.ProcessExit:
+            self.crashed = True
+
+
+def _exited(request_id: str) -> dict[str, Any]:
+    """What Lambda answers when the function's process dies mid-invocation."""
+    return {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: exit status 1",
+    }
 
 
 def timeout_scales(spec: str) -> dict[str, float]:
@@ -151,11 +166,17 @@ class LocalFunction:
                 timeout_seconds=self.timeout_seconds,
                 aws_request_id=str(uuid.uuid4()),
             )
-            invocation = _Invocation(handler, event, context)
+            if faults.BOARD.take(fault="timeout", function=self.name):
+                self._idle.put(handler)
+                raise FunctionError(self._timed_out(context.aws_request_id))
+            crash = faults.BOARD.take(fault="crash", function=self.name)
+            invocation = _Invocation(handler, event, context, crash=crash)
             invocation.start()
             invocation.join(self.timeout_seconds * self.timeout_scale)
             if invocation.is_alive():  # abandoned, with its container: Lambda discards the sandbox
                 raise FunctionError(self._timed_out(context.aws_request_id))
+            if invocation.crashed:  # so is a container whose process died
+                raise FunctionError(_exited(context.aws_request_id))
             self._idle.put(handler)
         if invocation.error is not None:
             error = invocation.error

@@ -8,6 +8,7 @@
 | GET  /_local/stream-failures         | stream records that exhausted their retries            |
 | POST /_local/sendgrid/v3/mail/send   | the email sink: speaks SendGrid's mail-send API        |
 | GET  /_local/emails                  | what the sink "sent": recipients, subject, bodies      |
+| POST /_local/faults                  | arm a fault (see devstack/faults.py); GET lists, DELETE clears |
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from automations.adapters.dynamo.repository import get_repository
 from automations.domain import clock, ids
 from automations.logic.accounts import new_api_key, register_api_key
+from devstack import faults
 
 
 @dataclass
@@ -95,7 +97,19 @@ class LocalApi:
             ("GET", "/_local/stream-failures"): self.failures,
             ("POST", "/_local/sendgrid/v3/mail/send"): self.sink.send,
             ("GET", "/_local/emails"): self.sink.list,
+            ("POST", "/_local/faults"): self.arm_fault,
+            ("GET", "/_local/faults"): lambda _: LocalResponse(200, {"items": faults.BOARD.armed()}),
+            ("DELETE", "/_local/faults"): self.clear_faults,
         }
+
+    def arm_fault(self, request: LocalRequest) -> LocalResponse:
+        """Faults on demand (devstack/faults.py); a bad request is a ValueError, answered 400."""
+        faults.BOARD.arm(request.body)
+        return LocalResponse(201, {"items": faults.BOARD.armed()})
+
+    def clear_faults(self, _: LocalRequest) -> LocalResponse:
+        faults.BOARD.clear()
+        return LocalResponse(200, {"items": []})
 
     def health(self, _: LocalRequest) -> LocalResponse:
         return LocalResponse(200, {"status": "ok", "motoEndpoint": self.moto_endpoint, "table": self.table_name})

@@ -19,7 +19,9 @@ from urllib.parse import urlsplit
 
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
+from moto.core.exceptions import JsonRESTError
 
+from devstack import faults
 from devstack.functions import LocalFunction
 
 
@@ -39,6 +41,8 @@ def run_lambdas_in_process(functions_by_name: Callable[[str], LocalFunction | No
                 True,
                 "",
             )
+        if faults.BOARD.take(fault="Lambda.ServiceException", function=function.name):
+            raise _LambdaServiceError()
         payload, errored = function.invoke_json(event if event is not None else {})
         return payload, errored, ""
 
@@ -213,6 +217,27 @@ def quiet_servers() -> None:
     logging.getLogger("moto").setLevel(logging.CRITICAL)
 
 
+class _Throttled(JsonRESTError):
+    """What DynamoDB answers a request over its capacity (armed on /_local/faults)."""
+
+    code = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "The level of configured provisioned throughput for the table was exceeded (a local fault)",
+        )
+
+
+class _LambdaServiceError(JsonRESTError):
+    """The Lambda service failing to invoke a function (armed on /_local/faults)."""
+
+    code = 500
+
+    def __init__(self) -> None:
+        super().__init__("ServiceException", "The Lambda service encountered an internal error (a local fault)")
+
+
 # One lock for moto's DynamoDB and DynamoDB Streams backends: they are not thread-safe
 # ("dictionary changed size during iteration" under concurrent writes), and a transaction's
 # checks and writes must not interleave with another request. DynamoDB itself is a service.
@@ -229,6 +254,10 @@ def serialize_dynamodb() -> None:
 
         @functools.wraps(unlocked)
         def call_action(self: Any, _unlocked: Callable[..., Any] = unlocked) -> Any:
+            action = self._get_action()
+            faults.BOARD.before_dynamodb_call(action)
+            if faults.BOARD.take(fault="throttle", service="dynamodb", function=faults.current_function()):
+                raise _Throttled()
             with DYNAMODB_LOCK:
                 return _unlocked(self)
 

@@ -28,6 +28,7 @@ DOCUMENTED_ERRORS = {
     "Lambda.TooManyRequestsException",
     "Lambda.Unknown",
     "Sandbox.Timedout",
+    "Runtime.ExitError",
 }
 
 

@@ -169,7 +169,8 @@ LAMBDA_SERVICE_ERRORS = (
 # An unhandled function error: the function timed out or ran out of memory. Step Functions names a
 # function error after its payload's errorType: current runtimes answer a timeout with
 # "Sandbox.Timedout"; a payload without one (older runtimes, out of memory) is "Lambda.Unknown".
-LAMBDA_UNHANDLED = ("Lambda.Unknown", "Sandbox.Timedout")
+# A process that died mid-invocation answers "Runtime.ExitError".
+LAMBDA_UNHANDLED = ("Lambda.Unknown", "Sandbox.Timedout", "Runtime.ExitError")
 TASK_TIMEOUT = "States.Timeout"
 
 

@@ -68,7 +68,7 @@ def run_node(store: Store, task: NodeTask, services: NodeServices) -> Interprete
         at=clock.iso(clock.now()),
     )
     if claim.dangling_attempt:
-        _close_dangling_attempt(store, task.run_id, node.id, claim.dangling_attempt)
+        _close_dangling_attempts(store, task.run_id, node.id, claim.dangling_attempt)
     attempt = _Attempt(store, task, node, claim.number)
     params: dict[str, Any] = {}
     try:
@@ -150,12 +150,18 @@ class _Attempt:
             logger.warning("step moved on before this attempt ended", extra={"run_id": run_id, "node_id": node.id})
 
 
-def _close_dangling_attempt(store: Store, run_id: str, node_id: str, number: int) -> None:
-    """An earlier attempt never reported (its invocation timed out or crashed): say so."""
+def _close_dangling_attempts(store: Store, run_id: str, node_id: str, latest: int) -> None:
+    """Earlier attempts never reported (their invocations timed out or crashed): say so.
+
+    From the latest down, until one that had ended: an invocation can die before it even
+    recorded its attempt (then nothing but the count knows of it), and so can the next one.
+    """
     error = ErrorInfo(
         type="AttemptLost",
         message="no outcome was recorded: the invocation timed out or crashed before it finished",
         retryable=True,
     )
     result = AttemptResult(status=AttemptStatus.FAILED, ended_at=clock.iso(clock.now()), duration_ms=0, error=error)
-    store.finish_attempt(run_id=run_id, node_id=node_id, number=number, result=result)
+    for number in range(latest, 0, -1):
+        if not store.finish_attempt(run_id=run_id, node_id=node_id, number=number, result=result):
+            return

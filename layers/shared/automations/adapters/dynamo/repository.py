@@ -464,12 +464,16 @@ class DynamoRepository:
 
     def finish_attempt(self, *, run_id: str, node_id: str, number: int, result: AttemptResult) -> bool:
         """Only an attempt still running ends: a late outcome (an invocation that timed out and was
-        given up on, its attempt already closed) changes nothing."""
+        given up on, its attempt already closed) changes nothing. An attempt whose record was never
+        written (its invocation died between claiming the number and recording it) is recorded now."""
         update = _Update().set("status", str(result.status)).set("endedAt", result.ended_at)
         update.set("durationMs", result.duration_ms)
         update.set_all({"error": result.error.dump() if result.error else None})
         update.set_all({"http": result.http.dump() if result.http else None})
-        condition = f"{update.status_in([AttemptStatus.RUNNING])} AND attribute_exists(pk)"
+        update.set_all({"runId": run_id, "nodeId": node_id, "attempt": number, "entity": "attempt"})
+        update.set("startedAt", result.ended_at, only_if_absent=True)
+        update.set("expiresAt", self._expires_at(), only_if_absent=True)
+        condition = update.status_in([AttemptStatus.RUNNING], or_absent=True)
         try:
             self._update(keys.attempt(run_id, node_id, number), update, condition)
         except TransitionRejected:
