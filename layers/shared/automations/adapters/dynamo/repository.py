@@ -159,6 +159,7 @@ class DynamoRepository:
         self.table = table_name
         self.client = client
         self.retention = timedelta(days=retention_days)
+        self._versions: dict[tuple[str, int], FlowVersion] = {}
 
     # --- helpers ------------------------------------------------------------------
 
@@ -283,8 +284,18 @@ class DynamoRepository:
         return Page([Flow.model_validate(i) for i in items], next_cursor)
 
     def get_flow_version(self, flow_id: str, version: int) -> FlowVersion | None:
+        """Versions are immutable: each is read once per process (every task of a run needs it)."""
+        cached = self._versions.get((flow_id, version))
+        if cached is not None:
+            return cached
         item = self._get(keys.flow_version(flow_id, version), consistent=False)
-        return FlowVersion.model_validate(item) if item else None
+        if item is None:
+            return None
+        found = FlowVersion.model_validate(item)
+        if len(self._versions) >= _MAX_CACHED_VERSIONS:
+            self._versions.clear()
+        self._versions[(flow_id, version)] = found
+        return found
 
     # --- triggers -----------------------------------------------------------------
 
@@ -508,6 +519,7 @@ class DynamoRepository:
 
 
 _MAX_READS_PER_PAGE = 10
+_MAX_CACHED_VERSIONS = 256
 
 
 def _step_order(step: Step) -> tuple[int, str]:
