@@ -12,7 +12,7 @@ PY313_DIR ?= $(shell for d in "$$(dirname "$$(command -v python3.13 2>/dev/null)
 		$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | sort -rV); do \
 	[ -n "$$d" ] && "$$d/python3.13" -V >/dev/null 2>&1 && { echo "$$d"; break; }; done)
 
-.PHONY: help local test lint build deploy clean
+.PHONY: help local local-reset invoke test lint build deploy clean
 .DEFAULT_GOAL := help
 
 $(STAMP): pyproject.toml
@@ -23,6 +23,14 @@ $(STAMP): pyproject.toml
 
 local: $(STAMP)  ## the engine on http://127.0.0.1:3000 (moto in-process; AUTOMATIONS_PORT for another port)
 	TZ=UTC $(BIN)/python -m devstack
+
+# --reset, not rm -rf: the stack first takes the data directory's lock, so a running one is left alone.
+local-reset: $(STAMP)  ## make local, starting clean: forgets what the data directory kept (flows, runs, keys)
+	TZ=UTC $(BIN)/python -m devstack --reset
+
+# Docker-free `sam local invoke`: the function's handler and environment from template.yaml, once.
+invoke: $(STAMP)  ## one function, once, against the running local stack: FUNCTION=ApiFunction EVENT=events/api_list_flows.json
+	TZ=UTC $(BIN)/python -m devstack.invoke $(FUNCTION) $(EVENT)
 
 test: $(STAMP)  ## every test: unit, integration (moto), state machine, end-to-end
 	$(BIN)/ruff check .
@@ -59,5 +67,5 @@ clean:  ## remove .venv, .tools, the sam build and the tools' caches
 
 # Every target with a `## ` comment, in file order, the comments aligned.
 help:  ## this list
-	@awk -F ':.*## ' '/^[a-z]+:.*## / { name[++n] = $$1; text[n] = $$2; if (length($$1) > w) w = length($$1) } \
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { name[++n] = $$1; text[n] = $$2; if (length($$1) > w) w = length($$1) } \
 		END { for (i = 1; i <= n; i++) printf "  %-" w "s  %s\n", name[i], text[i] }' $(MAKEFILE_LIST)

@@ -3,12 +3,15 @@
 Environment: AUTOMATIONS_API_KEY (the local account's key; generated and printed when
 unset), AUTOMATIONS_RETRY_WAIT_SCALE (multiplies every retry wait; default 1),
 AUTOMATIONS_LOG_LEVEL (default WARNING), AUTOMATIONS_PORT (the API's port; default 3000),
-AUTOMATIONS_MOTO_PORT (moto's port; default: any free one).
+AUTOMATIONS_MOTO_PORT (moto's port; default: any free one), AUTOMATIONS_DATA_DIR (where flows,
+keys, runs and connections survive a restart; default: .local-data in the repository).
 
 ``--node-module MODULE`` (repeatable) imports a module that registers a node type before the
 engine starts: a way to try a node type on the local stack before it joins ``automations/nodes``
 (the tests use it for a fixture type). A type that needs its own function still needs one in
 ``template.yaml``; one that computes runs in ComputeNodeFunction.
+
+``--reset`` forgets what the data directory holds and starts clean (what ``make local-reset`` runs).
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ import signal
 import socket
 import sys
 import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devstack.stack import LocalStack
 
 
 def bind_error(host: str, port: int, error: OSError, setting: str = "AUTOMATIONS_PORT", flag: str = "--port") -> str:
@@ -43,12 +52,39 @@ def cannot_bind(host: str, port: int) -> OSError | None:
     return None
 
 
+# Beside the repository's code, git-ignored; AUTOMATIONS_DATA_DIR or --data-dir for another.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".local-data"
+
+
+def data_summary(stack: LocalStack) -> str:
+    """Where the data lives, whether it was restored, and what the restart did to running runs."""
+    if stack.data_dir is None:
+        return "kept in memory only"
+    where = str(stack.data_dir.path)
+    if stack.restored is None:
+        return f"{where} (new; `make local-reset` or --reset starts clean)"
+    saved = datetime.fromtimestamp(stack.restored.captured_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    summary = f"{where} (restored as saved at {saved}; `make local-reset` or --reset starts clean)"
+    if stack.recovered.aborted:
+        summary += f"\n  {len(stack.recovered.aborted)} run(s) were running at the stop: now interrupted"
+    if stack.recovered.offered:
+        summary += f"\n  {len(stack.recovered.offered)} run(s) about to start at the stop: started again"
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("AUTOMATIONS_PORT", "3000")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("AUTOMATIONS_MOTO_PORT", "0")))
     parser.add_argument("--node-module", action="append", default=[], help="import MODULE to register a node type")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("AUTOMATIONS_DATA_DIR") or DEFAULT_DATA_DIR),
+        help="where the engine's data survives a restart (default: .local-data in the repository)",
+    )
+    parser.add_argument("--reset", action="store_true", help="forget the data directory's contents; start clean")
     args = parser.parse_args(argv)
     # Before anything starts: the stack binds its API last, after ~10 s of setup, and a busy
     # moto port would hang it (moto's server thread exits without telling its caller).
@@ -60,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     for module in args.node_module:  # before the flow model is built from the registry
         importlib.import_module(module)
     from devstack.functions import timeout_scales
+    from devstack.persistence import DataDirError
     from devstack.stack import LocalStack, StackConfig
 
     config = StackConfig(
@@ -70,9 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         retry_wait_scale=float(os.environ.get("AUTOMATIONS_RETRY_WAIT_SCALE", "1")),
         log_level=os.environ.get("AUTOMATIONS_LOG_LEVEL", "WARNING"),
         function_timeout_scales=timeout_scales(os.environ.get("AUTOMATIONS_FUNCTION_TIMEOUT_SCALE", "")),
+        data_dir=args.data_dir.resolve(),
+        reset=args.reset,
     )
     try:
         stack = LocalStack(config).start()
+    except DataDirError as error:
+        print(f"devstack: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         # The API's port was free at the check but taken before the API bound it, last.
         # Exiting stops what did start: moto and the stream poller run in daemon threads.
@@ -85,8 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stopped.set())
     print(f"Automations engine running at {stack.api_url}", flush=True)
     print(f"  API key (Authorization: Bearer ...): {stack.api_key}", flush=True)
-    if not config.api_key:
+    if stack.api_key_origin == "generated":
         print("  (generated; set AUTOMATIONS_API_KEY to choose one)", flush=True)
+    elif stack.api_key_origin == "kept":
+        print("  (the one from the last start; set AUTOMATIONS_API_KEY to choose one)", flush=True)
+    print(f"  Data: {data_summary(stack)}", flush=True)
     print(
         f"  AWS services (moto): {stack.moto_endpoint}  retry-wait scale: {config.retry_wait_scale:g}",
         flush=True,
@@ -94,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  OpenAPI: {stack.api_url}/openapi.json   Swagger UI: {stack.api_url}/swagger", flush=True)
     stopped.wait()
     stack.stop()
+    if stack.data_dir is not None:
+        print(f"Stopped; the data is kept in {stack.data_dir.path}", flush=True)
     return 0
 
 

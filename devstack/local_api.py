@@ -9,21 +9,31 @@
 | POST /_local/sendgrid/v3/mail/send   | the email sink: speaks SendGrid's mail-send API        |
 | GET  /_local/emails                  | what the sink "sent": recipients, subject, bodies      |
 | POST /_local/faults                  | arm a fault (see devstack/faults.py); GET lists, DELETE clears |
+| GET  /_local/functions               | each function as the stack runs it: code, handler, environment |
+| POST /_local/demo                    | (re)create the demo objects events/*.json name (devstack/demo.py) |
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
+
 from automations.adapters.dynamo.repository import get_repository
 from automations.domain import clock, ids
 from automations.logic.accounts import new_api_key, register_api_key
-from devstack import faults
+from devstack import demo, faults
+from devstack.template import function_environment, load_template, resources_of_type
+
+# Set by the local stack for every function besides the template's variables (see
+# LocalStack._prepare_environment): a function run in another process needs them to behave alike.
+RUNTIME_VARIABLES = ("TZ", "ALLOW_PRIVATE_TARGETS", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED")
 
 
 @dataclass
@@ -100,6 +110,8 @@ class LocalApi:
             ("POST", "/_local/faults"): self.arm_fault,
             ("GET", "/_local/faults"): lambda _: LocalResponse(200, {"items": faults.BOARD.armed()}),
             ("DELETE", "/_local/faults"): self.clear_faults,
+            ("GET", "/_local/functions"): self.describe_functions,
+            ("POST", "/_local/demo"): self.seed_demo,
         }
 
     def arm_fault(self, request: LocalRequest) -> LocalResponse:
@@ -121,6 +133,45 @@ class LocalApi:
 
     def failures(self, _: LocalRequest) -> LocalResponse:
         return LocalResponse(200, {"items": json.loads(json.dumps(self.stream_failures, default=str))})
+
+    def describe_functions(self, _: LocalRequest) -> LocalResponse:
+        """What ``python -m devstack.invoke`` needs to run one function in its own process, against
+        this stack: where moto answers, and each function's code and environment, resolved.
+
+        The stack resolved every template variable once and exported it to its own process (one
+        process, one environment), so the values are read back from there: they are exactly what
+        the in-process handlers see.
+        """
+        template = load_template()
+        globals_ = (template.get("Globals") or {}).get("Function", {})
+        lambda_ = boto3.session.Session().client("lambda")  # a session of its own: requests come on many threads
+        arns = {f["FunctionName"]: f["FunctionArn"] for f in lambda_.list_functions()["Functions"]}
+        functions = {}
+        for name, spec in resources_of_type(template, "AWS::Serverless::Function").items():
+            props = {**globals_, **spec["Properties"]}
+            variables = [*function_environment(template, name), *RUNTIME_VARIABLES]
+            functions[name] = {
+                "arn": next(arn for physical, arn in arns.items() if physical.endswith(f"-{name}")),
+                "codeUri": props["CodeUri"],
+                "handler": props["Handler"],
+                "timeout": int(props.get("Timeout", 3)),
+                "memorySize": int(props.get("MemorySize", 128)),
+                "environment": {key: os.environ[key] for key in variables if key in os.environ},
+            }
+        body = {
+            "motoEndpoint": self.moto_endpoint,
+            "region": os.environ["AWS_REGION"],
+            "table": self.table_name,
+            "functions": functions,
+        }
+        return LocalResponse(200, body)
+
+    def seed_demo(self, request: LocalRequest) -> LocalResponse:
+        """The demo objects, (re)created; the demo flow calls the echo endpoint of the stack asked."""
+        host = request.headers.get("host")
+        if not host:
+            raise ValueError("POST /_local/demo needs a Host header: the demo flow calls this stack's echo endpoint")
+        return LocalResponse(200, demo.seed(f"http://{host}/_local/echo"))
 
 
 def register_account(account_id: str, api_key: str) -> None:

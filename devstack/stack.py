@@ -2,11 +2,14 @@
 
 Start order matters: the environment and moto's patches are in place before the moto server
 starts; resources are created next (table, functions, state machine, in template order of
-dependency); then the stream poller and finally the API on loopback.
+dependency); then what the data directory kept is restored into them, the executions the last
+stop cut short are recovered, and only then do the stream poller (from its saved checkpoint),
+the saver and finally the API on loopback start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -14,6 +17,7 @@ import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 
@@ -21,6 +25,8 @@ from devstack import moto_patches
 from devstack.api_gateway import ApiGatewayServer
 from devstack.functions import LocalFunction
 from devstack.local_api import LocalApi, register_account
+from devstack.persistence import DataDir, Saver, Snapshot, restore
+from devstack.recovery import Recovered, recover_executions
 from devstack.streams import StreamPoller, StreamSettings
 from devstack.template import (
     ROOT,
@@ -53,14 +59,20 @@ class StackConfig:
     retry_wait_scale: float = 1.0
     function_timeout_scales: dict[str, float] = field(default_factory=dict)  # logical id -> scale
     log_level: str = "WARNING"
+    data_dir: Path | None = None  # where state survives a restart; None keeps nothing
+    reset: bool = False  # forget what data_dir holds before starting
 
 
 @dataclass
 class LocalStack:
     config: StackConfig
     functions: dict[str, LocalFunction] = field(default_factory=dict)
+    restored: Snapshot | None = None
+    recovered: Recovered = field(default_factory=Recovered)
+    saver: Saver | None = None
 
     def start(self) -> LocalStack:
+        self.data_dir = self._open_data_dir()  # first: a data dir in use or unreadable fails at once
         self.template = load_template()
         self.resolver = Resolver(
             self.template,
@@ -77,6 +89,7 @@ class LocalStack:
         moto_patches.reuse_interpreter_clients()
         moto_patches.serialize_dynamodb()
         moto_patches.atomic_transactions()
+        moto_patches.query_one_partition()
         moto_patches.expire_shard_iterators()
         moto_patches.route_requests_once()
         moto_patches.parse_each_definition_once()
@@ -92,21 +105,33 @@ class LocalStack:
         self._create_functions()
         self._create_state_machines()
         self._export_function_environment()
-        self.api_key = self._seed_local_account()
+        if self.restored is not None:  # before anything reads or writes the table
+            restore(self.restored, ACCOUNT, REGION, [self.table_name])
+        self.api_key, self.api_key_origin = self._local_api_key()
+        self._seed_local_account()
         for function in self.functions.values():
             function.warm()
+        if self.restored is not None:
+            self.recovered = self._recover_executions()
         self.poller = self._start_stream_poller()
         self.local_api = self._local_api()
         self.api = ApiGatewayServer(
             (self.config.host, self.config.api_port), self.functions["ApiFunction"], self.local_api.routes()
         )
+        if self.data_dir is not None:  # once the API could bind: a stack that did not start saves nothing
+            self.saver = Saver(self.data_dir, ACCOUNT, REGION, [self.table_name], self.poller, self.api_key)
+            self.saver.start()
         self.api_thread = threading.Thread(target=self.api.serve_forever, name="api-gateway", daemon=True)
         self.api_thread.start()
         return self
 
     def stop(self) -> None:
+        """No new requests, no more deliveries, then the last snapshot (executions still running
+        are cut short here: the next start recovers them)."""
         self.api.shutdown()
         self.poller.stop()
+        if self.saver is not None:
+            self.saver.stop()
         self.moto.stop()
 
     @property
@@ -117,6 +142,24 @@ class LocalStack:
     @property
     def api_url(self) -> str:
         return f"http://{self.config.host}:{self.api.server_address[1]}"
+
+    # --- data ---------------------------------------------------------------------------
+
+    def _open_data_dir(self) -> DataDir | None:
+        if self.config.data_dir is None:
+            return None
+        data_dir = DataDir(self.config.data_dir)
+        data_dir.lock()
+        if self.config.reset:
+            data_dir.reset()
+        self.restored = data_dir.read()
+        return data_dir
+
+    def _recover_executions(self) -> Recovered:
+        from automations.adapters.dynamo.repository import get_repository
+        from automations.adapters.stepfunctions import get_workflows
+
+        return recover_executions(self.table_name, boto3.client("dynamodb"), get_repository(), get_workflows())
 
     # --- environment ----------------------------------------------------------------
 
@@ -224,7 +267,8 @@ class LocalStack:
             self.resolver.attributes[(name, "QueueName")] = f"{STACK}-{name}"
 
     def _start_stream_poller(self) -> StreamPoller:
-        """Settings from the StreamFunction's DynamoDB event in the template."""
+        """Settings from the StreamFunction's DynamoDB event in the template; delivery resumes
+        after the restored checkpoint."""
         stream_function = next(
             name
             for name, spec in resources_of_type(self.template, "AWS::Serverless::Function").items()
@@ -241,7 +285,7 @@ class LocalStack:
             parallelization_factor=int(event.get("ParallelizationFactor", 1)),
         )
         poller = StreamPoller(self.table_name, self.functions[stream_function], settings)
-        poller.start()
+        poller.start(resume_after=self.restored.stream_checkpoint if self.restored else None)
         return poller
 
     # --- accounts and the local API ---------------------------------------------------
@@ -251,16 +295,31 @@ class LocalStack:
         from automations.adapters.ssm import connection_parameter
 
         register_account(account_id, api_key)
-        boto3.client("ssm").put_parameter(
-            Name=connection_parameter(account_id, "sendgrid"), Value=LOCAL_SENDGRID_KEY, Type="SecureString"
-        )
+        ssm = boto3.client("ssm")
+        # restored from the data directory: a connection someone changed stays changed
+        with contextlib.suppress(ssm.exceptions.ParameterAlreadyExists):
+            ssm.put_parameter(
+                Name=connection_parameter(account_id, "sendgrid"), Value=LOCAL_SENDGRID_KEY, Type="SecureString"
+            )
 
-    def _seed_local_account(self) -> str:
+    def _local_api_key(self) -> tuple[str, str]:
+        """The local account's key and where it came from: AUTOMATIONS_API_KEY, the data directory
+        (so a restarted stack prints the key that worked before), or new."""
         from automations.logic.accounts import new_api_key
 
-        key = self.config.api_key or new_api_key()
-        self._provision_account(LOCAL_ACCOUNT_ID, key)
-        return key
+        if self.config.api_key:
+            return self.config.api_key, "given"
+        if self.restored is not None and self.restored.local_api_key:
+            return self.restored.local_api_key, "kept"
+        return new_api_key(), "generated"
+
+    def _seed_local_account(self) -> None:
+        from automations.adapters.dynamo.repository import get_repository
+        from automations.logic.accounts import hash_api_key
+
+        if get_repository().account_for_api_key(hash_api_key(self.api_key)) == LOCAL_ACCOUNT_ID:
+            return  # restored with its connection: registering again would only rewrite createdAt
+        self._provision_account(LOCAL_ACCOUNT_ID, self.api_key)
 
     def _local_api(self) -> LocalApi:
         return LocalApi(

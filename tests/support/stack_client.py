@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -11,7 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import requests
 
@@ -97,8 +100,48 @@ def statuses(history: list[dict[str, Any]]) -> list[str]:
 
 
 @contextmanager
-def running_local_stack() -> Iterator[StackClient]:
-    """``python -m devstack`` in a subprocess on free ports, until the block ends."""
+def running_local_stack(data_dir: Path | None = None) -> Iterator[StackClient]:
+    """``python -m devstack`` in a subprocess on free ports, until the block ends.
+
+    Its data directory is ``data_dir``, or a temporary one (so tests never share the developer's
+    ``.local-data``, nor each other's)."""
+    with contextlib.ExitStack() as cleanup:
+        if data_dir is None:
+            data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="devstack-data-")))
+        with local_stack_process(data_dir) as stack:
+            yield stack.client
+
+
+@dataclass
+class LocalStackProcess:
+    """A local stack in a subprocess: its client, its output so far, and ways to stop it."""
+
+    process: subprocess.Popen[bytes]
+    log: IO[str]
+    client: StackClient
+
+    def stop(self, signum: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
+        """Send ``signum`` (SIGTERM: a clean stop; SIGKILL: a crash) and wait for the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                raise AssertionError(f"the local stack did not stop within {timeout}s of {signum.name}") from None
+        return int(self.process.returncode)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+
+@contextmanager
+def local_stack_process(data_dir: Path, *args: str, label: str = "local stack") -> Iterator[LocalStackProcess]:
+    """``python -m devstack --data-dir DATA_DIR ARGS`` on free ports, healthy, until the block ends
+    (then stopped with SIGTERM unless already stopped); its output is printed at the end, which
+    pytest shows when a test failed."""
     api_port, moto_port = free_port(), free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="devstack-", suffix=".log", delete=False)  # noqa: SIM115
     env = {
@@ -111,7 +154,7 @@ def running_local_stack() -> Iterator[StackClient]:
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "devstack", "--port", str(api_port), "--moto-port", str(moto_port)),
-            *("--node-module", FIXTURE_NODE_MODULE),
+            *("--node-module", FIXTURE_NODE_MODULE, "--data-dir", str(data_dir), *args),
         ],
         env=env,
         cwd=ROOT,  # so that `tests.support.fixture_nodes` imports
@@ -119,26 +162,23 @@ def running_local_stack() -> Iterator[StackClient]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{api_port}"
+    stack = LocalStackProcess(process, log, StackClient(url, API_KEY, f"http://127.0.0.1:{moto_port}"))
 
     def healthy() -> bool:
         if process.poll() is not None:
-            log.seek(0)
-            raise AssertionError(f"the local stack exited:\n{log.read()}")
+            raise AssertionError(f"the {label} exited:\n{stack.output()}")
         try:
             return requests.get(f"{url}/_local/health", timeout=1).ok
         except requests.ConnectionError:
             return False
 
     try:
-        wait_for(healthy, timeout=60, interval=0.2, what="the local stack to answer /_local/health")
-        yield StackClient(url, API_KEY, f"http://127.0.0.1:{moto_port}")
+        wait_for(healthy, timeout=60, interval=0.2, what=f"the {label} to answer /_local/health")
+        yield stack
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.seek(0)
-        print("--- local stack output (tail) ---\n" + "".join(log.readlines()[-200:]))  # shown when a test failed
+        with contextlib.suppress(AssertionError):
+            stack.stop(signal.SIGTERM, timeout=10)
+        tail = "".join(stack.output().splitlines(keepends=True)[-200:])
+        print(f"--- {label} output (tail) ---\n{tail}")  # shown when a test failed
         log.close()
         os.unlink(log.name)

@@ -51,12 +51,13 @@ def test_a_busy_moto_port_names_its_own_setting() -> None:
     ], result.stderr
 
 
-def test_an_api_port_taken_after_the_check_is_the_same_one_line() -> None:
+def test_an_api_port_taken_after_the_check_is_the_same_one_line(tmp_path) -> None:
     """The race: moto on the API's port binds it first, so the check passes and the API's bind fails."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = devstack("--port", str(port), "--moto-port", str(port), timeout=120)
+    # its own data directory: a developer's `make local` may hold the default one
+    result = devstack("--port", str(port), "--moto-port", str(port), "--data-dir", str(tmp_path), timeout=120)
     assert_one_line_naming(result, port)
 
 
