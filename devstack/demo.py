@@ -77,12 +77,27 @@ def seed(echo_url: str) -> dict[str, Any]:
     secret = existing.webhook_secret if existing else signing.new_secret()  # kept: a signer keeps working
     _delete_partitions(repo, [keys.flow(FLOW_ID)["pk"], keys.run(RUN_ID)["pk"], keys.trigger(TRIGGER_ID)["pk"]])
 
-    now = clock.now()
-    at, due = clock.iso(now), clock.iso(now + DUE_IN)
     definition = FlowDefinition.model_validate(
         {"name": "Demo: welcome new sign-ups", "trigger": {"type": "webhook"}, "nodes": demo_nodes(echo_url)}
     )
     validate_flow(definition)  # the demo is a flow the API would accept
+    now = clock.now()
+    store_demo_run(repo, definition, TRIGGER_BODY, secret=secret, at=clock.iso(now), due=clock.iso(now + DUE_IN))
+    return {
+        "accountId": ACCOUNT_ID,
+        "apiKey": API_KEY,
+        "flowId": FLOW_ID,
+        "webhookSecret": secret,
+        "triggerId": TRIGGER_ID,
+        "runId": RUN_ID,
+    }
+
+
+def store_demo_run(
+    repo: DynamoRepository, definition: FlowDefinition, body: Any, *, secret: str, at: str, due: str
+) -> Run:
+    """The demo flow (``definition``), its trigger (``body``) and its run, ``scheduled`` with its first
+    execution requested and due at ``due``: what the API and the recording path would have written."""
     flow = Flow(
         flow_id=FLOW_ID,
         account_id=ACCOUNT_ID,
@@ -100,7 +115,7 @@ def seed(echo_url: str) -> dict[str, Any]:
         kind="webhook",
         flow_id=FLOW_ID,
         received_at=at,
-        body=TRIGGER_BODY,
+        body=body,
         run_ids=[RUN_ID],
     )
     run = Run(
@@ -116,14 +131,7 @@ def seed(echo_url: str) -> dict[str, Any]:
     )
     first = Execution(run_id=RUN_ID, name=RUN_ID, ordinal=0, due_at=due, requested_at=at)
     repo.record_trigger(trigger, [RunRecord(run=run, execution=first)])
-    return {
-        "accountId": ACCOUNT_ID,
-        "apiKey": API_KEY,
-        "flowId": FLOW_ID,
-        "webhookSecret": secret,
-        "triggerId": TRIGGER_ID,
-        "runId": RUN_ID,
-    }
+    return run
 
 
 def _delete_partitions(repo: DynamoRepository, partitions: list[str]) -> None:

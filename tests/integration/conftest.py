@@ -13,15 +13,13 @@ import pytest
 
 from automations.adapters.dynamo.repository import DynamoRepository
 from automations.domain import clock, signing
-from automations.domain.runs import Execution, Run, StatusChange
-from automations.domain.status import RunStatus
-from automations.domain.triggers import TriggerEvent
-from automations.flows.definition import Flow, FlowDefinition, FlowVersion
+from automations.domain.runs import Run
+from automations.flows.definition import FlowDefinition
 from automations.logic.accounts import register_api_key
-from automations.ports import RunRecord
+from devstack import demo
 from tests.conftest import TABLE, load_event
 
-API_KEY = "local-dev-key"  # the key in events/api_*.json
+API_KEY = demo.API_KEY  # the key in events/api_*.json
 OTHER_KEY = "other-account-key"
 
 
@@ -91,46 +89,11 @@ def webhook_flow(api) -> dict[str, Any]:
 
 
 # The ids the sample events (events/*.json) refer to.
-DEMO_RUN_ID = "run_01KAXDEMO000000000000000000"
-DEMO_FLOW_ID = "flow_01KAXDEMO000000000000000000"
-DEMO_TRIGGER_ID = "trg_01KAXDEMO000000000000000000"
+DEMO_RUN_ID, DEMO_FLOW_ID, DEMO_TRIGGER_ID = demo.RUN_ID, demo.FLOW_ID, demo.TRIGGER_ID
 
 
 def seed_demo_run(repo: DynamoRepository, nodes: list[dict[str, Any]], body: Any) -> Run:
-    """Store the demo flow (with ``nodes``), its trigger (``body``) and a scheduled run, as the API would."""
+    """Store the demo flow (with ``nodes``), its trigger (``body``) and a run due now, as the API would."""
     now = clock.iso(clock.now())
     definition = FlowDefinition.model_validate({"name": "demo", "trigger": {"type": "webhook"}, "nodes": nodes})
-    flow = Flow(
-        flow_id=DEMO_FLOW_ID,
-        account_id="acct_local",
-        name="demo",
-        version=1,
-        trigger={"type": "webhook"},
-        webhook_secret="whsec_x",
-        created_at=now,
-        updated_at=now,
-    )
-    repo.create_flow(flow, FlowVersion(flow_id=DEMO_FLOW_ID, version=1, definition=definition, created_at=now))
-    run = Run(
-        run_id=DEMO_RUN_ID,
-        account_id="acct_local",
-        flow_id=DEMO_FLOW_ID,
-        flow_version=1,
-        trigger_id=DEMO_TRIGGER_ID,
-        status=RunStatus.SCHEDULED,
-        created_at=now,
-        scheduled_for=now,
-        history=[StatusChange(status="scheduled", at=now)],
-    )
-    trigger = TriggerEvent(
-        trigger_id=DEMO_TRIGGER_ID,
-        account_id="acct_local",
-        kind="webhook",
-        flow_id=DEMO_FLOW_ID,
-        received_at=now,
-        body=body,
-        run_ids=[DEMO_RUN_ID],
-    )
-    first = Execution(run_id=DEMO_RUN_ID, name=DEMO_RUN_ID, ordinal=0, due_at=now, requested_at=now)
-    repo.record_trigger(trigger, [RunRecord(run=run, execution=first)])
-    return run
+    return demo.store_demo_run(repo, definition, body, secret="whsec_x", at=now, due=now)
