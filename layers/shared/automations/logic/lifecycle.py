@@ -18,6 +18,7 @@ from automations.errors import NotFound
 from automations.flows import graph
 from automations.logic.flows import load_version
 from automations.logic.run_context import StepAtNode, load_step_at_node
+from automations.logic.steps import end_step
 from automations.observability import Metric, count, logger
 from automations.ports import AttemptResult, ExecutionEnd, StepUpdate, Store, TransitionRejected
 
@@ -90,15 +91,17 @@ def step_failed(store: Store, task: LifecycleTask) -> InterpreterState:
 
 
 def _fail_step(store: Store, found: StepAtNode, error: ErrorInfo) -> None:
-    now = clock.iso(clock.now())
-    run_id, node, step = found.run.run_id, found.node, found.step
-    if step is not None and step.status == StepStatus.RUNNING and step.attempt_count:
-        # the attempt never reported: its task timed out or its function crashed
-        result = AttemptResult(status=AttemptStatus.FAILED, ended_at=now, duration_ms=0, error=error)
-        store.finish_attempt(run_id=run_id, node_id=node.id, number=step.attempt_count, result=result)
-    # the node usually recorded its own error already; this covers what it could not record
-    update = StepUpdate(status=StepStatus.FAILED, ended_at=now, error=error)
-    store.update_step(run_id=run_id, node_id=node.id, node_type=node.type, update=update)
+    """The step failed for good; an attempt still open never reported (its task timed out or crashed)."""
+    node = found.node
+    end_step(
+        store,
+        run_id=found.run.run_id,
+        node_id=node.id,
+        node_type=node.type,
+        step=found.step,
+        status=StepStatus.FAILED,
+        error=error,
+    )
 
 
 def end(store: Store, task: LifecycleTask) -> dict[str, Any]:

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from automations.domain import clock
 from automations.domain.runs import ErrorInfo, Execution, first_execution_name
-from automations.domain.status import AttemptStatus, RunStatus, StepStatus
+from automations.domain.status import RunStatus, StepStatus
 from automations.logic import rollup
 from automations.logic.change_router import ChangeRouter, TableChange
+from automations.logic.steps import end_step
 from automations.observability import Metric, count, logger
-from automations.ports import AttemptResult, StepUpdate, Store, Workflows
+from automations.ports import Store, Workflows
 
 FINAL_METRICS = {
     RunStatus.COMPLETED: Metric.RUNS_COMPLETED,
@@ -91,16 +92,18 @@ def _interrupt(store: Store, execution: Execution) -> str:
     if found is None:
         return "ignored"
     run, steps = found
-    now = clock.iso(clock.now())
     error = execution.error or ErrorInfo(type="ExecutionEnded", message="the execution ended", retryable=True)
     for step in steps:
-        if step.status not in (StepStatus.RUNNING, StepStatus.RETRYING):
-            continue
-        if step.status == StepStatus.RUNNING and step.attempt_count:
-            result = AttemptResult(status=AttemptStatus.FAILED, ended_at=now, duration_ms=0, error=error)
-            store.finish_attempt(run_id=run.run_id, node_id=step.node_id, number=step.attempt_count, result=result)
-        update = StepUpdate(status=StepStatus.INTERRUPTED, ended_at=now, error=error)
-        store.update_step(run_id=run.run_id, node_id=step.node_id, node_type=step.node_type, update=update)
+        if step.status in (StepStatus.RUNNING, StepStatus.RETRYING):
+            end_step(
+                store,
+                run_id=run.run_id,
+                node_id=step.node_id,
+                node_type=step.node_type,
+                step=step,
+                status=StepStatus.INTERRUPTED,
+                error=error,
+            )
     if store.transition_run(
         run.run_id, RunStatus.INTERRUPTED, fields={"error": error.dump()}, execution=execution.name
     ):
