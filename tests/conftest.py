@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from automations.adapters import stepfunctions
+from automations.adapters import scheduler, stepfunctions
 from automations.adapters.dynamo import repository as dynamo
 from automations.adapters.dynamo.repository import DynamoRepository
 from automations.settings import get_settings
@@ -22,6 +22,7 @@ from tests.support.target import TargetServer
 
 EVENTS = ROOT / "events"
 TABLE = "automations-test"
+SCHEDULE_GROUP = "automations-test-runs"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -65,13 +66,16 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_REGION": "us-east-1",
         "TABLE_NAME": TABLE,
         "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:interpreter",
+        "SCHEDULE_GROUP": SCHEDULE_GROUP,
+        "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
+        "SCHEDULER_DEAD_LETTER_ARN": "arn:aws:sqs:us-east-1:123456789012:scheduler-dead-letters",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "ALLOW_PRIVATE_TARGETS": "true",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    caches = (get_settings, dynamo.get_repository, stepfunctions.get_workflows)
+    caches = (get_settings, dynamo.get_repository, stepfunctions.get_workflows, scheduler.get_schedules)
     for cached in caches:
         cached.cache_clear()
     parameters.clear_caches()  # connection secrets are cached for minutes
@@ -86,6 +90,7 @@ def repo(aws_env: None, template: dict[str, Any]) -> Iterator[DynamoRepository]:
     """A moto table built from template.yaml's definition (keys, indexes, stream)."""
     with mock_aws():
         boto3.client("dynamodb").create_table(**table_create_args(template, TABLE))
+        boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
         yield dynamo.get_repository()
 
 

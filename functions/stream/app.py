@@ -1,5 +1,6 @@
-"""StreamFunction: the table's stream -> the reactions in ``logic.reactions`` (start requested
-executions, settle runs when their execution ends, roll step changes up into runs).
+"""StreamFunction: the table's stream -> the reactions in ``logic.reactions`` (start or schedule
+requested executions, follow runs leaving `scheduled` and flows being saved or deleted, settle
+runs when their execution ends, roll step changes up into runs).
 
 Partial batch failures are reported per record (ReportBatchItemFailures), so one bad record
 is retried (and bisected) without replaying the whole batch.
@@ -14,6 +15,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automations.adapters.dynamo.repository import get_repository
+from automations.adapters.scheduler import get_schedules
 from automations.adapters.stepfunctions import get_workflows
 from automations.logic.change_router import TableChange
 from automations.logic.reactions import ROUTER, ReactionDeps
@@ -28,7 +30,8 @@ def handle_record(record: DynamoDBRecord) -> list[str]:
         new=record.dynamodb.new_image if record.dynamodb else None,
         old=record.dynamodb.old_image if record.dynamodb else None,
     )
-    done = ROUTER.route(change, ReactionDeps(store=get_repository(), workflows=get_workflows()))
+    deps = ReactionDeps(store=get_repository(), workflows=get_workflows(), schedules=get_schedules())
+    done = ROUTER.route(change, deps)
     logger.debug("table change handled", extra={"entity": change.entity, "done": done})
     return done
 

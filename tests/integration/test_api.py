@@ -40,7 +40,9 @@ def test_a_signed_webhook_records_trigger_and_run_and_answers_202(api, webhook_f
     assert body["triggerId"].startswith("trg_") and len(body["runIds"]) == 1
     status, run = api(api_event("api_get_run.json", path=f"/runs/{body['runIds'][0]}"))
     assert status == 200
-    assert run["status"] == "scheduled" and run["steps"] == []
+    assert run["status"] == "scheduled"
+    # and the step of its first node is queued: run history shows what the run will do next
+    assert [(s["nodeId"], s["status"], s["stepNumber"]) for s in run["steps"]] == [("notify", "scheduled", 1)]
     (execution,) = run["executions"]  # requested with the run; the table's stream starts it
     assert execution["name"] == run["runId"] and execution.get("startedAt") is None
     assert run["trigger"]["body"] == {"email": "a@b.c"}

@@ -17,6 +17,7 @@ import pytest
 from botocore.config import Config
 
 from automations.adapters.dynamo.repository import DynamoRepository
+from automations.adapters.scheduler import get_schedules
 from automations.domain import clock
 from automations.domain.runs import ExecutionOutcome
 from automations.domain.status import RunStatus
@@ -52,7 +53,7 @@ def run(repo: DynamoRepository) -> str:
 
 def recover(repo: DynamoRepository) -> tuple[Any, RecordingWorkflows]:
     workflows = RecordingWorkflows()
-    return recover_executions(TABLE, boto3.client("dynamodb"), repo, workflows), workflows
+    return recover_executions(TABLE, boto3.client("dynamodb"), repo, workflows, get_schedules()), workflows
 
 
 def now() -> str:

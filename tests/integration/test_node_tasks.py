@@ -42,8 +42,10 @@ def running_run(repo: DynamoRepository, target, monkeypatch) -> Run:
 def test_the_condition_picks_its_branch(handler_of, lambda_context, repo, running_run) -> None:
     state = handler_of("ComputeNodeFunction")(load_event("compute_node_condition.json"), lambda_context)
     assert state["node"] == {"id": "welcome", "type": "send_email", "task": "SendEmail"} and state["stepNumber"] == 3
-    (step,) = repo.get_run_detail(RUN_ID).steps
-    assert step.output == {"result": True, "next": "welcome"}
+    steps = {s.node_id: s for s in repo.get_run_detail(RUN_ID).steps}
+    assert steps["is_pro"].output == {"result": True, "next": "welcome"}
+    # and the branch it picked is queued next, numbered as the state says
+    assert (steps["welcome"].status, steps["welcome"].step_number) == ("scheduled", 3)
 
 
 def test_send_email_posts_to_sendgrid_with_the_connection_key(

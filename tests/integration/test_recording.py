@@ -67,7 +67,10 @@ def test_a_run_recorded_at_a_later_node_starts_there_with_the_carried_outputs(
     detail = repo.get_run_detail(run_id)
     (execution,) = detail.executions
     assert (execution.name, execution.start_at, execution.first_step_number) == (run_id, "notify", 2)
-    assert [(s.node_id, s.run_id, s.output) for s in detail.steps] == [("fetch", run_id, carried.output)]
+    assert [(s.node_id, s.run_id, s.status, s.output) for s in detail.steps] == [
+        ("fetch", run_id, "completed", carried.output),
+        ("notify", run_id, "scheduled", None),  # queued: the node it starts at
+    ]
     start = {**load_event("run_lifecycle_start.json"), "runId": run_id, "executionName": run_id}
     state = handler_of("RunLifecycleFunction")(start, lambda_context)
     assert state["node"]["id"] == "notify" and state["stepNumber"] == 2

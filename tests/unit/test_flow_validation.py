@@ -259,7 +259,7 @@ def test_given_a_malformed_placeholder_when_validated_then_the_syntax_error_name
         ("{{ trigger }}", "trigger: name what to read: trigger.body, trigger.headers, trigger.receivedAt"),
         (
             "{{ trigger.receivedAt.year }}",
-            "trigger.receivedAt.year: trigger.receivedAt is a timestamp string; nothing is under it",
+            "trigger.receivedAt.year: trigger.receivedAt is a string; nothing is under it",
         ),
         ("{{ steps }}", "steps: name what to read: steps.<node id>.output"),
         ("{{ steps.fetsh.output }}", "steps.fetsh: there is no node 'fetsh' in this flow"),

@@ -39,6 +39,7 @@ ALLOWED_RUN = {
 ALLOWED_STEP = {
     ("scheduled", "running"),
     ("scheduled", "interrupted"),
+    ("scheduled", "failed"),  # its task crashed or timed out before the attempt began
     ("running", "completed"),
     ("running", "failed"),
     ("running", "retrying"),

@@ -16,6 +16,7 @@ EVENT_PREFIXES = {
     "HttpRequestFunction": "http_request_",
     "SendEmailFunction": "send_email_",
     "ComputeNodeFunction": "compute_node_",
+    "SweeperFunction": "sweeper_",
 }
 
 

@@ -30,7 +30,9 @@ class Metric(StrEnum):
     RUNS_FAILED = "RunsFailed"
     RUNS_CANCELLED = "RunsCancelled"
     RUNS_INTERRUPTED = "RunsInterrupted"
+    RUNS_EXPIRED = "RunsExpired"
     ENGINE_ERRORS = "EngineErrors"
+    OVERDUE_RUNS = "OverdueRuns"
 
 
 def count(metric: Metric, value: int = 1) -> None:

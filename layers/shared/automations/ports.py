@@ -38,9 +38,10 @@ class RunRecord:
     """A run to record with its trigger: the run, its first execution, and steps carried over."""
 
     run: Run
-    execution: Execution
+    execution: Execution | None  # None: the run could not be planned and is recorded failed
     # completed steps whose outputs the run reuses (a run that starts at a later node)
     carried_steps: list[Step] = field(default_factory=list)
+    queued_step: Step | None = None  # the step of the node it starts at, `scheduled`
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,30 @@ class FlowStore(Protocol):
     def get_flow(self, flow_id: str) -> Flow | None: ...
     def list_flows(self, account_id: str, *, limit: int, cursor: str | None) -> Page[Flow]: ...
     def get_flow_version(self, flow_id: str, version: int) -> FlowVersion | None: ...
+    def delete_flow(self, flow_id: str, *, at: str) -> Flow:
+        """Mark it deleted (once: a second delete keeps the first time); its history stays."""
+        ...
+
+
+@dataclass(frozen=True)
+class Reschedule:
+    """Move a run still `scheduled` to another time (and the trigger whose data it runs with)."""
+
+    run_id: str
+    replaced_execution: str  # the execution that would have started it; its schedule goes
+    execution: Execution  # the one that starts it now, due at ``scheduled_for``
+    scheduled_for: str
+    deadline: str | None
+    trigger_id: str
+    cause: str
 
 
 class TriggerStore(Protocol):
     def record_trigger(self, trigger: TriggerEvent, runs: list[RunRecord]) -> None: ...
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None: ...
+    def record_trigger_effects(self, trigger_id: str, *, cancelled: list[str], rescheduled: list[str]) -> None:
+        """What an event did to runs recorded earlier (so a redelivery answers the same)."""
+        ...
 
 
 class RunStore(Protocol):
@@ -113,6 +133,22 @@ class RunStore(Protocol):
     def get_run_and_steps(self, run_id: str) -> tuple[Run, list[Step]] | None: ...
     def list_runs(self, flow_id: str, *, status: RunStatus | None, limit: int, cursor: str | None) -> Page[Run]: ...
     def get_execution(self, run_id: str, name: str) -> Execution | None: ...
+
+    # runs still `scheduled` (the sparse indexes)
+    def scheduled_run_ids_by_key(self, flow_id: str, correlation_key: str) -> list[str]: ...
+    def scheduled_runs_of_flow(
+        self, flow_id: str, *, due_before: str | None, limit: int, cursor: str | None
+    ) -> Page[Run]:
+        """Oldest due first; ``due_before``: only those due before then (overdue)."""
+        ...
+
+    def overdue_runs(self, *, due_before: str, limit: int) -> list[Run]:
+        """Across every flow (the sweeper's view), oldest due first per shard, at most ``limit``."""
+        ...
+
+    def reschedule_run(self, move: Reschedule) -> bool:
+        """Only while the run is `scheduled` under ``move.replaced_execution``; False if not."""
+        ...
 
     # the run and its executions
     def request_execution(self, execution: Execution) -> None:
@@ -128,9 +164,17 @@ class RunStore(Protocol):
         ...
 
     def transition_run(
-        self, run_id: str, new: RunStatus, *, fields: dict[str, Any] | None = None, execution: str | None = None
+        self,
+        run_id: str,
+        new: RunStatus,
+        *,
+        fields: dict[str, Any] | None = None,
+        execution: str | None = None,
+        only_from: RunStatus | None = None,
+        cause: str | None = None,
     ) -> bool:
-        """Move along the transition table (only while ``execution`` is current, if given); False if not allowed."""
+        """Move along the transition table (only while ``execution`` is current and the run is in
+        ``only_from``, if given; ``cause`` goes into its history); False if not allowed."""
         ...
 
     # steps and attempts
@@ -143,6 +187,13 @@ class RunStore(Protocol):
 
     def update_step(self, *, run_id: str, node_id: str, node_type: str, update: StepUpdate) -> bool: ...
     def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None: ...
+    def queue_step(self, step: Step) -> bool:
+        """Record the next node's step `scheduled`; False if the run already has a step there."""
+        ...
+
+    def drop_queued_steps(self, run_id: str) -> list[str]:
+        """Steps still `scheduled` of a run that ended: never reached, so no step. Their node ids."""
+        ...
 
 
 class Store(AccountStore, FlowStore, TriggerStore, RunStore, Protocol):
@@ -153,6 +204,18 @@ class Store(AccountStore, FlowStore, TriggerStore, RunStore, Protocol):
 class ExecutionStart:
     arn: str
     started: bool  # False: an execution with this name existed already (a redelivered start)
+
+
+class Schedules(Protocol):
+    """One-time schedules (EventBridge Scheduler) that start an execution when it is due."""
+
+    def start_at(self, *, name: str, run_id: str, at: str) -> None:
+        """Create (or move) the schedule ``name`` that starts execution ``name`` of the run at ``at``."""
+        ...
+
+    def delete(self, *, name: str) -> bool:
+        """False if there was none (it fired and deleted itself, or was deleted before)."""
+        ...
 
 
 class Workflows(Protocol):

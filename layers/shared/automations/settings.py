@@ -15,6 +15,10 @@ class Settings(BaseModel):
 
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
+    # EventBridge Scheduler: where the stream puts one-time schedules of runs due later
+    schedule_group: str | None = Field(default=None, alias="SCHEDULE_GROUP")
+    scheduler_role_arn: str | None = Field(default=None, alias="SCHEDULER_ROLE_ARN")
+    scheduler_dead_letter_arn: str | None = Field(default=None, alias="SCHEDULER_DEAD_LETTER_ARN")
     history_retention_days: int = Field(default=90, alias="HISTORY_RETENTION_DAYS", ge=1)
     webhook_tolerance_seconds: int = Field(default=300, alias="WEBHOOK_TOLERANCE_SECONDS", ge=1)
     # Deployed engines must not be turned against the VPC or the metadata endpoint;

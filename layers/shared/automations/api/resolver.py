@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from automations.api.routes import flows, hooks, runs
+from automations.api.routes import events, flows, hooks, ops, runs
 from automations.errors import AutomationError, MalformedJson, NotFound, ValidationFailed
 from automations.observability import logger
 
@@ -45,7 +45,7 @@ def validation_error(error: RequestValidationError) -> AutomationError:
 
 def build_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    for group in (flows, hooks, runs):
+    for group in (flows, hooks, events, runs, ops):
         app.include_router(group.router)
 
     app.enable_swagger(path="/swagger", title=API_TITLE, version=API_VERSION)

@@ -19,8 +19,10 @@ from automations.domain.runs import (
 )
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.flows.definition import Flow, FlowDefinition, Trigger
+from automations.logic.events import EventOutcome
 from automations.logic.flows import FlowWithDefinition
 from automations.logic.history import RunView
+from automations.logic.overdue import OverdueView, is_overdue
 
 
 class ApiModel(BaseModel):
@@ -45,6 +47,7 @@ class FlowSummary(ApiModel):
     webhook_path: str | None = None
     created_at: str
     updated_at: str
+    deleted_at: str | None = Field(default=None, description="A deleted flow takes no triggers; history stays")
 
     @classmethod
     def of(cls, flow: Flow) -> FlowSummary:
@@ -56,6 +59,7 @@ class FlowSummary(ApiModel):
             webhook_path=f"/hooks/{flow.flow_id}" if flow.trigger.type == "webhook" else None,
             created_at=flow.created_at,
             updated_at=flow.updated_at,
+            deleted_at=flow.deleted_at,
         )
 
 
@@ -81,14 +85,34 @@ class TriggerAcceptedResponse(ApiModel):
     run_ids: list[str]
 
 
+class EventAcceptedResponse(ApiModel):
+    event_id: str
+    run_ids: list[str] = Field(description="One new run per flow subscribed to the event's type")
+    cancelled: list[str] = Field(description="Runs still scheduled under the same key that it withdrew")
+    rescheduled: list[str] = Field(description="Runs still scheduled under the same key that it moved")
+
+    @classmethod
+    def of(cls, outcome: EventOutcome) -> EventAcceptedResponse:
+        return cls(
+            event_id=outcome.event_id,
+            run_ids=outcome.run_ids,
+            cancelled=outcome.cancelled,
+            rescheduled=outcome.rescheduled,
+        )
+
+
 class RunSummary(ApiModel):
     run_id: str
     flow_id: str
     flow_version: int
     trigger_id: str
+    trigger_kind: str | None = None
     status: RunStatus
     created_at: str
     scheduled_for: str
+    overdue: bool = Field(default=False, description="Still scheduled though its time has passed (not a status)")
+    deadline: str | None = Field(default=None, description="Not started by then, it fails with Expired")
+    correlation_key: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
     error: ErrorInfo | None = None
@@ -96,12 +120,34 @@ class RunSummary(ApiModel):
 
     @classmethod
     def of(cls, run: Run) -> RunSummary:
-        return cls(**run.model_dump(include=set(cls.model_fields)))
+        return cls(**run.model_dump(include=set(cls.model_fields)), overdue=is_overdue(run))
 
 
 class RunPage(ApiModel):
     items: list[RunSummary]
     next_cursor: str | None
+
+
+class FlowOverdueCount(ApiModel):
+    flow_id: str
+    count: int
+    oldest: str = Field(description="The earliest scheduledFor among them")
+
+
+class OverdueResponse(ApiModel):
+    count: int
+    by_flow: list[FlowOverdueCount] = Field(description="Flows with overdue runs, the longest waiting first")
+    items: list[RunSummary]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, view: OverdueView) -> OverdueResponse:
+        return cls(
+            count=view.count,
+            by_flow=[FlowOverdueCount(flow_id=f.flow_id, count=f.count, oldest=f.oldest) for f in view.by_flow],
+            items=[RunSummary.of(run) for run in view.items],
+            next_cursor=view.next_cursor,
+        )
 
 
 class AttemptView(ApiModel):
@@ -121,8 +167,10 @@ class AttemptView(ApiModel):
 class StepView(ApiModel):
     node_id: str
     node_type: str
+    step_number: int
     status: StepStatus
-    started_at: str
+    queued_at: str | None = Field(default=None, description="When its node became next in line")
+    started_at: str | None = None
     ended_at: str | None = None
     input: dict[str, Any] | None = Field(
         default=None, description="The node's parameters as resolved (secrets redacted)"
@@ -140,6 +188,10 @@ class TriggerView(ApiModel):
     received_at: str
     body: Any = None
     headers: dict[str, str] = Field(default_factory=dict)
+    event_type: str | None = None
+    event_id: str | None = None
+    data: Any = None
+    fired_at: str | None = Field(default=None, description="A recurring flow's occurrence")
 
 
 class ExecutionView(ApiModel):

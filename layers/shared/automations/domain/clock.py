@@ -1,12 +1,26 @@
-"""Time in one place: UTC everywhere, ISO 8601 with a ``Z`` suffix on the wire."""
+"""Time in one place: UTC everywhere, ISO 8601 with a ``Z`` suffix on the wire.
+
+Every "now" the engine uses comes from ``now()``. Deployed, that is the system clock; the local
+stack installs its own source (a clock tests can move forward, see ``devstack/clock.py``) so that
+a simulated day of schedules, deadlines and delays passes in seconds.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+_source: Callable[[], datetime] | None = None
 
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    return _source() if _source is not None else datetime.now(UTC)
+
+
+def use_source(source: Callable[[], datetime] | None) -> None:
+    """Read "now" from ``source`` (an aware datetime) from here on; ``None`` restores the system clock."""
+    global _source
+    _source = source
 
 
 def iso(moment: datetime) -> str:

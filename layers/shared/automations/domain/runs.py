@@ -27,6 +27,7 @@ class HttpExchange(RecordModel):
 class StatusChange(RecordModel):
     status: str
     at: str
+    cause: str | None = Field(default=None, description="Why, when it was not the run's own doing")
 
 
 class Attempt(RecordModel):
@@ -47,7 +48,8 @@ class Step(RecordModel):
     node_type: str
     step_number: int = Field(description="1 for the first step the run reached, 2 for the next, ...")
     status: StepStatus
-    started_at: str
+    started_at: str | None = Field(default=None, description="When its first attempt began; none while queued")
+    queued_at: str | None = Field(default=None, description="When it became next in line (status scheduled)")
     ended_at: str | None = None
     input: dict[str, Any] | None = None
     output: Any = None
@@ -113,12 +115,17 @@ class Run(RecordModel):
     flow_id: str
     flow_version: int
     trigger_id: str
+    trigger_kind: str | None = None
     status: RunStatus
     created_at: str
     scheduled_for: str
+    deadline: str | None = Field(default=None, description="Not started by then, it never starts: failed, Expired")
+    correlation_key: str | None = Field(default=None, description="What withdrawing or rescheduling events match")
     started_at: str | None = None
     ended_at: str | None = None
-    current_execution: str | None = Field(default=None, description="The name of the execution running the run")
+    current_execution: str | None = Field(
+        default=None, description="The name of the execution that runs it (requested, then running)"
+    )
     error: ErrorInfo | None = None
     step_counts: StepCounts | None = None
     history: list[StatusChange] = Field(default_factory=list)

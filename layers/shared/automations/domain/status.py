@@ -50,7 +50,8 @@ RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
 
 _S = StepStatus
 STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
-    _S.SCHEDULED: frozenset({_S.RUNNING, _S.INTERRUPTED}),
+    # queued: begins, is cut off with its run, or fails before it began (its task crashed or timed out)
+    _S.SCHEDULED: frozenset({_S.RUNNING, _S.INTERRUPTED, _S.FAILED}),
     _S.RUNNING: frozenset({_S.COMPLETED, _S.FAILED, _S.RETRYING, _S.INTERRUPTED}),
     _S.RETRYING: frozenset({_S.RUNNING, _S.FAILED, _S.INTERRUPTED}),
     _S.INTERRUPTED: frozenset({_S.RUNNING, _S.FAILED}),

@@ -8,16 +8,39 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from automations.domain import schedules
 from automations.domain.base import CamelModel, RecordModel
 from automations.nodes import REGISTRY
-from automations.nodes.base import NodeBase
+from automations.nodes.base import NodeBase, TemplateText
 
 MAX_NODES = 50
 
 
 # --- triggers ---------------------------------------------------------------------
+
+
+def _duration(text: str) -> str:
+    schedules.parse_duration(text)  # ValueError names what is wrong
+    return text
+
+
+def _expression(text: str) -> str:
+    if schedules.parse_expression(text).kind == "at":
+        raise ValueError(
+            "a schedule trigger recurs: use cron(...) or rate(...) (one run later: POST /flows/{flowId}/runs with at)"
+        )
+    return text
+
+
+def _timezone(name: str) -> str:
+    schedules.check_timezone(name)
+    return name
+
+
+EventType = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")]
+Duration = Annotated[str, AfterValidator(_duration), Field(description="ISO 8601 duration, e.g. PT24H or P1D")]
 
 
 class WebhookTrigger(CamelModel):
@@ -26,7 +49,49 @@ class WebhookTrigger(CamelModel):
     type: Literal["webhook"]
 
 
-Trigger = Annotated[WebhookTrigger, Field(discriminator="type")]
+class EventTrigger(CamelModel):
+    """``POST /events`` with ``{"id", "type", "data"}``: one run per event of type ``event``.
+
+    ``at`` schedules the run relative to the event (a template giving an ISO 8601 time, e.g.
+    ``{{ trigger.data.start | add_days(-1) }}``; absent: now). ``key`` (a template) correlates
+    later events with the runs still scheduled: an event in ``cancelOn`` cancels them, one in
+    ``rescheduleOn`` moves them to the time ``at`` gives for its data (and they run with it).
+    A run not started by ``scheduledFor + deadline`` never starts: it fails with ``Expired``.
+    """
+
+    type: Literal["event"]
+    event: EventType
+    at: TemplateText | None = None
+    key: TemplateText | None = None
+    cancel_on: Annotated[list[EventType], Field(max_length=20)] = Field(default_factory=list)
+    reschedule_on: Annotated[list[EventType], Field(max_length=20)] = Field(default_factory=list)
+    deadline: Duration | None = None
+
+    @model_validator(mode="after")
+    def _correlated(self) -> EventTrigger:
+        if (self.cancel_on or self.reschedule_on) and not self.key:
+            raise ValueError("cancelOn and rescheduleOn match runs by their key: set 'key' too")
+        if self.reschedule_on and not self.at:
+            raise ValueError("rescheduleOn moves runs to the time 'at' gives: set 'at' too")
+        return self
+
+
+class ScheduleTrigger(CamelModel):
+    """A recurring flow: EventBridge Scheduler's ``cron(...)`` or ``rate(...)`` in an IANA zone.
+
+    Each occurrence is a run (``trigger.firedAt`` is its time), recorded ahead as ``scheduled``,
+    so an occurrence the engine misses shows as overdue and still runs (or expires) later.
+    """
+
+    type: Literal["schedule"]
+    expression: Annotated[
+        str, AfterValidator(_expression), Field(description="cron(0 9 ? * MON-FRI *) or rate(15 minutes)")
+    ]
+    timezone: Annotated[str, AfterValidator(_timezone), Field(description="IANA time zone, e.g. Europe/Berlin")] = "UTC"
+    deadline: Duration | None = None
+
+
+Trigger = Annotated[WebhookTrigger | EventTrigger | ScheduleTrigger, Field(discriminator="type")]
 
 
 # --- nodes ------------------------------------------------------------------------
@@ -87,3 +152,4 @@ class Flow(RecordModel):
     webhook_secret: str
     created_at: str
     updated_at: str
+    deleted_at: str | None = Field(default=None, description="Deleted flows take no triggers; history stays")

@@ -8,7 +8,9 @@ While two nodes share an id, what runs after what is unclear: cycles, reachabili
 ``steps``/``vars`` references wait until every id is unique (and a later node repeating an id
 only has its references and size checked).
 Placeholders and condition paths may read
-- ``trigger.body``, ``trigger.headers`` (anything under them) and ``trigger.receivedAt``;
+- what the flow's trigger carries (``TRIGGER_FIELDS``): a webhook's ``trigger.body`` and
+  ``trigger.headers``, an event's ``trigger.data``, ``trigger.event`` and ``trigger.eventId``, a
+  recurring flow's ``trigger.firedAt``; every trigger's ``trigger.receivedAt``;
 - ``steps.<id>`` / ``steps.<id>.output|status|error...`` of a node that can run before this one;
 - ``vars.<name>`` when a node that can run before this one assigns ``<name>`` (a ``set`` node).
 A step or variable that only some paths provide needs ``| default(...)`` (in a condition: to be
@@ -31,7 +33,15 @@ from automations.nodes import REGISTRY
 
 MAX_NODE_BYTES = 16 * 1024
 MAX_DEFINITION_BYTES = 128 * 1024
-TRIGGER_FIELDS: dict[str, tuple[str, ...]] = {"webhook": ("body", "headers", "receivedAt")}
+TRIGGER_FIELDS: dict[str, tuple[str, ...]] = {
+    "webhook": ("body", "headers", "receivedAt"),
+    "event": ("data", "event", "eventId", "receivedAt"),
+    "schedule": ("firedAt", "receivedAt"),
+}
+# fields that are one text value: nothing can be read under them
+_SCALAR_TRIGGER_FIELDS = ("receivedAt", "event", "eventId", "firedAt")
+# an event trigger's own templates read the event only (no step has run when they are evaluated)
+TRIGGER_TEMPLATE_FIELDS = ("at", "key")
 STEP_FIELDS = ("output", "status", "error")
 
 
@@ -78,6 +88,7 @@ class _Checker:
                 message = f"node '{node_id}' can never run: no path leads to it from the first node '{self.start}'"
                 self.report(node_id, None, message)
         self.check_sizes()
+        self.check_trigger_templates()
         for node in self.nodes.values():
             self.check_templates(node)
             node_type = REGISTRY.of(node)
@@ -107,6 +118,22 @@ class _Checker:
         if (size := json_size(self.definition.model_dump(mode="json", by_alias=True))) > MAX_DEFINITION_BYTES:
             limit = f"at most {MAX_DEFINITION_BYTES} bytes (128 KiB)"
             self.report(None, None, f"the flow definition is {size} bytes as JSON; a flow may be {limit}")
+
+    def check_trigger_templates(self) -> None:
+        wire = self.definition.trigger.model_dump(mode="json", by_alias=True)
+        for name in TRIGGER_TEMPLATE_FIELDS:
+            field = f"trigger.{name}"
+            try:
+                found = field_placeholders(wire.get(name))
+            except TemplateSyntaxError as exc:
+                self.report(None, field, f"{field}: {str(exc).removeprefix(f'{exc.field}: ') if exc.field else exc}")
+                continue
+            for _, placeholder in found:
+                path = placeholder.path
+                if path[0] != "trigger":
+                    self.report(None, field, f"{field} is evaluated when the event arrives: it may read only trigger.*")
+                elif problem := self.check_trigger(path):
+                    self.report(None, field, problem)
 
     def check_templates(self, node: Node) -> None:
         wire = node.model_dump(mode="json", by_alias=True)
@@ -160,9 +187,10 @@ class _Checker:
         if path[1] == "data" and kind == "webhook":
             return "trigger.data is only available to event triggers; a webhook's JSON is trigger.body"
         if path[1] not in allowed:
-            return f"{format_path(path[:2])}: a {kind} trigger has only {parts}"
-        if path[1] == "receivedAt" and len(path) > 2:
-            return f"{format_path(path)}: trigger.receivedAt is a timestamp string; nothing is under it"
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"{format_path(path[:2])}: {article} {kind} trigger has only {parts}"
+        if path[1] in _SCALAR_TRIGGER_FIELDS and len(path) > 2:
+            return f"{format_path(path)}: trigger.{path[1]} is a string; nothing is under it"
         return None
 
     def ancestors(self, node_id: str) -> set[str]:

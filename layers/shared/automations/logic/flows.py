@@ -39,6 +39,8 @@ def create_flow(store: FlowStore, account_id: str, definition: FlowDefinition) -
 def publish_version(store: FlowStore, account_id: str, flow_id: str, definition: FlowDefinition) -> FlowWithDefinition:
     """A new immutable version; runs already recorded keep the version they started with."""
     current = get_owned_flow(store, account_id, flow_id)
+    if current.deleted_at is not None:
+        raise Conflict(f"flow '{flow_id}' was deleted at {current.deleted_at}; create a new flow")
     validate_flow(definition)
     if definition.trigger.type != current.trigger.type:
         raise ValidationFailed(f"the trigger type cannot change from '{current.trigger.type}'; create a new flow")
@@ -53,6 +55,13 @@ def publish_version(store: FlowStore, account_id: str, flow_id: str, definition:
     except TransitionRejected as error:
         raise Conflict(f"flow '{flow_id}' was changed at the same time; read it again and retry") from error
     return FlowWithDefinition(flow, version)
+
+
+def delete_flow(store: FlowStore, account_id: str, flow_id: str) -> Flow:
+    """The flow takes no more triggers; its history stays readable. Its waiting runs are cancelled
+    and its schedules removed by the stream (see ``reactions.follow_flow``). Deleting twice is fine."""
+    get_owned_flow(store, account_id, flow_id)
+    return store.delete_flow(flow_id, at=clock.iso(clock.now()))
 
 
 def get_owned_flow(store: FlowStore, account_id: str, flow_id: str) -> Flow:

@@ -18,7 +18,8 @@ from automations.errors import NotFound
 from automations.flows import graph
 from automations.logic.flows import load_version
 from automations.logic.run_context import StepAtNode, load_step_at_node
-from automations.logic.steps import end_step
+from automations.logic.steps import end_step, queue_next
+from automations.logic.waiting_runs import settle_before_start
 from automations.observability import Metric, count, logger
 from automations.ports import AttemptResult, ExecutionEnd, StepUpdate, Store, TransitionRejected
 
@@ -26,12 +27,18 @@ from automations.ports import AttemptResult, ExecutionEnd, StepUpdate, Store, Tr
 def start(store: Store, task: LifecycleTask) -> InterpreterState:
     """The run becomes running under this execution, which points at its first node.
 
-    A run that is no longer startable (cancelled, or taken by another execution) ends at once.
+    A run that is no longer startable (cancelled, rescheduled to another execution, or taken by
+    another) ends at once; so does a waiting run past its deadline (it expires) or whose flow was
+    deleted or replaced meanwhile (it is cancelled).
     """
     name = task.execution_name or task.run_id
     execution = store.get_execution(task.run_id, name)
-    if execution is None:
+    run = store.get_run(task.run_id)
+    if execution is None or run is None:
         logger.warning("no such execution of the run recorded; ending", extra={"execution": name})
+        return InterpreterState(run_id=task.run_id)
+    if run.current_execution == name and settle_before_start(store, run):
+        logger.info("waiting run ended instead of starting", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
     try:
         run = store.start_execution(run_id=task.run_id, name=name, arn=task.execution_arn, at=clock.iso(clock.now()))
@@ -54,14 +61,15 @@ def wake_up(store: Store, task: LifecycleTask) -> InterpreterState:
     if step is None:
         raise NotFound(f"run '{run.run_id}' has no waiting step at '{node.id}'")
     now = clock.iso(clock.now())
-    duration_ms = int((clock.now() - clock.parse_iso(step.started_at)).total_seconds() * 1000)
+    began = clock.parse_iso(step.started_at) if step.started_at else clock.now()
+    duration_ms = int((clock.now() - began).total_seconds() * 1000)
     result = AttemptResult(status=AttemptStatus.COMPLETED, ended_at=now, duration_ms=duration_ms)
     store.finish_attempt(run_id=run.run_id, node_id=node.id, number=step.attempt_count, result=result)
     output = {**(step.output or {}), "wokeAt": now}
     update = StepUpdate(status=StepStatus.COMPLETED, ended_at=now, output=output)
     store.update_step(run_id=run.run_id, node_id=node.id, node_type=node.type, update=update)
-    following = graph.default_next(definition, node)
-    return InterpreterState(run_id=run.run_id, step_number=task.step_number + 1, node=graph.ref(definition, following))
+    following = graph.ref(definition, graph.default_next(definition, node))
+    return queue_next(store, InterpreterState(run_id=run.run_id, step_number=task.step_number + 1, node=following))
 
 
 def error_from_catch(caught: dict[str, Any] | None) -> ErrorInfo:
@@ -86,8 +94,8 @@ def step_failed(store: Store, task: LifecycleTask) -> InterpreterState:
     found = load_step_at_node(store, task.run_id, task.node_id)
     _fail_step(store, found, error_from_catch(task.error))
     node, definition = found.node, found.definition
-    following = graph.default_next(definition, node) if node.on_error == "continue" else None
-    return InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=graph.ref(definition, following))
+    following = graph.ref(definition, graph.default_next(definition, node) if node.on_error == "continue" else None)
+    return queue_next(store, InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following))
 
 
 def _fail_step(store: Store, found: StepAtNode, error: ErrorInfo) -> None:

@@ -25,6 +25,7 @@ from automations.errors import EmptyOutput, NodeError, RateLimited
 from automations.flows import graph
 from automations.flows.definition import Node
 from automations.logic.run_context import RunContext, load_run_context
+from automations.logic.steps import queue_next
 from automations.nodes import REGISTRY
 from automations.nodes.base import NodeContext, NodeOutcome, NodeServices
 from automations.observability import logger
@@ -95,9 +96,8 @@ def run_node(store: Store, task: NodeTask, services: NodeServices) -> Interprete
     if outcome.wait is not None:
         return InterpreterState(run_id=task.run_id, step_number=task.step_number, node=here, wait=outcome.wait)
     next_id = outcome.next_node if outcome.next_node is not None else graph.default_next(context.definition, node)
-    return InterpreterState(
-        run_id=task.run_id, step_number=task.step_number + 1, node=graph.ref(context.definition, next_id)
-    )
+    following = graph.ref(context.definition, next_id)
+    return queue_next(store, InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following))
 
 
 def _node_context(context: RunContext, node: Node, variables: dict[str, Any]) -> NodeContext:

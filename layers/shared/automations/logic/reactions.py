@@ -1,6 +1,11 @@
 """Reactions to table changes (the outbox and the status roll-up), one entry each.
 
-- an execution is requested (a new run, or a resume) and due -> start it (idempotent: its name);
+- an execution is requested (a new run, a resume, a reschedule): due -> start it (idempotent:
+  its name); due later -> a one-time schedule of the same name starts it then;
+- a run leaves `scheduled` (started, cancelled, expired) or is moved -> its schedule goes; a run
+  that ended before it started keeps no queued step; a recurring flow's next occurrence is recorded;
+- a flow is saved, published or deleted -> a recurring flow's waiting occurrence follows it; a
+  deleted flow's waiting runs are cancelled;
 - an execution's end is recorded -> the run's status follows: final from its steps when the
   interpreter reached its end, ``interrupted`` when the execution ended without reaching it;
 - a step changed status -> move the run's in-flight status.
@@ -11,16 +16,19 @@ harmless.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from automations.domain import clock
-from automations.domain.runs import ErrorInfo, Execution, first_execution_name
-from automations.domain.status import RunStatus, StepStatus
-from automations.logic import rollup
+from automations.domain.runs import ErrorInfo, Execution, Run, first_execution_name
+from automations.domain.status import TERMINAL_RUN_STATUSES, RunStatus, StepStatus
+from automations.flows.definition import Flow, ScheduleTrigger
+from automations.logic import recurring, rollup
 from automations.logic.change_router import ChangeRouter, TableChange
 from automations.logic.steps import end_step
+from automations.logic.waiting_runs import cancel_scheduled_run
 from automations.observability import Metric, count, logger
-from automations.ports import Store, Workflows
+from automations.ports import Schedules, Store, Workflows
 
 FINAL_METRICS = {
     RunStatus.COMPLETED: Metric.RUNS_COMPLETED,
@@ -32,6 +40,7 @@ FINAL_METRICS = {
 class ReactionDeps:
     store: Store
     workflows: Workflows
+    schedules: Schedules
 
 
 ROUTER: ChangeRouter[ReactionDeps] = ChangeRouter()
@@ -41,7 +50,8 @@ ROUTER: ChangeRouter[ReactionDeps] = ChangeRouter()
 def start_requested_execution(change: TableChange, deps: ReactionDeps) -> str:
     execution = Execution.model_validate(change.new)
     if clock.parse_iso(execution.due_at) > clock.now():
-        return "not due"  # a run due later is started by its schedule
+        deps.schedules.start_at(name=execution.name, run_id=execution.run_id, at=execution.due_at)
+        return "scheduled"
     started = deps.workflows.start(name=execution.name, run_id=execution.run_id)
     if not started.started:
         return "already started"
@@ -67,6 +77,68 @@ def roll_step_status_up(change: TableChange, deps: ReactionDeps) -> str:
         return "ignored"
     moved = deps.store.transition_run(change.new["runId"], target)
     return f"run {target}" if moved else "run unchanged"
+
+
+def _left_waiting(change: TableChange) -> bool:
+    """A `scheduled` run started, ended, or was moved to another execution (rescheduled)."""
+    old, new = change.old or {}, change.new or {}
+    return old.get("status") == RunStatus.SCHEDULED and (
+        new.get("status") != RunStatus.SCHEDULED or new.get("currentExecution") != old.get("currentExecution")
+    )
+
+
+@ROUTER.on("run", "MODIFY", when=_left_waiting)
+def follow_run_leaving_waiting(change: TableChange, deps: ReactionDeps) -> str:
+    before, run = Run.model_validate(change.old), Run.model_validate(change.new)
+    done = []
+    # only a run due later had a schedule (a run due at once was started by the stream)
+    if before.scheduled_for > before.created_at:
+        name = before.current_execution or before.run_id
+        done.append("schedule deleted" if deps.schedules.delete(name=name) else "no schedule")
+    if run.status in TERMINAL_RUN_STATUSES:
+        dropped = deps.store.drop_queued_steps(run.run_id)
+        done.append(f"{len(dropped)} queued steps dropped")
+    if run.trigger_kind == "schedule" and run.status != RunStatus.SCHEDULED:
+        flow = deps.store.get_flow(run.flow_id)
+        if flow is not None and flow.version == run.flow_version:  # this version's chain goes on
+            after = clock.parse_iso(before.scheduled_for)
+            next_run = recurring.record_next_occurrence(deps.store, flow, after=after)
+            done.append(f"next occurrence {next_run}")
+    return "; ".join(done) or "nothing to do"
+
+
+def _flow_saved_or_deleted(change: TableChange) -> bool:
+    return change.event == "INSERT" or change.changed("version") or change.became_set("deletedAt")
+
+
+@ROUTER.on("flow", "INSERT", "MODIFY", when=_flow_saved_or_deleted)
+def follow_flow(change: TableChange, deps: ReactionDeps) -> str:
+    """A deleted flow's waiting runs are cancelled; a recurring flow waits for its next occurrence
+    under its current version (one recorded for an older version is replaced)."""
+    flow = Flow.model_validate(change.new)
+    if flow.deleted_at is not None:
+        cancelled = _cancel_waiting_runs(deps.store, flow, lambda run: True, "its flow was deleted")
+        return f"{cancelled} waiting runs cancelled"
+    if not isinstance(flow.trigger, ScheduleTrigger):
+        return "not recurring"
+    replaced = _cancel_waiting_runs(
+        deps.store,
+        flow,
+        lambda run: run.trigger_kind == "schedule" and run.flow_version != flow.version,
+        f"replaced by version {flow.version} of the flow",
+    )
+    next_run = recurring.record_next_occurrence(deps.store, flow, after=clock.now())
+    return f"{replaced} occurrences replaced; next occurrence {next_run}"
+
+
+def _cancel_waiting_runs(store: Store, flow: Flow, which: Callable[[Run], bool], cause: str) -> int:
+    cancelled, cursor = 0, None
+    while True:
+        page = store.scheduled_runs_of_flow(flow.flow_id, due_before=None, limit=100, cursor=cursor)
+        cancelled += sum(1 for run in page.items if which(run) and cancel_scheduled_run(store, run.run_id, cause))
+        if page.next_cursor is None:
+            return cancelled
+        cursor = page.next_cursor
 
 
 def _settle(store: Store, execution: Execution) -> str:

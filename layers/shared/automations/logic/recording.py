@@ -1,10 +1,11 @@
 """The one path that records runs: a trigger and the runs it causes, in one transaction.
 
-Every trigger kind comes through here (webhook today; event, schedule, manual run and
-re-trigger next). A run is recorded ``scheduled`` with its first execution requested; the
-table's stream starts that execution when it is due (the outbox), so nothing here has a side
-effect beyond the one write. With an idempotency key the trigger id is derived from it, so
-a retried call finds the first recording and records nothing twice.
+Every trigger kind comes through here (webhook, event, schedule, manual run, re-trigger). A
+run is recorded ``scheduled`` with its first execution requested and the step of its first node
+queued; the table's stream starts that execution when it is due, or gives it a one-time schedule
+when it is due later (the outbox), so nothing here has a side effect beyond the one write.
+With an idempotency key the trigger id is derived from it, so a retried call finds the first
+recording and records nothing twice.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import hashlib
 from dataclasses import dataclass, field
 
 from automations.domain import clock, ids
-from automations.domain.runs import Execution, Run, StatusChange, Step, first_execution_name
+from automations.domain.runs import ErrorInfo, Execution, Run, StatusChange, Step, first_execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import ValidationFailed
 from automations.flows.definition import Flow
 from automations.logic.flows import load_version
+from automations.logic.steps import queued_step
 from automations.ports import DuplicateTrigger, RunRecord, Store
 
 
@@ -30,6 +32,9 @@ class RunPlan:
     scheduled_for: str | None = None  # when it is due; now when absent
     start_at: str | None = None  # the node it starts at; the flow's first when absent
     carried_steps: list[Step] = field(default_factory=list)  # completed steps it reuses (start_at later)
+    deadline: str | None = None  # not started by then, it never starts (fails with Expired)
+    correlation_key: str | None = None  # what later events withdraw or reschedule it by
+    error: ErrorInfo | None = None  # it could not be planned (its `at` gave no time): recorded failed
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Recorded:
     trigger_id: str
     run_ids: list[str]
     replayed: bool = False  # the trigger was recorded before (same idempotency key)
+    trigger: TriggerEvent | None = None  # as first recorded, when replayed
 
 
 def trigger_id_for(scope: str, idempotency_key: str | None) -> str:
@@ -56,15 +62,14 @@ def record_runs(store: Store, trigger: TriggerEvent, plans: list[RunPlan]) -> Re
     except DuplicateTrigger:
         first = store.get_trigger(trigger.trigger_id)
         assert first is not None, "a duplicate trigger exists by definition"
-        return Recorded(first.trigger_id, first.run_ids, replayed=True)
+        return Recorded(first.trigger_id, first.run_ids, replayed=True, trigger=first)
     return Recorded(recorded.trigger_id, recorded.run_ids)
 
 
 def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord:
-    if plan.start_at is not None:
-        definition = load_version(store, plan.flow.flow_id, plan.flow.version).definition
-        if plan.start_at not in {node.id for node in definition.nodes}:
-            raise ValidationFailed(f"flow '{plan.flow.flow_id}' has no node '{plan.start_at}' to start at")
+    definition = load_version(store, plan.flow.flow_id, plan.flow.version).definition
+    if plan.start_at is not None and plan.start_at not in {node.id for node in definition.nodes}:
+        raise ValidationFailed(f"flow '{plan.flow.flow_id}' has no node '{plan.start_at}' to start at")
     now = trigger.received_at
     due = plan.scheduled_for or now
     run_id = ids.new_id("run")
@@ -74,19 +79,37 @@ def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord
         flow_id=plan.flow.flow_id,
         flow_version=plan.flow.version,
         trigger_id=trigger.trigger_id,
+        trigger_kind=trigger.kind,
         status=RunStatus.SCHEDULED,
         created_at=now,
         scheduled_for=due,
+        deadline=plan.deadline,
+        correlation_key=plan.correlation_key,
+        current_execution=first_execution_name(run_id),
         history=[StatusChange(status=RunStatus.SCHEDULED, at=now)],
     )
+    if plan.error is not None:  # nothing to start: the run ends before it begins, saying why
+        failed = run.model_copy(
+            update={
+                "status": RunStatus.FAILED,
+                "error": plan.error,
+                "ended_at": now,
+                "current_execution": None,
+                "history": [*run.history, StatusChange(status=RunStatus.FAILED, at=now, cause=plan.error.message)],
+            }
+        )
+        return RunRecord(run=failed, execution=None)
     carried = [s.model_copy(update={"run_id": run_id}) for s in plan.carried_steps]
+    first_step_number = max((s.step_number for s in carried), default=0) + 1
     execution = Execution(
         run_id=run_id,
         name=first_execution_name(run_id),
         ordinal=0,
         start_at=plan.start_at,
-        first_step_number=max((s.step_number for s in carried), default=0) + 1,
+        first_step_number=first_step_number,
         due_at=due,
         requested_at=clock.iso(clock.now()),
     )
-    return RunRecord(run=run, execution=execution, carried_steps=carried)
+    first = definition.node(plan.start_at or definition.nodes[0].id)
+    queued = queued_step(run_id, first.id, first.type, first_step_number, now)
+    return RunRecord(run=run, execution=execution, carried_steps=carried, queued_step=queued)

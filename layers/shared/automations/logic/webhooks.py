@@ -43,7 +43,7 @@ def receive_webhook(
     if len(raw_body) > MAX_TRIGGER_BODY_BYTES:
         raise PayloadTooLarge(f"request body exceeds {MAX_TRIGGER_BODY_BYTES} bytes")
     flow = store.get_flow(flow_id)
-    if flow is None or flow.trigger.type != "webhook":
+    if flow is None or flow.trigger.type != "webhook" or flow.deleted_at is not None:
         raise NotFound(f"no webhook flow '{flow_id}'")
     lowered = {k.lower(): v for k, v in headers.items()}
     now = clock.now()

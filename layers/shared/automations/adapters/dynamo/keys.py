@@ -6,7 +6,9 @@
 | flow head     | FLOW#<flowId>      | FLOW                       | FlowsByAccount                 |
 | flow version  | FLOW#<flowId>      | VERSION#<000001>           |                                |
 | trigger event | TRIGGER#<id>       | TRIGGER                    |                                |
-| run           | RUN#<runId>        | RUN                        | RunsByFlow, Overdue (sparse)   |
+| run           | RUN#<runId>        | RUN                        | RunsByFlow; while `scheduled`: |
+|               |                    |                            | Overdue, ScheduledByFlow and   |
+|               |                    |                            | (with a key) ScheduledByKey    |
 | execution     | RUN#<runId>        | EXECUTION#<name>           |                                |
 | step          | RUN#<runId>        | STEP#<nodeId>              |                                |
 | attempt       | RUN#<runId>        | ATTEMPT#<nodeId>#<0001>    |                                |
@@ -25,6 +27,8 @@ Key = dict[str, str]
 FLOWS_BY_ACCOUNT = "FlowsByAccount"
 RUNS_BY_FLOW = "RunsByFlow"
 OVERDUE = "Overdue"
+SCHEDULED_BY_FLOW = "ScheduledByFlow"
+SCHEDULED_BY_KEY = "ScheduledByKey"
 
 # Scheduled runs spread over this many Overdue partitions so that many runs due at the
 # same minute do not all land on one hot key. Changing it strands existing items.
@@ -62,6 +66,38 @@ def runs_by_flow(flow_id: str, created_at: str, run_id: str) -> Key:
 def overdue(run_id: str, scheduled_for: str) -> Key:
     shard = int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % OVERDUE_SHARDS
     return {"overduePk": f"OVERDUE#{shard}", "overdueSk": f"{scheduled_for}#{run_id}"}
+
+
+def overdue_shards() -> list[str]:
+    return [f"OVERDUE#{shard}" for shard in range(OVERDUE_SHARDS)]
+
+
+def scheduled_by_flow(flow_id: str, scheduled_for: str, run_id: str) -> Key:
+    return {"scheduledByFlowPk": f"FLOW#{flow_id}", "scheduledByFlowSk": f"{scheduled_for}#{run_id}"}
+
+
+def scheduled_by_key(flow_id: str, correlation_key: str, run_id: str) -> Key:
+    """Keys are any text an account chooses: hashed, so the index key stays short and opaque."""
+    digest = hashlib.sha256(correlation_key.encode()).hexdigest()[:32]
+    return {"scheduledByKeyPk": f"FLOW#{flow_id}#KEY#{digest}", "scheduledByKeySk": run_id}
+
+
+def scheduled_index_keys(run_id: str, flow_id: str, scheduled_for: str, correlation_key: str | None) -> Key:
+    """Every sparse index key a `scheduled` run carries (and loses when it leaves `scheduled`)."""
+    found = {**overdue(run_id, scheduled_for), **scheduled_by_flow(flow_id, scheduled_for, run_id)}
+    if correlation_key is not None:
+        found.update(scheduled_by_key(flow_id, correlation_key, run_id))
+    return found
+
+
+SCHEDULED_INDEX_ATTRIBUTES = (
+    "overduePk",
+    "overdueSk",
+    "scheduledByFlowPk",
+    "scheduledByFlowSk",
+    "scheduledByKeyPk",
+    "scheduledByKeySk",
+)
 
 
 def execution(run_id: str, name: str) -> Key:

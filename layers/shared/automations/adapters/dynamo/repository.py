@@ -38,6 +38,7 @@ from automations.ports import (
     DuplicateTrigger,
     ExecutionEnd,
     Page,
+    Reschedule,
     RunDetail,
     RunRecord,
     StepUpdate,
@@ -109,14 +110,15 @@ class _Update:
                 self.set(attribute, value)
         return self
 
-    def remove(self, attribute: str) -> _Update:
-        self.removes.append(self.name(attribute))
+    def remove(self, *attributes: str) -> _Update:
+        self.removes.extend(self.name(attribute) for attribute in attributes)
         return self
 
-    def record_status(self, status: Any, at: str) -> _Update:
+    def record_status(self, status: Any, at: str, cause: str | None = None) -> _Update:
         """Set ``status`` and append it to ``history``: the trail operators read later."""
         self.set("status", str(status))
-        entry = self.value("historyEntry", [{"status": str(status), "at": at}])
+        change = {"status": str(status), "at": at, **({"cause": cause} if cause else {})}
+        entry = self.value("historyEntry", [change])
         empty = self.value("emptyList", [])
         history = self.name("history")
         self.sets.append(f"{history} = list_append(if_not_exists({history}, {empty}), {entry})")
@@ -274,6 +276,10 @@ class DynamoRepository:
                 raise TransitionRejected(flow.flow_id) from error
             raise
 
+    def delete_flow(self, flow_id: str, *, at: str) -> Flow:
+        update = _Update().set("deletedAt", at, only_if_absent=True)
+        return Flow.model_validate(self._update(keys.flow(flow_id), update, "attribute_exists(pk)", returns="ALL_NEW"))
+
     def get_flow(self, flow_id: str) -> Flow | None:
         item = self._get(keys.flow(flow_id))
         return Flow.model_validate(item) if item else None
@@ -320,12 +326,13 @@ class DynamoRepository:
                 **run.dump(),
             }
             if run.status == RunStatus.SCHEDULED:
-                item.update(keys.overdue(run.run_id, run.scheduled_for))
+                item.update(keys.scheduled_index_keys(run.run_id, run.flow_id, run.scheduled_for, run.correlation_key))
             items.append({"Put": self._put(item, "attribute_not_exists(pk)")})
-            items.append({"Put": self._put(self._execution_item(record.execution), "attribute_not_exists(pk)")})
-            for step in record.carried_steps:
-                carried = {**keys.step(run.run_id, step.node_id), "entity": "step", "expiresAt": expires, **step.dump()}
-                items.append({"Put": self._put(carried)})
+            if record.execution is not None:
+                items.append({"Put": self._put(self._execution_item(record.execution), "attribute_not_exists(pk)")})
+            for step in [*record.carried_steps, *([record.queued_step] if record.queued_step else [])]:
+                stored = {**keys.step(run.run_id, step.node_id), "entity": "step", "expiresAt": expires, **step.dump()}
+                items.append({"Put": self._put(stored)})
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
@@ -337,6 +344,10 @@ class DynamoRepository:
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None:
         item = self._get(keys.trigger(trigger_id))
         return TriggerEvent.model_validate(item) if item else None
+
+    def record_trigger_effects(self, trigger_id: str, *, cancelled: list[str], rescheduled: list[str]) -> None:
+        update = _Update().set("cancelled", cancelled).set("rescheduled", rescheduled)
+        self._update(keys.trigger(trigger_id), update, "attribute_exists(pk)")
 
     # --- runs ---------------------------------------------------------------------
 
@@ -410,11 +421,17 @@ class DynamoRepository:
         """scheduled/interrupted -> running under ``name``; leaves the Overdue index. A retry by the same
         execution finds its own start and records nothing twice."""
         update = _Update().record_status(RunStatus.RUNNING, at).set("currentExecution", name)
-        update.set("startedAt", at, only_if_absent=True).remove("overduePk").remove("overdueSk")
+        update.set("startedAt", at, only_if_absent=True).remove(*keys.SCHEDULED_INDEX_ATTRIBUTES)
         update.remove("error")  # an earlier execution's error stays on that execution
-        startable = [RunStatus.SCHEDULED, RunStatus.INTERRUPTED]
+        # a scheduled run starts only under the execution requested for it (a rescheduled run's
+        # replaced execution may still fire); an interrupted one under any resume
+        current = update.name("currentExecution")
+        startable = (
+            f"({update.status_in([RunStatus.SCHEDULED])} AND (attribute_not_exists({current}) OR "
+            f"{current} = {update.value('name', name)})) OR {update.status_in([RunStatus.INTERRUPTED])}"
+        )
         try:
-            started = self._update(keys.run(run_id), update, update.status_in(startable), returns="ALL_NEW")
+            started = self._update(keys.run(run_id), update, startable, returns="ALL_NEW")
         except TransitionRejected:
             run = self.get_run(run_id)
             if (
@@ -438,12 +455,20 @@ class DynamoRepository:
         return True
 
     def transition_run(
-        self, run_id: str, new: RunStatus, *, fields: dict[str, Any] | None = None, execution: str | None = None
+        self,
+        run_id: str,
+        new: RunStatus,
+        *,
+        fields: dict[str, Any] | None = None,
+        execution: str | None = None,
+        only_from: RunStatus | None = None,
+        cause: str | None = None,
     ) -> bool:
-        update = _Update().record_status(new, clock.iso(clock.now())).set_all(fields or {})
+        update = _Update().record_status(new, clock.iso(clock.now()), cause).set_all(fields or {})
         if new != RunStatus.SCHEDULED:
-            update.remove("overduePk").remove("overdueSk")
-        condition = update.status_in(run_statuses_leading_to(new))
+            update.remove(*keys.SCHEDULED_INDEX_ATTRIBUTES)
+        leading = run_statuses_leading_to(new)
+        condition = update.status_in([only_from] if only_from in leading else [] if only_from else leading)
         if execution is not None:
             condition += f" AND {update.name('currentExecution')} = {update.value('execution', execution)}"
         try:
@@ -452,7 +477,138 @@ class DynamoRepository:
             return False
         return True
 
+    # --- runs still scheduled -----------------------------------------------------
+
+    def scheduled_run_ids_by_key(self, flow_id: str, correlation_key: str) -> list[str]:
+        partition = keys.scheduled_by_key(flow_id, correlation_key, "")["scheduledByKeyPk"]
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": keys.SCHEDULED_BY_KEY,
+            "KeyConditionExpression": "scheduledByKeyPk = :p",
+            "ExpressionAttributeValues": _serialize({":p": partition}),
+        }
+        found: list[str] = []
+        while True:
+            response = self.client.query(**request)
+            found.extend(raw["scheduledByKeySk"]["S"] for raw in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return found
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def scheduled_runs_of_flow(
+        self, flow_id: str, *, due_before: str | None, limit: int, cursor: str | None
+    ) -> Page[Run]:
+        partition = keys.scheduled_by_flow(flow_id, "", "")["scheduledByFlowPk"]
+        condition = "scheduledByFlowPk = :p" + (" AND scheduledByFlowSk < :before" if due_before else "")
+        values = {":p": partition, **({":before": due_before} if due_before else {})}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": keys.SCHEDULED_BY_FLOW,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": _serialize(values),
+            "Limit": limit,
+        }
+        key_names = ("pk", "sk", "scheduledByFlowPk", "scheduledByFlowSk")
+        start = _decode_cursor(cursor, key_names, partition)
+        if start:
+            request["ExclusiveStartKey"] = start
+        response = self.client.query(**request)
+        runs = [Run.model_validate(_deserialize(raw)) for raw in response.get("Items", [])]
+        last = response.get("LastEvaluatedKey")
+        return Page(runs, _encode_cursor(last) if last else None)
+
+    def overdue_runs(self, *, due_before: str, limit: int) -> list[Run]:
+        """One query per shard, each reading only runs due before ``due_before`` (the index is sparse)."""
+        runs: list[Run] = []
+        for shard in keys.overdue_shards():
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": keys.OVERDUE,
+                "KeyConditionExpression": "overduePk = :p AND overdueSk < :before",
+                "ExpressionAttributeValues": _serialize({":p": shard, ":before": due_before}),
+            }
+            while len(runs) < limit:
+                request["Limit"] = limit - len(runs)
+                response = self.client.query(**request)
+                runs.extend(Run.model_validate(_deserialize(raw)) for raw in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return runs
+
+    def reschedule_run(self, move: Reschedule) -> bool:
+        """The run's due time, deadline, trigger and requested execution change together, or not at all."""
+        found = self.get_run(move.run_id)
+        if found is None:
+            return False
+        at = clock.iso(clock.now())
+        update = _Update().record_status(RunStatus.SCHEDULED, at, move.cause)
+        update.set_all({"scheduledFor": move.scheduled_for, "triggerId": move.trigger_id})
+        update.set_all({"currentExecution": move.execution.name, "deadline": move.deadline})
+        update.set_all(
+            keys.scheduled_index_keys(found.run_id, found.flow_id, move.scheduled_for, found.correlation_key)
+        )
+        current = update.name("currentExecution")
+        condition = (
+            f"{update.status_in([RunStatus.SCHEDULED])} AND "
+            f"(attribute_not_exists({current}) OR {current} = {update.value('replaced', move.replaced_execution)})"
+        )
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _serialize(keys.run(move.run_id)),
+                            **update.kwargs(condition),
+                        }
+                    },
+                    {"Put": self._put(self._execution_item(move.execution), "attribute_not_exists(pk)")},
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
     # --- steps and attempts -------------------------------------------------------
+
+    def queue_step(self, step: Step) -> bool:
+        item = {
+            **keys.step(step.run_id, step.node_id),
+            "entity": "step",
+            "expiresAt": self._expires_at(),
+            **step.dump(),
+        }
+        try:
+            self.client.put_item(**self._put(item, "attribute_not_exists(pk)"))
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def drop_queued_steps(self, run_id: str) -> list[str]:
+        _, steps = self.get_run_and_steps(run_id) or (None, [])
+        dropped = []
+        for step in steps:
+            if step.status != StepStatus.SCHEDULED:
+                continue
+            try:
+                self.client.delete_item(
+                    TableName=self.table,
+                    Key=_serialize(keys.step(run_id, step.node_id)),
+                    ConditionExpression="#s = :scheduled",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues=_serialize({":scheduled": str(StepStatus.SCHEDULED)}),
+                )
+            except ClientError as error:
+                if _condition_failed(error):
+                    continue  # it started meanwhile
+                raise
+            dropped.append(step.node_id)
+        return dropped
 
     def begin_attempt(self, *, run_id: str, node_id: str, node_type: str, step_number: int, at: str) -> AttemptStart:
         """Step -> running and the next attempt number claimed, in one conditional update."""
@@ -523,7 +679,7 @@ _MAX_CACHED_VERSIONS = 256
 
 
 def _step_order(step: Step) -> tuple[int, str]:
-    return step.step_number, step.started_at
+    return step.step_number, step.started_at or step.queued_at or ""
 
 
 def _index_key_names(partition_attr: str) -> tuple[str, str, str, str]:

@@ -1,4 +1,4 @@
-"""/flows: create, list, read."""
+"""/flows: create, list, read, publish, delete."""
 
 from __future__ import annotations
 
@@ -45,3 +45,13 @@ def publish_version(
 @router.get("/flows/<flowId>", summary="Read a flow and its current definition", tags=["flows"])
 def get_flow(flow_id: Annotated[str, Path(alias="flowId")], account_id: AccountId, repo: Repository) -> FlowDetail:
     return FlowDetail.of_version(flows.get_flow(repo, account_id, flow_id))
+
+
+@router.delete(
+    "/flows/<flowId>",
+    summary="Delete a flow",
+    description="It takes no more triggers and its scheduled runs are cancelled; its run history stays readable.",
+    tags=["flows"],
+)
+def delete_flow(flow_id: Annotated[str, Path(alias="flowId")], account_id: AccountId, repo: Repository) -> FlowSummary:
+    return FlowSummary.of(flows.delete_flow(repo, account_id, flow_id))

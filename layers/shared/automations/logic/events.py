@@ -1,0 +1,146 @@
+"""Account events (``POST /events``): one run per subscribed flow, and what the event withdraws
+or reschedules among runs still waiting.
+
+Recording comes first and is the idempotency gate: the trigger id is derived from the event id,
+so a redelivered event finds the first recording and creates no run twice. The event's effect on
+earlier runs (cancel, reschedule) is then applied with conditional writes (only runs still
+`scheduled` move) and stored on the trigger, so a redelivery answers the same; a delivery that
+died in between applies it again, which changes nothing already done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from automations.domain import clock
+from automations.domain.base import CamelModel
+from automations.domain.runs import Execution, execution_name
+from automations.domain.status import RunStatus
+from automations.domain.triggers import TriggerEvent
+from automations.errors import NodeError
+from automations.flows.definition import EventTrigger, EventType, Flow
+from automations.logic.planning import correlation_key, deadline_after, due_time, event_run_plan
+from automations.logic.recording import record_runs, trigger_id_for
+from automations.logic.waiting_runs import cancel_scheduled_run
+from automations.observability import logger
+from automations.ports import Reschedule, Store
+
+
+class AccountEvent(CamelModel):
+    """What an account's backend posts: its own event id, a type flows subscribe to, any data."""
+
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: EventType
+    data: Any = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    event_id: str
+    run_ids: list[str]
+    cancelled: list[str]
+    rescheduled: list[str]
+
+
+def receive_event(store: Store, account_id: str, event: AccountEvent) -> EventOutcome:
+    trigger = TriggerEvent(
+        trigger_id=trigger_id_for(f"event:{account_id}", event.id),
+        account_id=account_id,
+        kind="event",
+        received_at=clock.iso(clock.now()),
+        event_type=event.type,
+        event_id=event.id,
+        data=event.data,
+    )
+    flows = account_flows(store, account_id)
+    subscribed = [f for f in flows if isinstance(f.trigger, EventTrigger) and f.trigger.event == event.type]
+    recorded = record_runs(store, trigger, [event_run_plan(flow, trigger) for flow in subscribed])
+    first = recorded.trigger
+    if first is not None and first.cancelled is not None and first.rescheduled is not None:
+        return EventOutcome(event.id, first.run_ids, first.cancelled, first.rescheduled)
+    trigger = first or trigger.model_copy(update={"run_ids": recorded.run_ids})
+    cancelled: list[str] = []
+    rescheduled: list[str] = []
+    for flow in flows:
+        spec = flow.trigger
+        if not isinstance(spec, EventTrigger):
+            continue
+        if event.type in spec.cancel_on:
+            cancelled += _withdraw(store, flow, trigger)
+        elif event.type in spec.reschedule_on:
+            rescheduled += _reschedule(store, flow, trigger)
+    store.record_trigger_effects(trigger.trigger_id, cancelled=cancelled, rescheduled=rescheduled)
+    return EventOutcome(event.id, trigger.run_ids, cancelled, rescheduled)
+
+
+def account_flows(store: Store, account_id: str) -> list[Flow]:
+    """Every live flow of the account (deleted ones take no triggers)."""
+    flows: list[Flow] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_flows(account_id, limit=100, cursor=cursor)
+        flows += [f for f in page.items if f.deleted_at is None]
+        if page.next_cursor is None:
+            return flows
+        cursor = page.next_cursor
+
+
+def _waiting_runs(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
+    spec = flow.trigger
+    assert isinstance(spec, EventTrigger)
+    key = correlation_key(spec.key, {"trigger": trigger.variables()})
+    if key is None:
+        return []
+    return [r for r in store.scheduled_run_ids_by_key(flow.flow_id, key) if r not in trigger.run_ids]
+
+
+def _withdraw(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
+    cause = f"withdrawn by event '{trigger.event_type}' ({trigger.event_id})"
+    return [run_id for run_id in _waiting_runs(store, flow, trigger) if cancel_scheduled_run(store, run_id, cause)]
+
+
+def _reschedule(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
+    spec = flow.trigger
+    assert isinstance(spec, EventTrigger)
+    cause = f"rescheduled by event '{trigger.event_type}' ({trigger.event_id})"
+    try:
+        due = due_time(spec.at, {"trigger": trigger.variables()}, now=clock.parse_iso(trigger.received_at))
+    except NodeError as error:
+        logger.warning("reschedule event gives no time; runs stay as they were", extra={"error": error.message})
+        return []
+    moved = []
+    for run_id in _waiting_runs(store, flow, trigger):
+        detail = store.get_run_detail(run_id)
+        if detail is None or detail.run.status != RunStatus.SCHEDULED:
+            continue
+        if detail.run.trigger_id == trigger.trigger_id:  # moved by this event already (a redelivery)
+            moved.append(run_id)
+            continue
+        replaced = detail.run.current_execution or run_id
+        ordinal = max((e.ordinal for e in detail.executions), default=-1) + 1
+        previous = next((e for e in detail.executions if e.name == replaced), None)
+        execution = Execution(
+            run_id=run_id,
+            name=execution_name(run_id, ordinal),
+            ordinal=ordinal,
+            start_at=previous.start_at if previous else None,
+            first_step_number=previous.first_step_number if previous else 1,
+            due_at=clock.iso(due),
+            requested_at=clock.iso(clock.now()),
+            reason=cause,
+        )
+        move = Reschedule(
+            run_id=run_id,
+            replaced_execution=replaced,
+            execution=execution,
+            scheduled_for=clock.iso(due),
+            deadline=deadline_after(due, spec.deadline),
+            trigger_id=trigger.trigger_id,
+            cause=cause,
+        )
+        if store.reschedule_run(move):
+            moved.append(run_id)
+    return moved
