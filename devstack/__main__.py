@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     elif stack.api_key_origin == "kept":
         print("  (the one from the last start; set AUTOMATIONS_API_KEY to choose one)", flush=True)
     print(f"  Data: {data_summary(stack)}", flush=True)
+    if stack.clock.offset:
+        print(
+            f"  Clock: {stack.clock.now():%Y-%m-%d %H:%M:%S} UTC, {stack.clock.offset} ahead of this machine's"
+            " (kept with the data; POST /_local/clock moves it)",
+            flush=True,
+        )
     print(
         f"  AWS services (moto): {stack.moto_endpoint}  retry-wait scale: {config.retry_wait_scale:g}",
         flush=True,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from automations.domain import clock
 from devstack.functions import FunctionError, LocalFunction
 from devstack.local_api import LocalRequest, LocalResponse, LocalRoute
 
@@ -47,7 +47,7 @@ def proxy_event(
             "path": f"/{STAGE}{parts.path}",
             "stage": STAGE,
             "requestId": str(uuid.uuid4()),
-            "requestTimeEpoch": int(time.time() * 1000),
+            "requestTimeEpoch": int(clock.now().timestamp() * 1000),  # the stack's clock
             "identity": {"sourceIp": client_ip, "userAgent": headers.get("User-Agent", [""])[-1]},
             "accountId": "123456789012",
             "apiId": "local",

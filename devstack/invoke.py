@@ -12,9 +12,13 @@ out, prints Lambda's error payload (errorType, errorMessage, ...) and exits 1; e
 could not invoke (no stack answering, an unknown function, an unreadable event). The function's
 own logs go to stderr, as with ``sam local invoke``.
 
+The function reads the stack's clock (``GET /_local/clock``), which may run ahead of this
+machine's, so what it records is stamped as the stack's own functions would stamp it.
+
 A webhook event (``POST /hooks/{flowId}`` to ApiFunction) whose ``X-Signature`` is the
-placeholder ``t=...,v1=000...0`` (64 zeros) is signed now with the flow's secret, read from the
-stack's table: a signature is only valid for five minutes, so none can be stored in a file.
+placeholder ``t=...,v1=000...0`` (64 zeros) is signed now (real time, as a caller would) with the
+flow's secret, read from the stack's table: a signature is only valid for five minutes, so none
+can be stored in a file.
 ``--print-event`` prints the event as it would be invoked (signed) instead of invoking it.
 """
 
@@ -28,11 +32,13 @@ import os
 import re
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from automations.domain import clock
 from devstack.functions import FunctionError, LocalFunction
 
 PLACEHOLDER_SIGNATURE = re.compile(r"^t=\d+,v1=0{64}$")
@@ -51,6 +57,17 @@ def describe_stack(url: str) -> dict[str, Any]:
     if response.status_code != 200:
         raise InvokeError(f"{url}/_local/functions answered {response.status_code}: is that a local stack?")
     return dict(response.json())
+
+
+def follow_stack_clock(url: str) -> None:
+    """This process's ``clock.now()`` reads the stack's time: the machine's plus the stack's lead."""
+    try:
+        response = requests.get(f"{url}/_local/clock", timeout=10)
+        response.raise_for_status()
+        lead = clock.parse_iso(response.json()["now"]) - datetime.now(UTC)
+    except (requests.RequestException, KeyError, ValueError) as error:
+        raise InvokeError(f"{url}/_local/clock did not answer the stack's time: {error}") from error
+    clock.use_source(lambda: datetime.now(UTC) + lead)
 
 
 def lambda_environment(stack: dict[str, Any], function: dict[str, Any]) -> dict[str, str]:
@@ -87,7 +104,8 @@ def sign_webhook(event: Any) -> Any:
         return event  # the API answers 404 for it, as it would to anyone
     raw = event.get("body") or ""
     body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
-    signature = signing.sign(flow.webhook_secret, body, int(time.time()))
+    # a caller's signature carries the caller's real time, whatever the stack's clock says
+    signature = signing.sign(flow.webhook_secret, body, int(clock.wall_now().timestamp()))
     signed = {**event, "headers": {**headers, name: signature}}
     if name in (event.get("multiValueHeaders") or {}):
         signed["multiValueHeaders"] = {**event["multiValueHeaders"], name: [signature]}
@@ -130,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         stack = describe_stack(args.url.rstrip("/"))
         if args.function not in stack["functions"]:
             raise InvokeError(f"no function {args.function!r}; the stack runs {', '.join(sorted(stack['functions']))}")
+        follow_stack_clock(args.url.rstrip("/"))
     except (InvokeError, OSError, ValueError) as error:
         print(f"devstack.invoke: {error}", file=sys.stderr)
         return 2

@@ -11,6 +11,13 @@
 | POST /_local/faults                  | arm a fault (see devstack/faults.py); GET lists, DELETE clears |
 | GET  /_local/functions               | each function as the stack runs it: code, handler, environment |
 | POST /_local/demo                    | (re)create the demo objects events/*.json name (devstack/demo.py) |
+| GET  /_local/clock                   | the local clock: ``{"now": "<ISO 8601 Z>"}`` (devstack/clock.py) |
+| POST /_local/clock                   | ``{"advance": "PT24H"}`` or ``{"set": "<ISO 8601>"}``: forward; the new now |
+| GET  /_local/scheduler               | the dispatcher: paused, schedules, passes, delivered, failures |
+| POST /_local/scheduler               | ``{"paused": true|false}``: stops or restarts firing (the sweeper's too) |
+
+Bad requests answer 400 with ``{"error": {"type", "message"}}``; a clock move backwards is refused
+(type ``ClockMovesForwardOnly``) and changes nothing.
 """
 
 from __future__ import annotations
@@ -21,14 +28,18 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3
 
 from automations.adapters.dynamo.repository import get_repository
-from automations.domain import clock, ids
+from automations.domain import clock, ids, schedules
 from automations.logic.accounts import new_api_key, register_api_key
 from devstack import demo, faults
+from devstack.clock import ClockError, LocalClock
+from devstack.schedule_targets import Deliverer
+from devstack.scheduler import Dispatcher
 from devstack.template import function_environment, load_template, resources_of_type
 
 # Set by the local stack for every function besides the template's variables (see
@@ -97,6 +108,9 @@ class LocalApi:
     table_name: str
     stream_failures: list[dict[str, Any]]
     provision_account: Callable[[str, str], None]
+    clock: LocalClock
+    dispatcher: Dispatcher
+    deliverer: Deliverer
     sink: EmailSink = field(default_factory=EmailSink)
 
     def routes(self) -> dict[tuple[str, str], LocalRoute]:
@@ -112,6 +126,47 @@ class LocalApi:
             ("DELETE", "/_local/faults"): self.clear_faults,
             ("GET", "/_local/functions"): self.describe_functions,
             ("POST", "/_local/demo"): self.seed_demo,
+            ("GET", "/_local/clock"): lambda _: LocalResponse(200, {"now": clock.iso(self.clock.now())}),
+            ("POST", "/_local/clock"): self.move_clock,
+            ("GET", "/_local/scheduler"): lambda _: LocalResponse(200, self._scheduler_status()),
+            ("POST", "/_local/scheduler"): self.control_scheduler,
+        }
+
+    def move_clock(self, request: LocalRequest) -> LocalResponse:
+        """``{"advance": "<ISO 8601 duration>"}`` or ``{"set": "<ISO 8601 time with zone>"}``."""
+        body = request.body
+        if not isinstance(body, dict) or len(body) != 1 or not ({"advance", "set"} & body.keys()):
+            raise ValueError('POST /_local/clock takes {"advance": "PT24H"} or {"set": "2027-03-26T08:00:00Z"}')
+        ((how, value),) = body.items()
+        if not isinstance(value, str):
+            raise ValueError(f"{how}: give a string (an ISO 8601 {'duration' if how == 'advance' else 'time'})")
+        try:
+            if how == "advance":
+                moved = self.clock.advance(schedules.parse_duration(value))
+            else:
+                moved = self.clock.set(_aware_time(value))
+        except ClockError as error:
+            return LocalResponse(400, {"error": {"type": "ClockMovesForwardOnly", "message": str(error)}})
+        return LocalResponse(200, {"now": clock.iso(moved)})
+
+    def control_scheduler(self, request: LocalRequest) -> LocalResponse:
+        """``{"paused": true}`` stops firing schedules (the sweeper's too); ``false`` starts again."""
+        body = request.body
+        if not isinstance(body, dict) or body.keys() != {"paused"} or not isinstance(body["paused"], bool):
+            raise ValueError('POST /_local/scheduler takes {"paused": true} or {"paused": false}')
+        if body["paused"]:
+            self.dispatcher.pause()
+        else:
+            self.dispatcher.resume()
+        return LocalResponse(200, self._scheduler_status())
+
+    def _scheduler_status(self) -> dict[str, Any]:
+        return {
+            "paused": self.dispatcher.paused,
+            "schedules": self.dispatcher.schedule_count,
+            "passes": self.dispatcher.passes,  # grows on every look at the schedules, paused or not
+            "delivered": self.deliverer.delivered,
+            "failures": list(self.deliverer.failures),  # the latest firings not delivered
         }
 
     def arm_fault(self, request: LocalRequest) -> LocalResponse:
@@ -172,6 +227,16 @@ class LocalApi:
         if not host:
             raise ValueError("POST /_local/demo needs a Host header: the demo flow calls this stack's echo endpoint")
         return LocalResponse(200, demo.seed(f"http://{host}/_local/echo"))
+
+
+def _aware_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"set: {text!r} is not an ISO 8601 time (e.g. 2027-03-26T08:00:00Z)") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"set: {text!r} has no time zone; add Z (UTC) or an offset")
+    return moment
 
 
 def register_account(account_id: str, api_key: str) -> None:

@@ -70,19 +70,36 @@ def scale_retry_waits(scale: float) -> None:
     retrier_decl.time = _ScaledTime(scale)  # type: ignore[assignment]
 
 
-def wake_no_earlier_than_timestamps() -> None:
-    """moto truncates a TimestampPath wait to whole seconds and wakes up to 1 s early; AWS never does.
+# How often a Wait state waiting for a time looks at the local clock again (it may be advanced).
+WAIT_SLICE_SECONDS = 0.2
 
-    One more second makes a delay node wake at (or just after) its time, never before it.
+
+def timestamp_waits_follow(now: Callable[[], datetime]) -> None:
+    """A ``Timestamp``/``TimestampPath`` Wait ends when the local clock (``devstack.clock``) reaches
+    its time: never before it, and as soon as the clock is advanced past it.
+
+    moto turns the timestamp into whole seconds against the machine's clock once (waking up to a
+    second early) and sleeps them. Here the wait reads the local clock again every fraction of a
+    second, so a simulated day passes when the clock is moved, and a clock left alone still waits
+    in real time. Like moto's own wait, it ends at once when the execution stops. ``Seconds`` and
+    ``SecondsPath`` waits, and Retry waits, are left as they were: real time.
     """
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEventException
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp
 
-    truncated = timestamp.Timestamp._get_wait_seconds
+    def _eval_body(self: Any, env: Any) -> None:
+        self.string.eval(env=env)
+        text = env.stack.pop()
+        if self._from_timestamp_string(text) is None:  # moto's format check, and its States.Runtime failure
+            raise FailureEventException(self._create_failure_event(env, text))
+        wake_at = datetime.fromisoformat(text)
+        while env.is_running():
+            remaining = (wake_at - now()).total_seconds()
+            if remaining <= 0:
+                return
+            env.program_state_event.wait(min(remaining, WAIT_SLICE_SECONDS))
 
-    def _get_wait_seconds(self: Any, env: Any) -> int:
-        return int(truncated(self, env)) + 1
-
-    timestamp.Timestamp._get_wait_seconds = _get_wait_seconds  # type: ignore[method-assign]
+    timestamp.Timestamp._eval_body = _eval_body  # type: ignore[method-assign]
 
 
 def reuse_interpreter_clients() -> None:
@@ -412,3 +429,66 @@ def _restore(table: Any, hash_key: Any, range_key: Any, before: Any) -> None:
         table.items.pop(hash_key, None)
     else:
         table.items[hash_key] = before
+
+
+# Held by every change to moto's Scheduler backend and by the dispatcher deleting a schedule it
+# fired, so that a schedule updated meanwhile is never deleted in its place.
+SCHEDULER_LOCK = threading.RLock()
+
+
+def schedules_as_aws_keeps_them() -> None:
+    """moto's Scheduler stores whatever it is given; EventBridge Scheduler does not.
+
+    - A bad expression or time zone is refused with ``ValidationException`` (moto accepts any text,
+      which the dispatcher could then never fire), checked by ``automations.domain.schedules``.
+    - A schedule in a group that does not exist is ``ResourceNotFoundException`` (moto: a 500).
+    - ``UpdateSchedule`` replaces the schedule as AWS does: ``ActionAfterCompletion`` as given
+      (moto keeps the old one) and ``State`` ENABLED when omitted (moto stores none).
+    """
+    from moto.scheduler.exceptions import ScheduleGroupNotFound, ValidationException
+    from moto.scheduler.models import EventBridgeSchedulerBackend
+    from moto.scheduler.responses import EventBridgeSchedulerResponse
+
+    from automations.domain import schedules
+
+    def checked(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def call(self: EventBridgeSchedulerBackend, *args: Any, **kwargs: Any) -> Any:
+            group = kwargs.get("group_name") or "default"
+            if group not in self.schedule_groups:
+                raise ScheduleGroupNotFound(group)
+            try:
+                schedules.parse_expression(kwargs["schedule_expression"])
+                schedules.check_timezone(kwargs.get("schedule_expression_timezone") or "UTC")
+            except ValueError as error:
+                raise ValidationException(str(error)) from None
+            with SCHEDULER_LOCK:
+                return method(self, *args, **kwargs)
+
+        return call
+
+    EventBridgeSchedulerBackend.create_schedule = checked(  # type: ignore[method-assign]
+        EventBridgeSchedulerBackend.create_schedule
+    )
+    EventBridgeSchedulerBackend.update_schedule = checked(  # type: ignore[method-assign]
+        EventBridgeSchedulerBackend.update_schedule
+    )
+    delete_schedule = EventBridgeSchedulerBackend.delete_schedule
+
+    def locked_delete(self: EventBridgeSchedulerBackend, group_name: str | None, name: str) -> None:
+        with SCHEDULER_LOCK:
+            delete_schedule(self, group_name, name)
+
+    EventBridgeSchedulerBackend.delete_schedule = locked_delete  # type: ignore[method-assign]
+    respond_to_update = EventBridgeSchedulerResponse.update_schedule
+
+    def update_schedule(self: EventBridgeSchedulerResponse) -> str:
+        with SCHEDULER_LOCK:  # the whole replacement at once, as the dispatcher sees it
+            answer = respond_to_update(self)
+            name = self.uri.split("?")[0].split("/")[-1]
+            schedule = self.scheduler_backend.get_schedule(self._get_param("GroupName"), name)
+            schedule.action_after_completion = self._get_param("ActionAfterCompletion")
+            schedule.state = schedule.state or "ENABLED"
+            return answer
+
+    EventBridgeSchedulerResponse.update_schedule = update_schedule  # type: ignore[method-assign]

@@ -2,7 +2,10 @@
 
 A snapshot holds what the engine recorded: the table's items, the stream records not yet
 delivered (with the shard's id and numbering, so sequence numbers go on where they were), the
-stream poller's checkpoint, the SSM parameters (connection secrets) and the local account's key.
+stream poller's checkpoint, the SSM parameters (connection secrets), the local account's key,
+the local clock's reading (so a restarted stack's time never goes back) and EventBridge
+Scheduler's schedules with what the dispatcher did of each (so none fires twice, and none that
+fell due while the stack was down is forgotten).
 Records already delivered are left out: nothing needs them again, and they would make every
 snapshot carry the table's whole history. Step Functions' executions are left out too: moto runs
 them in this process's threads, so none can outlive it (see ``devstack.recovery`` for what a
@@ -20,6 +23,7 @@ moto upgrade that cannot read an old one says so and names the way to start clea
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import os
 import pickle
@@ -32,10 +36,12 @@ from typing import IO, Any, Protocol
 
 from automations.observability import logger
 from devstack import moto_patches
+from devstack.clock import ClockReading
 
 SNAPSHOT_FILE = "snapshot.pickle"
 LOCK_FILE = "lock"
-# Bumped whenever Snapshot changes shape: an older snapshot is refused, not misread.
+# Bumped whenever Snapshot changes shape: an older snapshot is refused, not misread. (Fields
+# added with a None default are no change of shape: an older snapshot reads them as None.)
 FORMAT = 1
 # Snapshots stop every DynamoDB request while they are taken: however big the table, saving
 # takes at most this share of the time (a table that takes 0.5 s to pickle is saved every 5 s).
@@ -48,6 +54,23 @@ class StreamCheckpoint(Protocol):
     def checkpoint(self) -> dict[str, str]: ...
 
     def between_batches(self) -> AbstractContextManager[dict[str, str]]: ...
+
+
+class ClockSource(Protocol):
+    """The local clock, as far as a snapshot needs it (``devstack.clock.LocalClock``)."""
+
+    @property
+    def offset(self) -> Any: ...
+
+    def reading(self) -> ClockReading: ...
+
+
+class ScheduleProgress(Protocol):
+    """The scheduler dispatcher, as far as a snapshot needs it (``devstack.scheduler.Dispatcher``)."""
+
+    changes: int
+
+    def held(self) -> AbstractContextManager[dict[str, Any]]: ...
 
 
 class DataDirError(Exception):
@@ -63,6 +86,12 @@ class TableData:
 
 
 @dataclass
+class SchedulerData:
+    groups: dict[str, Any]  # moto's ScheduleGroups by name, each with its Schedules
+    progress: dict[str, Any]  # schedule ARN -> devstack.scheduler.Progress
+
+
+@dataclass
 class Snapshot:
     tables: dict[str, TableData]
     parameters: dict[str, list[Any]]  # SSM: name -> every version (moto's Parameters)
@@ -70,6 +99,8 @@ class Snapshot:
     local_api_key: str | None
     captured_at: float
     format: int = FORMAT
+    clock: ClockReading | None = None
+    scheduler: SchedulerData | None = None
 
 
 @dataclass
@@ -168,12 +199,38 @@ def _own_parameters(account: str, region: str) -> dict[str, list[Any]]:
     }
 
 
+def _schedule_groups(account: str, region: str) -> Any:
+    from moto.scheduler.models import scheduler_backends
+
+    return scheduler_backends[account][region].schedule_groups
+
+
+def _schedule_marks(account: str, region: str) -> tuple[Any, ...]:
+    """Every schedule's ARN and when it was last made or changed."""
+    groups = list(_schedule_groups(account, region).values())
+    return tuple(
+        sorted(
+            (schedule.arn, schedule.creation_date, schedule.last_modified_date)
+            for group in groups
+            for schedule in list(group.schedules.values())
+        )
+    )
+
+
 def change_marker(
-    account: str, region: str, table_names: list[str], checkpoint: dict[str, str], local_api_key: str | None
+    account: str,
+    region: str,
+    table_names: list[str],
+    checkpoint: dict[str, str],
+    local_api_key: str | None,
+    *,
+    clock: ClockSource | None = None,
+    scheduler: ScheduleProgress | None = None,
 ) -> tuple[Any, ...]:
     """Cheap to compute, and different whenever anything a snapshot holds changed.
 
     Every item write appends a stream record, so the end of each table's stream marks its writes.
+    The clock changes only when moved (its offset); the scheduler's progress counts its changes.
     """
     with moto_patches.DYNAMODB_LOCK:
         streams = tuple(
@@ -187,7 +244,11 @@ def change_marker(
             if versions
         )
     )
-    return streams, parameters, tuple(sorted(checkpoint.items())), local_api_key
+    scheduling = (
+        clock.offset if clock is not None else None,
+        (scheduler.changes, _schedule_marks(account, region)) if scheduler is not None else None,
+    )
+    return streams, parameters, tuple(sorted(checkpoint.items())), local_api_key, scheduling
 
 
 def capture(
@@ -196,6 +257,9 @@ def capture(
     table_names: list[str],
     stream: StreamCheckpoint,
     local_api_key: str | None,
+    *,
+    clock: ClockSource | None = None,
+    scheduler: ScheduleProgress | None = None,
 ) -> tuple[bytes, float]:
     """The snapshot, pickled, and when it was taken.
 
@@ -214,8 +278,22 @@ def capture(
             stream_checkpoint=delivered,
             local_api_key=local_api_key,
             captured_at=captured_at,
+            clock=clock.reading() if clock is not None else None,
+            scheduler=_scheduler_data(account, region, scheduler) if scheduler is not None else None,
         )
         return pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL), captured_at
+
+
+def _scheduler_data(account: str, region: str, scheduler: ScheduleProgress) -> SchedulerData:
+    """The schedules and the dispatcher's progress, one moment's: no firing settles and no schedule
+    changes meanwhile. Groups are copied (requests change moto's dicts while the pickle is made)."""
+    with scheduler.held() as progress, moto_patches.SCHEDULER_LOCK:
+        groups = {}
+        for name, group in list(_schedule_groups(account, region).items()):
+            kept = copy.copy(group)
+            kept.schedules = dict(group.schedules)
+            groups[name] = kept
+        return SchedulerData(groups=groups, progress=progress)
 
 
 def _undelivered(table: Any, delivered: dict[str, str]) -> TableData:
@@ -237,7 +315,8 @@ def _undelivered(table: Any, delivered: dict[str, str]) -> TableData:
 
 def restore(snapshot: Snapshot, account: str, region: str, table_names: list[str]) -> None:
     """Into the tables just created from the template (its indexes and settings win; moto computes
-    indexes from the items) and before anything reads or writes them."""
+    indexes from the items) and before anything reads or writes them; the schedules into moto's
+    Scheduler (the dispatcher takes its progress, and the clock its reading, from the snapshot)."""
     tables = moto_tables(account, region, table_names)
     with moto_patches.DYNAMODB_LOCK:
         for name, saved in snapshot.tables.items():
@@ -252,6 +331,8 @@ def restore(snapshot: Snapshot, account: str, region: str, table_names: list[str
     parameters = _ssm_parameters(account, region)
     for name, versions in snapshot.parameters.items():
         parameters[name] = versions
+    if snapshot.scheduler is not None:  # groups the template made again are replaced by the kept ones
+        _schedule_groups(account, region).update(snapshot.scheduler.groups)
 
 
 @dataclass
@@ -269,6 +350,8 @@ class Saver:
     stream: StreamCheckpoint
     local_api_key: str | None
     interval_seconds: float = 1.0
+    clock: ClockSource | None = None
+    scheduler: ScheduleProgress | None = None
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -297,12 +380,26 @@ class Saver:
     def save_if_changed(self) -> None:
         checked_at = time.time()
         marker = change_marker(
-            self.account, self.region, self.table_names, self.stream.checkpoint(), self.local_api_key
+            self.account,
+            self.region,
+            self.table_names,
+            self.stream.checkpoint(),
+            self.local_api_key,
+            clock=self.clock,
+            scheduler=self.scheduler,
         )
         if marker == self._saved_marker:
             self.data_dir.still_current(checked_at)
             return
-        data, captured_at = capture(self.account, self.region, self.table_names, self.stream, self.local_api_key)
+        data, captured_at = capture(
+            self.account,
+            self.region,
+            self.table_names,
+            self.stream,
+            self.local_api_key,
+            clock=self.clock,
+            scheduler=self.scheduler,
+        )
         self.data_dir.write(data, captured_at)
         # the marker read before the capture: a change in between is saved on the next tick
         self._saved_marker = marker

@@ -31,7 +31,7 @@ from automations.domain.status import RunStatus
 from automations.logic import lifecycle
 from automations.logic.change_router import TableChange
 from automations.logic.reactions import ReactionDeps, start_requested_execution
-from automations.ports import Store, Workflows
+from automations.ports import Schedules, Store, Workflows
 
 CAUSE = "the local stack stopped while this execution ran"
 IN_FLIGHT = (RunStatus.RUNNING, RunStatus.RETRYING)
@@ -46,7 +46,9 @@ class Recovered:
     offered: list[str] = field(default_factory=list)  # executions offered to the outbox again
 
 
-def recover_executions(table_name: str, dynamodb: Any, store: Store, workflows: Workflows) -> Recovered:
+def recover_executions(
+    table_name: str, dynamodb: Any, store: Store, workflows: Workflows, schedules: Schedules
+) -> Recovered:
     recovered = Recovered()
     in_flight = {":run": "run", **{f":{status}": str(status) for status in IN_FLIGHT}}
     condition = f"entity = :run AND #status IN ({', '.join(list(in_flight)[1:])})"
@@ -55,7 +57,7 @@ def recover_executions(table_name: str, dynamodb: Any, store: Store, workflows: 
         if name and lifecycle.execution_ended(store, run_id=run["runId"], name=name, status="ABORTED", cause=CAUSE):
             recovered.aborted.append(name)
     unstarted = "entity = :execution AND attribute_not_exists(startedAt) AND attribute_not_exists(outcome)"
-    deps = ReactionDeps(store=store, workflows=workflows)
+    deps = ReactionDeps(store=store, workflows=workflows, schedules=schedules)
     for execution in _items(table_name, dynamodb, unstarted, {":execution": "execution"}):
         owner = store.get_run(execution["runId"])
         if owner is None or owner.status not in STARTABLE:

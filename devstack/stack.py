@@ -1,16 +1,19 @@
 """The whole engine on one machine: moto in-process, resources built from ``template.yaml``.
 
-Start order matters: the environment and moto's patches are in place before the moto server
-starts; resources are created next (table, functions, state machine, in template order of
-dependency); then what the data directory kept is restored into them, the executions the last
-stop cut short are recovered, and only then do the stream poller (from its saved checkpoint),
-the saver and finally the API on loopback start.
+Start order matters: the local clock is read back from the data directory and installed as the
+engine's time first; the environment and moto's patches are in place before the moto server
+starts; resources are created next (table, queues, roles, schedule groups, functions, state
+machine, in template order of dependency); then what the data directory kept is restored into
+them, the template's own schedules (SAM ``ScheduleV2`` events) are made, the executions the last
+stop cut short are recovered, and only then do the stream poller (from its saved checkpoint), the
+schedule dispatcher (from its saved progress), the saver and finally the API on loopback start.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import socket
 import threading
@@ -23,10 +26,13 @@ import boto3
 
 from devstack import moto_patches
 from devstack.api_gateway import ApiGatewayServer
+from devstack.clock import LocalClock
 from devstack.functions import LocalFunction
 from devstack.local_api import LocalApi, register_account
 from devstack.persistence import DataDir, Saver, Snapshot, restore
 from devstack.recovery import Recovered, recover_executions
+from devstack.schedule_targets import Deliverer
+from devstack.scheduler import Dispatcher, delete_unless_changed, moto_schedules
 from devstack.streams import StreamPoller, StreamSettings
 from devstack.template import (
     ROOT,
@@ -34,6 +40,7 @@ from devstack.template import (
     function_environment,
     load_template,
     resources_of_type,
+    scheduled_events,
     table_create_args,
 )
 
@@ -73,6 +80,9 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         self.data_dir = self._open_data_dir()  # first: a data dir in use or unreadable fails at once
+        # before anything asks the time: never earlier than the stopped stack's clock read
+        self.clock = LocalClock.resume(self.restored.clock if self.restored else None)
+        self.clock.install()
         self.template = load_template()
         self.resolver = Resolver(
             self.template,
@@ -85,7 +95,8 @@ class LocalStack:
         moto_patches.execute_state_machines()
         moto_patches.run_lambdas_in_process(self._function_by_physical_name)
         moto_patches.scale_retry_waits(self.config.retry_wait_scale)
-        moto_patches.wake_no_earlier_than_timestamps()
+        moto_patches.timestamp_waits_follow(self.clock.now)
+        moto_patches.schedules_as_aws_keeps_them()
         moto_patches.reuse_interpreter_clients()
         moto_patches.serialize_dynamodb()
         moto_patches.atomic_transactions()
@@ -102,11 +113,15 @@ class LocalStack:
         self.moto = ThreadedMotoServer(ip_address=self.config.host, port=self.moto_port, verbose=False)
         self.moto.start()
         self._create_table()
+        self._create_queues()
+        self._create_roles()
+        self._create_schedule_groups()
         self._create_functions()
         self._create_state_machines()
         self._export_function_environment()
         if self.restored is not None:  # before anything reads or writes the table
             restore(self.restored, ACCOUNT, REGION, [self.table_name])
+        self._create_template_schedules()
         self.api_key, self.api_key_origin = self._local_api_key()
         self._seed_local_account()
         for function in self.functions.values():
@@ -114,21 +129,32 @@ class LocalStack:
         if self.restored is not None:
             self.recovered = self._recover_executions()
         self.poller = self._start_stream_poller()
+        self.dispatcher = self._start_dispatcher()
         self.local_api = self._local_api()
         self.api = ApiGatewayServer(
             (self.config.host, self.config.api_port), self.functions["ApiFunction"], self.local_api.routes()
         )
         if self.data_dir is not None:  # once the API could bind: a stack that did not start saves nothing
-            self.saver = Saver(self.data_dir, ACCOUNT, REGION, [self.table_name], self.poller, self.api_key)
+            self.saver = Saver(
+                self.data_dir,
+                ACCOUNT,
+                REGION,
+                [self.table_name],
+                self.poller,
+                self.api_key,
+                clock=self.clock,
+                scheduler=self.dispatcher,
+            )
             self.saver.start()
         self.api_thread = threading.Thread(target=self.api.serve_forever, name="api-gateway", daemon=True)
         self.api_thread.start()
         return self
 
     def stop(self) -> None:
-        """No new requests, no more deliveries, then the last snapshot (executions still running
-        are cut short here: the next start recovers them)."""
+        """No new requests, no more firings or deliveries, then the last snapshot (executions still
+        running are cut short here: the next start recovers them)."""
         self.api.shutdown()
+        self.dispatcher.stop()
         self.poller.stop()
         if self.saver is not None:
             self.saver.stop()
@@ -157,9 +183,12 @@ class LocalStack:
 
     def _recover_executions(self) -> Recovered:
         from automations.adapters.dynamo.repository import get_repository
+        from automations.adapters.scheduler import get_schedules
         from automations.adapters.stepfunctions import get_workflows
 
-        return recover_executions(self.table_name, boto3.client("dynamodb"), get_repository(), get_workflows())
+        return recover_executions(
+            self.table_name, boto3.client("dynamodb"), get_repository(), get_workflows(), get_schedules()
+        )
 
     # --- environment ----------------------------------------------------------------
 
@@ -173,7 +202,7 @@ class LocalStack:
                 "AWS_ACCESS_KEY_ID": "local",
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-                "TZ": "UTC",  # moto compares Wait timestamps with the local clock
+                "TZ": "UTC",  # as on Lambda (moto also reads datetimes without a zone as local time)
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": self.config.log_level,
@@ -261,10 +290,74 @@ class LocalStack:
             self.resolver.refs[name] = arn
             self.resolver.attributes[(name, "Name")] = f"{STACK}-{name}"
             self.resolver.attributes[(name, "Arn")] = arn
+
+    def _create_queues(self) -> None:
+        """Every queue, in moto's SQS (the scheduler's dead letters land there)."""
+        sqs = boto3.client("sqs")
         for name in resources_of_type(self.template, "AWS::SQS::Queue"):
-            self.resolver.refs[name] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-{name}"
+            url = sqs.create_queue(QueueName=f"{STACK}-{name}")["QueueUrl"]
+            self.resolver.refs[name] = url
             self.resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{name}"
             self.resolver.attributes[(name, "QueueName")] = f"{STACK}-{name}"
+
+    def _create_roles(self) -> None:
+        """Every IAM role, in moto (nothing enforces its policies locally; functions use ``local-lambda``)."""
+        iam = boto3.client("iam")
+        for name, spec in resources_of_type(self.template, "AWS::IAM::Role").items():
+            trust = self.resolver.resolve(spec["Properties"].get("AssumeRolePolicyDocument", {}))
+            role = iam.create_role(RoleName=f"{STACK}-{name}", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+            self.resolver.refs[name] = role["RoleName"]
+            self.resolver.attributes[(name, "Arn")] = role["Arn"]
+            self.resolver.attributes[(name, "RoleId")] = role["RoleId"]
+
+    def _create_schedule_groups(self) -> None:
+        """Every EventBridge Scheduler group, in moto (Ref: the group's name)."""
+        scheduler = boto3.client("scheduler")
+        for name, spec in resources_of_type(self.template, "AWS::Scheduler::ScheduleGroup").items():
+            group = self.resolver.resolve((spec.get("Properties") or {}).get("Name")) or f"{STACK}-{name}"
+            arn = scheduler.create_schedule_group(Name=group)["ScheduleGroupArn"]
+            self.resolver.refs[name] = group
+            self.resolver.attributes[(name, "Arn")] = arn
+
+    def _create_template_schedules(self) -> None:
+        """What SAM makes of each function's ``ScheduleV2`` event: a schedule named
+        ``<Function><Event>`` (unless named) whose target is the function, with Input ``{}`` unless
+        given. After the restore: one kept from the last start stays as it was (with the
+        dispatcher's progress) when the template did not change it."""
+        scheduler = boto3.client("scheduler")
+        for (function, event), unresolved in scheduled_events(self.template).items():
+            props = self.resolver.resolve(unresolved)
+            target: dict[str, object] = {
+                "Arn": self.functions[function].arn,
+                "RoleArn": props.get("RoleArn") or f"arn:aws:iam::{ACCOUNT}:role/{STACK}-{function}{event}Role",
+                "Input": props.get("Input") or "{}",
+            }
+            if "RetryPolicy" in props:
+                target["RetryPolicy"] = props["RetryPolicy"]
+            if "DeadLetterConfig" in props:
+                if "Arn" not in props["DeadLetterConfig"]:
+                    raise NotImplementedError(f"{function}.{event}: the local stack takes a DeadLetterConfig Arn only")
+                target["DeadLetterConfig"] = {"Arn": props["DeadLetterConfig"]["Arn"]}
+            request = {
+                "Name": props.get("Name") or f"{function}{event}",
+                "GroupName": props.get("GroupName") or "default",
+                "ScheduleExpression": props["ScheduleExpression"],
+                "ScheduleExpressionTimezone": props.get("ScheduleExpressionTimezone") or "UTC",
+                "FlexibleTimeWindow": props.get("FlexibleTimeWindow") or {"Mode": "OFF"},
+                "State": props.get("State") or "ENABLED",
+                "Target": target,
+                **{key: props[key] for key in ("Description", "StartDate", "EndDate") if key in props},
+            }
+            try:
+                kept = scheduler.get_schedule(Name=request["Name"], GroupName=request["GroupName"])
+            except scheduler.exceptions.ResourceNotFoundException:
+                scheduler.create_schedule(**request)
+                continue
+            compared = ("ScheduleExpression", "ScheduleExpressionTimezone", "State")
+            if any(kept.get(key) != request[key] for key in compared) or any(
+                kept["Target"].get(key) != value for key, value in target.items()
+            ):
+                scheduler.update_schedule(**request)
 
     def _start_stream_poller(self) -> StreamPoller:
         """Settings from the StreamFunction's DynamoDB event in the template; delivery resumes
@@ -321,10 +414,26 @@ class LocalStack:
             return  # restored with its connection: registering again would only rewrite createdAt
         self._provision_account(LOCAL_ACCOUNT_ID, self.api_key)
 
+    def _start_dispatcher(self) -> Dispatcher:
+        """Fires due schedules by the local clock, from the progress the data directory kept."""
+        self.deliverer = Deliverer()
+        dispatcher = Dispatcher(
+            now=self.clock.now,
+            read_schedules=moto_schedules(ACCOUNT, REGION),
+            deliver=self.deliverer,
+            delete=delete_unless_changed(ACCOUNT, REGION),
+            progress=self.restored.scheduler.progress if self.restored and self.restored.scheduler else None,
+        )
+        dispatcher.start()
+        return dispatcher
+
     def _local_api(self) -> LocalApi:
         return LocalApi(
             moto_endpoint=self.moto_endpoint,
             table_name=self.table_name,
             stream_failures=self.poller.failures,
             provision_account=self._provision_account,
+            clock=self.clock,
+            dispatcher=self.dispatcher,
+            deliverer=self.deliverer,
         )

@@ -132,3 +132,14 @@ def table_create_args(template: dict[str, Any], table_name: str) -> dict[str, An
         "BillingMode": props["BillingMode"],
         "StreamSpecification": {"StreamEnabled": True, **props["StreamSpecification"]},
     }
+
+
+def scheduled_events(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every function's SAM ``ScheduleV2`` events: (function, event) -> the event's Properties,
+    still unresolved. SAM makes each an EventBridge Scheduler schedule targeting the function."""
+    return {
+        (function, event): dict(spec.get("Properties") or {})
+        for function, resource in resources_of_type(template, "AWS::Serverless::Function").items()
+        for event, spec in ((resource["Properties"].get("Events") or {}).items())
+        if spec.get("Type") == "ScheduleV2"
+    }

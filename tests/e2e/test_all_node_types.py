@@ -82,7 +82,7 @@ def test_a_flow_using_every_node_type_runs_end_to_end(stack: StackClient, target
     assert welcome["attempts"][0]["http"]["request"]["headers"]["Authorization"] == "[REDACTED]"
     assert "SG." not in json.dumps(run)  # the connection key never reaches history
     pause = step_of(run, "pause")
-    assert statuses(pause["history"]) == ["running", "completed"]
+    assert statuses(pause["history"]) == ["scheduled", "running", "completed"]  # queued, waited, woke
     assert pause["output"]["wokeAt"] >= pause["output"]["until"].replace("Z", ".000Z")
     # the last node received values computed by earlier nodes
     report = json.loads(target.calls("/crm/report")[-1]["body"])

@@ -42,3 +42,20 @@ def test_the_readme_walkthrough_works_as_written(stack: StackClient) -> None:
     notify = step_of(stack.run(listed["runId"]), "notify")
     assert notify["attempts"][-1]["http"]["request"]["url"] == f"{stack.url}/_local/echo", notify
     assert notify["output"]["body"] == {"received": {"email": "ada@example.com"}}, notify
+
+
+def reminder_walkthrough() -> str:
+    section = (ROOT / "README.md").read_text().split("### A scheduled reminder, and the local clock", 1)[1]
+    return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_reminder_walkthrough_works_as_written(stack: StackClient) -> None:
+    script = reminder_walkthrough()
+    assert script.startswith(README_API) and script.count("127.0.0.1:3000") == 1, script
+    script = script.replace(README_API, f"API={stack.url}\n").replace("KEY=dev-key", f"KEY={stack.api_key}")
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    # the run waited for its time, then the advanced clock fired it
+    assert result.stdout.splitlines() == ["scheduled", "completed"], result.stdout

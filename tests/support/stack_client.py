@@ -13,12 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 import requests
 
-from automations.domain import signing
+from automations.domain import clock, signing
 from devstack.stack import free_port
 from devstack.template import ROOT
 
@@ -64,6 +65,8 @@ class StackClient:
         return response.json()
 
     def call_webhook(self, flow: dict[str, Any], body: Any, **headers: str) -> requests.Response:
+        """Signed with this machine's time, as any caller signs: the engine checks a signature's age
+        against the real time (``clock.wall_now``), whatever the stack's clock says."""
         raw = json.dumps(body).encode()
         signature = signing.sign(flow["webhookSecret"], raw, int(time.time()))
         return requests.post(
@@ -89,6 +92,36 @@ class StackClient:
             timeout=timeout,
             what=f"run {run_id} to reach {statuses}",
         )
+
+    # --- the local clock and the scheduler (see devstack/local_api.py) -----------------------------
+
+    def clock_now(self) -> datetime:
+        """The stack's "now" (its clock may run ahead of this machine's)."""
+        return clock.parse_iso(self._local("GET", "/_local/clock")["now"])
+
+    def advance(self, duration: str) -> datetime:
+        """Move the stack's clock forward by an ISO 8601 duration (``PT24H``); the new now."""
+        return clock.parse_iso(self._local("POST", "/_local/clock", {"advance": duration})["now"])
+
+    def set_clock(self, moment: str | datetime) -> datetime:
+        """Move the stack's clock forward to ``moment`` (ISO 8601 with a zone, or an aware datetime)."""
+        text = clock.iso(moment) if isinstance(moment, datetime) else moment
+        return clock.parse_iso(self._local("POST", "/_local/clock", {"set": text})["now"])
+
+    def scheduler(self) -> dict[str, Any]:
+        """``{"paused", "schedules", "passes", "delivered", "failures"}``."""
+        return self._local("GET", "/_local/scheduler")
+
+    def pause_scheduler(self) -> dict[str, Any]:
+        return self._local("POST", "/_local/scheduler", {"paused": True})
+
+    def resume_scheduler(self) -> dict[str, Any]:
+        return self._local("POST", "/_local/scheduler", {"paused": False})
+
+    def _local(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(method, self.url + path, json=body, timeout=10)
+        assert response.status_code == 200, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json()
 
 
 def step_of(run: dict[str, Any], node_id: str) -> dict[str, Any]:

@@ -191,8 +191,9 @@ class RunStore(Protocol):
         """Record the next node's step `scheduled`; False if the run already has a step there."""
         ...
 
-    def drop_queued_steps(self, run_id: str) -> list[str]:
-        """Steps still `scheduled` of a run that ended: never reached, so no step. Their node ids."""
+    def drop_queued_steps(self, run_id: str, node_ids: list[str]) -> list[str]:
+        """Delete these steps if still `scheduled` (the run ended before reaching them: no step). The
+        node ids dropped."""
         ...
 
 

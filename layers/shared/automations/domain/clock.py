@@ -17,6 +17,12 @@ def now() -> datetime:
     return _source() if _source is not None else datetime.now(UTC)
 
 
+def wall_now() -> datetime:
+    """The machine's real time, for checks against a caller's clock (a webhook signature's window):
+    a simulated local clock moves the engine's "now", never the callers'."""
+    return datetime.now(UTC)
+
+
 def use_source(source: Callable[[], datetime] | None) -> None:
     """Read "now" from ``source`` (an aware datetime) from here on; ``None`` restores the system clock."""
     global _source

@@ -25,6 +25,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from automations.domain import clock
 from automations.domain.templating import Path, TemplateSyntaxError, field_placeholders, format_path
 from automations.errors import FlowValidationError
 from automations.flows import graph as flow_graph
@@ -128,6 +129,11 @@ class _Checker:
             except TemplateSyntaxError as exc:
                 self.report(None, field, f"{field}: {str(exc).removeprefix(f'{exc.field}: ') if exc.field else exc}")
                 continue
+            if name == "at" and not found and wire.get(name) is not None:
+                try:
+                    clock.parse_iso(str(wire[name]))
+                except ValueError:
+                    self.report(None, field, f"{field}: '{wire[name]}' is neither an ISO 8601 time nor a template")
             for _, placeholder in found:
                 path = placeholder.path
                 if path[0] != "trigger":

@@ -21,6 +21,7 @@ from automations.errors import ValidationFailed
 from automations.flows.definition import Flow
 from automations.logic.flows import load_version
 from automations.logic.steps import queued_step
+from automations.observability import Metric, count
 from automations.ports import DuplicateTrigger, RunRecord, Store
 
 
@@ -63,6 +64,9 @@ def record_runs(store: Store, trigger: TriggerEvent, plans: list[RunPlan]) -> Re
         first = store.get_trigger(trigger.trigger_id)
         assert first is not None, "a duplicate trigger exists by definition"
         return Recorded(first.trigger_id, first.run_ids, replayed=True, trigger=first)
+    failed_at_once = sum(1 for r in records if r.execution is None)
+    if failed_at_once:
+        count(Metric.RUNS_FAILED, failed_at_once)
     return Recorded(recorded.trigger_id, recorded.run_ids)
 
 

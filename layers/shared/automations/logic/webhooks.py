@@ -46,12 +46,11 @@ def receive_webhook(
     if flow is None or flow.trigger.type != "webhook" or flow.deleted_at is not None:
         raise NotFound(f"no webhook flow '{flow_id}'")
     lowered = {k.lower(): v for k, v in headers.items()}
-    now = clock.now()
     signing.verify(
         flow.webhook_secret,
         lowered.get(signing.SIGNATURE_HEADER.lower()),
         raw_body,
-        int(now.timestamp()),
+        int(clock.wall_now().timestamp()),  # the caller signed with its real clock
         tolerance_seconds,
     )
     idempotency_key = lowered.get("idempotency-key")
@@ -60,7 +59,7 @@ def receive_webhook(
         account_id=flow.account_id,
         kind="webhook",
         flow_id=flow_id,
-        received_at=clock.iso(now),
+        received_at=clock.iso(clock.now()),
         body=parse_json_body(raw_body),
         headers=redact_headers({k: v for k, v in lowered.items() if not k.startswith(_TRANSPORT_HEADERS)}),
         idempotency_key=idempotency_key,

@@ -589,25 +589,22 @@ class DynamoRepository:
             raise
         return True
 
-    def drop_queued_steps(self, run_id: str) -> list[str]:
-        _, steps = self.get_run_and_steps(run_id) or (None, [])
+    def drop_queued_steps(self, run_id: str, node_ids: list[str]) -> list[str]:
         dropped = []
-        for step in steps:
-            if step.status != StepStatus.SCHEDULED:
-                continue
+        for node_id in node_ids:
             try:
                 self.client.delete_item(
                     TableName=self.table,
-                    Key=_serialize(keys.step(run_id, step.node_id)),
+                    Key=_serialize(keys.step(run_id, node_id)),
                     ConditionExpression="#s = :scheduled",
                     ExpressionAttributeNames={"#s": "status"},
                     ExpressionAttributeValues=_serialize({":scheduled": str(StepStatus.SCHEDULED)}),
                 )
             except ClientError as error:
                 if _condition_failed(error):
-                    continue  # it started meanwhile
+                    continue  # it began meanwhile
                 raise
-            dropped.append(step.node_id)
+            dropped.append(node_id)
         return dropped
 
     def begin_attempt(self, *, run_id: str, node_id: str, node_type: str, step_number: int, at: str) -> AttemptStart:
