@@ -238,9 +238,13 @@ SCENARIOS: dict[str, list[tuple[str, Check]]] = {
 }
 
 
-def test_the_sweepers_tick_starts_the_overdue_demo_run(stack: StackClient) -> None:
-    # Given the demo run, due a day later, and the scheduler paused (an outage)
-    seed_demo(stack)
+def test_the_sweepers_tick_starts_an_overdue_run(stack: StackClient) -> None:
+    # Given a run due in a day (its own: the demo run's execution name must stay free for the
+    # scenario above), and the scheduler paused (an outage)
+    flow = stack.create_flow([{"id": "note", "type": "set", "values": {"n": "1"}}], name="swept")
+    at = clock.iso(stack.clock_now() + timedelta(days=1))
+    response = stack.request("POST", f"/flows/{flow['flowId']}/runs", json={"data": {}, "at": at})
+    (run_id,) = response.json()["runIds"]
     stack.pause_scheduler()
     try:
         # When a day passes and the sweeper's tick is invoked by hand
@@ -248,9 +252,9 @@ def test_the_sweepers_tick_starts_the_overdue_demo_run(stack: StackClient) -> No
         result = invoke(stack, "sweeper_tick.json")
     finally:
         stack.resume_scheduler()
-    # Then it found the demo run overdue and started it (others may be overdue too), and it runs
+    # Then it found the run overdue and started it (others may be overdue too), and it runs
     assert result["overdue"] >= 1 and result["overdue"] == result["started"] + result["ended"], result
-    assert stack.wait_for_run(RUN)["status"] == "completed"
+    assert stack.wait_for_run(run_id)["status"] == "completed"
 
 
 # event files shown by a test of their own rather than a scenario
