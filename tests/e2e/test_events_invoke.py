@@ -26,7 +26,7 @@ from automations.domain import clock, signing
 from devstack import demo
 from devstack.stack import free_port
 from devstack.template import ROOT
-from tests.support.stack_client import StackClient, step_of
+from tests.support.stack_client import StackClient, step_of, wait_for
 from tests.unit.test_template import EVENT_PREFIXES
 
 pytestmark = pytest.mark.e2e
@@ -245,6 +245,7 @@ def test_the_sweepers_tick_starts_an_overdue_run(stack: StackClient) -> None:
     at = clock.iso(stack.clock_now() + timedelta(days=1))
     response = stack.request("POST", f"/flows/{flow['flowId']}/runs", json={"data": {}, "at": at})
     (run_id,) = response.json()["runIds"]
+    wait_for(lambda: stack.run_schedule_exists(run_id), timeout=30, what="the stream to schedule the run")
     stack.pause_scheduler()
     try:
         # When a day passes and the sweeper's tick is invoked by hand

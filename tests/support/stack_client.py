@@ -17,11 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import boto3
 import requests
 
 from automations.domain import clock, signing
 from devstack.stack import free_port
 from devstack.template import ROOT
+
+RUN_SCHEDULE_GROUP = "automations-local-runs"  # the template's RunSchedules: "${AWS::StackName}-runs"
 
 API_KEY = "e2e-local-key"
 # Retry waits shrink ~500x: the full transient budget (~11 min deployed) takes about a second.
@@ -117,6 +120,25 @@ class StackClient:
 
     def resume_scheduler(self) -> dict[str, Any]:
         return self._local("POST", "/_local/scheduler", {"paused": False})
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client of the stack's moto server (on loopback)."""
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def run_schedule_exists(self, name: str) -> bool:
+        """Whether the one-time schedule ``name`` (a run's execution) waits in the stack's run group."""
+        scheduler = self.aws("scheduler")
+        try:
+            scheduler.get_schedule(Name=name, GroupName=RUN_SCHEDULE_GROUP)
+        except scheduler.exceptions.ResourceNotFoundException:
+            return False
+        return True
 
     def _local(self, method: str, path: str, body: Any = None) -> Any:
         response = requests.request(method, self.url + path, json=body, timeout=10)
