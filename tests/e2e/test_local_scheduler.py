@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import boto3
 import pytest
 import requests
 
@@ -40,23 +39,12 @@ def time_stack() -> Iterator[StackClient]:
         yield stack
 
 
-def aws(stack: StackClient, service: str) -> Any:
-    """A client of the stack's moto server (on loopback)."""
-    return boto3.client(
-        service,
-        endpoint_url=stack.moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 @pytest.fixture(scope="module")
 def recorder(time_stack: StackClient) -> str:
     """A state machine that does nothing: each firing aimed at it leaves an execution whose input
     is what the schedule delivered."""
     definition = {"StartAt": "Recorded", "States": {"Recorded": {"Type": "Pass", "End": True}}}
-    return aws(time_stack, "stepfunctions").create_state_machine(
+    return time_stack.aws("stepfunctions").create_state_machine(
         name=f"recorder-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=ROLE
     )["stateMachineArn"]
 
@@ -73,7 +61,7 @@ def start_recorder(recorder: str, label: str) -> dict[str, str]:
 
 def recorded(stack: StackClient, recorder: str, label: str) -> list[str]:
     """The scheduled times the recorder received for ``label``, in order."""
-    sfn = aws(stack, "stepfunctions")
+    sfn = stack.aws("stepfunctions")
     times = []
     for execution in sfn.list_executions(stateMachineArn=recorder)["executions"]:
         if execution["name"].startswith(f"{label}-"):
@@ -83,7 +71,7 @@ def recorded(stack: StackClient, recorder: str, label: str) -> list[str]:
 
 
 def create_schedule(stack: StackClient, name: str, expression: str, target: dict[str, Any], **extra: Any) -> None:
-    aws(stack, "scheduler").create_schedule(
+    stack.aws("scheduler").create_schedule(
         Name=name,
         ScheduleExpression=expression,
         FlexibleTimeWindow={"Mode": "OFF"},
@@ -93,7 +81,7 @@ def create_schedule(stack: StackClient, name: str, expression: str, target: dict
 
 
 def schedule_exists(stack: StackClient, name: str, group: str = "default") -> bool:
-    scheduler = aws(stack, "scheduler")
+    scheduler = stack.aws("scheduler")
     try:
         scheduler.get_schedule(Name=name, GroupName=group)
     except scheduler.exceptions.ResourceNotFoundException:
@@ -193,7 +181,7 @@ def test_a_lambda_target_is_invoked_with_the_context_attributes(time_stack: Stac
 
 
 def test_an_undeliverable_firing_lands_in_the_dead_letter_queue(time_stack: StackClient) -> None:
-    sqs = aws(time_stack, "sqs")
+    sqs = time_stack.aws("sqs")
     queue = sqs.get_queue_url(QueueName="automations-local-SchedulerDeadLetters")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     name = f"doomed-{uuid.uuid4().hex[:8]}"
@@ -257,7 +245,7 @@ def test_a_9am_berlin_weekday_cron_fires_at_8z_before_and_7z_after_the_march_cha
     time_stack.set_clock(after + timedelta(seconds=30))
     wait_for(lambda: len(recorded(time_stack, recorder, name)) == 2, timeout=10, what="Monday's firing")
     assert recorded(time_stack, recorder, name) == [wire(before), wire(after)]
-    aws(time_stack, "scheduler").delete_schedule(Name=name)
+    time_stack.aws("scheduler").delete_schedule(Name=name)
 
 
 # --- pause and resume ----------------------------------------------------------------------------------
@@ -286,7 +274,7 @@ def test_paused_nothing_fires_and_resumed_what_fell_due_fires_once(time_stack, r
     assert recorded(time_stack, recorder, once) == [wire(due.replace(microsecond=0) + timedelta(seconds=1))]
     (latest,) = recorded(time_stack, recorder, hourly)  # once, for the latest occurrence missed
     assert moved_to - timedelta(hours=1) < clock.parse_iso(latest) <= moved_to
-    aws(time_stack, "scheduler").delete_schedule(Name=hourly)
+    time_stack.aws("scheduler").delete_schedule(Name=hourly)
 
 
 # --- Wait states ------------------------------------------------------------------------------------------

@@ -21,28 +21,15 @@ from automations.adapters.scheduler import get_schedules
 from automations.domain import clock
 from automations.domain.runs import ExecutionOutcome
 from automations.domain.status import RunStatus
-from automations.ports import ExecutionEnd, ExecutionStart
+from automations.ports import ExecutionEnd
 from devstack import persistence
 from devstack.recovery import CAUSE, recover_executions
 from devstack.template import load_template, table_create_args
 from tests.conftest import TABLE
 from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
+from tests.support.fakes import RecordingWorkflows
 
 ACCOUNT, REGION = "123456789012", "us-east-1"  # moto's defaults, as in the local stack
-
-
-class RecordingWorkflows:
-    """Step Functions, as far as recovery uses it: remembers what it was asked to start."""
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-
-    def start(self, *, name: str, run_id: str) -> ExecutionStart:
-        self.started.append(name)
-        return ExecutionStart(arn=f"arn:aws:states:::execution:{name}", started=True)
-
-    def stop(self, *, name: str, cause: str) -> bool:
-        raise AssertionError("recovery never stops an execution")
 
 
 @pytest.fixture

@@ -21,25 +21,11 @@ from automations.logic import lifecycle
 from automations.logic.change_router import TableChange
 from automations.logic.reactions import ROUTER, ReactionDeps
 from automations.logic.sweeper import sweep
-from automations.ports import ExecutionStart
 from tests.conftest import SCHEDULE_GROUP, TABLE
 from tests.integration.conftest import api_event
+from tests.support.fakes import RecordingWorkflows
 
 DAY = timedelta(days=1)
-
-
-class RecordingWorkflows:
-    """Step Functions as the reactions and the sweeper use it: remembers what it was asked to start."""
-
-    def __init__(self) -> None:
-        self.started: list[str] = []
-
-    def start(self, *, name: str, run_id: str) -> ExecutionStart:
-        self.started.append(name)
-        return ExecutionStart(arn=f"arn:aws:states:::execution:{name}", started=True)
-
-    def stop(self, *, name: str, cause: str) -> bool:
-        return False
 
 
 @pytest.fixture

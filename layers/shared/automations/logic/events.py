@@ -22,6 +22,7 @@ from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import NodeError
 from automations.flows.definition import EventTrigger, EventType, Flow
+from automations.logic.flows import live_flows
 from automations.logic.planning import correlation_key, deadline_after, due_time, event_run_plan
 from automations.logic.recording import record_runs, trigger_id_for
 from automations.logic.waiting_runs import cancel_scheduled_run
@@ -55,7 +56,7 @@ def receive_event(store: Store, account_id: str, event: AccountEvent) -> EventOu
         event_id=event.id,
         data=event.data,
     )
-    flows = account_flows(store, account_id)
+    flows = live_flows(store, account_id)
     subscribed = [f for f in flows if isinstance(f.trigger, EventTrigger) and f.trigger.event == event.type]
     recorded = record_runs(store, trigger, [event_run_plan(flow, trigger) for flow in subscribed])
     first = recorded.trigger
@@ -74,18 +75,6 @@ def receive_event(store: Store, account_id: str, event: AccountEvent) -> EventOu
             rescheduled += _reschedule(store, flow, trigger)
     store.record_trigger_effects(trigger.trigger_id, cancelled=cancelled, rescheduled=rescheduled)
     return EventOutcome(event.id, trigger.run_ids, cancelled, rescheduled)
-
-
-def account_flows(store: Store, account_id: str) -> list[Flow]:
-    """Every live flow of the account (deleted ones take no triggers)."""
-    flows: list[Flow] = []
-    cursor: str | None = None
-    while True:
-        page = store.list_flows(account_id, limit=100, cursor=cursor)
-        flows += [f for f in page.items if f.deleted_at is None]
-        if page.next_cursor is None:
-            return flows
-        cursor = page.next_cursor
 
 
 def _waiting_runs(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:

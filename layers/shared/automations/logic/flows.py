@@ -84,5 +84,17 @@ def load_version(store: FlowStore, flow_id: str, version: int) -> FlowVersion:
     return found
 
 
+def live_flows(store: FlowStore, account_id: str) -> list[Flow]:
+    """Every flow of the account that takes triggers (deleted ones do not), all pages."""
+    flows: list[Flow] = []
+    cursor: str | None = None
+    while True:
+        page = store.list_flows(account_id, limit=100, cursor=cursor)
+        flows += [f for f in page.items if f.deleted_at is None]
+        if page.next_cursor is None:
+            return flows
+        cursor = page.next_cursor
+
+
 def list_flows(store: FlowStore, account_id: str, *, limit: int, cursor: str | None) -> Page[Flow]:
     return store.list_flows(account_id, limit=limit, cursor=cursor)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from automations.domain import clock
 from automations.domain.runs import Run
 from automations.errors import InvalidCursor
-from automations.logic.events import account_flows
-from automations.logic.flows import get_owned_flow
+from automations.logic.flows import get_owned_flow, live_flows
 from automations.ports import Store
 
 
@@ -45,7 +44,7 @@ def overdue_runs(store: Store, account_id: str, *, flow_id: str | None, limit: i
     its cursor the last run shown, so runs that start meanwhile do not shift the next page.
     """
     now = clock.iso(clock.now())
-    flows = [get_owned_flow(store, account_id, flow_id)] if flow_id else account_flows(store, account_id)
+    flows = [get_owned_flow(store, account_id, flow_id)] if flow_id else live_flows(store, account_id)
     overdue = {flow.flow_id: runs for flow in flows if (runs := _all_overdue(store, flow.flow_id, now))}
     by_flow = sorted(
         (FlowOverdue(flow, len(runs), runs[0].scheduled_for) for flow, runs in overdue.items()),
