@@ -29,6 +29,7 @@ from devstack.api_gateway import ApiGatewayServer
 from devstack.clock import LocalClock
 from devstack.functions import LocalFunction
 from devstack.local_api import LocalApi, register_account
+from devstack.one_request_per_process import resolve_one_request_at_a_time
 from devstack.persistence import DataDir, Saver, Snapshot, restore
 from devstack.recovery import Recovered, recover_executions
 from devstack.schedule_targets import Deliverer
@@ -108,6 +109,7 @@ class LocalStack:
         moto_patches.fast_dynamodb_responses()
         moto_patches.parse_each_json_path_once()
         moto_patches.quiet_servers()
+        resolve_one_request_at_a_time()
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         self.moto = ThreadedMotoServer(ip_address=self.config.host, port=self.moto_port, verbose=False)

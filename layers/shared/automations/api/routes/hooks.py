@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
@@ -25,9 +26,11 @@ router = APIGatewayRouter()
     tags=["triggers"],
 )
 def webhook(
-    flow_id: Annotated[str, Path(alias="flowId")], repo: Repository, settings: AppSettings
+    flow_id: Annotated[str, Path(alias="flowId")], request: Request, repo: Repository, settings: AppSettings
 ) -> TriggerAcceptedResponse:
-    event = router.current_event
+    # this request's own event: a module-level router's `current_event` is that of the resolver that
+    # included it last, which is another one when several resolvers share a process (the local stack)
+    event = request.resolved_event
     raw = event.body or ""
     raw_body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
     accepted = receive_webhook(
