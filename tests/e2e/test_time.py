@@ -97,6 +97,20 @@ def create_flow(stack: StackClient, trigger: dict[str, Any], nodes: list[dict[st
     return response.json()
 
 
+def calls_with_fired_at(target, path: str) -> list[dict[str, Any]]:
+    """One node: POST the occurrence's time (trigger.firedAt) to the target at ``path``."""
+    url = target.script(path, 200)
+    return [
+        {
+            "id": "call",
+            "type": "http_request",
+            "method": "POST",
+            "url": url,
+            "body": {"firedAt": "{{ trigger.firedAt }}"},
+        }
+    ]
+
+
 def post_event(stack: StackClient, event_type: str, data: Any, event_id: str | None = None) -> dict[str, Any]:
     response = stack.request(
         "POST", "/events", json={"id": event_id or f"evt-{tag()}", "type": event_type, "data": data}
@@ -514,15 +528,7 @@ def test_a_cron_flow_at_nine_berlin_fires_at_eight_utc_before_and_seven_utc_afte
     flow = create_flow(
         stack,
         {"type": "schedule", "expression": "cron(0 9 ? * MON-FRI *)", "timezone": "Europe/Berlin"},
-        [
-            {
-                "id": "call",
-                "type": "http_request",
-                "method": "POST",
-                "url": target.script(path, 200),
-                "body": {"firedAt": "{{ trigger.firedAt }}"},
-            }
-        ],
+        calls_with_fired_at(target, path),
     )
     try:
 
@@ -574,15 +580,7 @@ def test_occurrences_missed_in_an_outage_run_or_expire_on_recovery_one_after_ano
     flow_id = create_flow(
         stack,
         {"type": "schedule", "expression": "cron(0 * ? * * *)", "deadline": "PT30M"},
-        [
-            {
-                "id": "call",
-                "type": "http_request",
-                "method": "POST",
-                "url": target.script(path, 200),
-                "body": {"firedAt": "{{ trigger.firedAt }}"},
-            }
-        ],
+        calls_with_fired_at(target, path),
     )["flowId"]
     try:
         wait_until(
@@ -627,15 +625,7 @@ def test_publishing_a_new_version_of_a_recurring_flow_replaces_its_waiting_occur
     # Given a flow every day at 09:00 UTC, its next occurrence waiting
     t = tag()
     path = f"/time/republished/{t}"
-    nodes = [
-        {
-            "id": "call",
-            "type": "http_request",
-            "method": "POST",
-            "url": target.script(path, 200),
-            "body": {"firedAt": "{{ trigger.firedAt }}"},
-        }
-    ]
+    nodes = calls_with_fired_at(target, path)
     flow_id = create_flow(stack, {"type": "schedule", "expression": "cron(0 9 * * ? *)"}, nodes)["flowId"]
     try:
         (old,) = wait_until(lambda: runs_of_flow(stack, flow_id), "the first occurrence to be recorded")
