@@ -119,7 +119,9 @@ def test_a_new_due_run_starts_one_execution_named_after_it(handler_of, lambda_co
 def test_a_retrying_step_rolls_the_run_up_to_retrying(
     handler_of, lambda_context, repo, demo_run, state_machine
 ) -> None:
-    repo.start_execution(run_id=RUN_ID, name=RUN_ID, arn=None, at=clock.iso(clock.now()))
+    repo.start_execution(
+        run_id=RUN_ID, name=RUN_ID, arn=None, at=clock.iso(clock.now()), check_after=clock.iso(clock.now())
+    )
     assert handler_of("StreamFunction")(load_event("stream_step_retrying.json"), lambda_context) == {
         "batchItemFailures": []
     }

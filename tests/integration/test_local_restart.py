@@ -56,7 +56,7 @@ def test_an_execution_requested_but_never_running_is_offered_to_the_outbox_again
 
 
 def test_an_execution_that_had_taken_its_run_ended_aborted_for_the_stream_to_interrupt(repo, run) -> None:
-    repo.start_execution(run_id=run, name=run, arn=None, at=now())
+    repo.start_execution(run_id=run, name=run, arn=None, at=now(), check_after=now())
     recovered, workflows = recover(repo)
     assert recovered.aborted == [run] and workflows.started == []
     execution = repo.get_execution(run, run)
@@ -65,7 +65,7 @@ def test_an_execution_that_had_taken_its_run_ended_aborted_for_the_stream_to_int
 
 
 def test_an_execution_that_recorded_its_own_end_is_left_to_the_stream(repo, run) -> None:
-    repo.start_execution(run_id=run, name=run, arn=None, at=now())
+    repo.start_execution(run_id=run, name=run, arn=None, at=now(), check_after=now())
     repo.end_execution(run_id=run, name=run, end=ExecutionEnd(outcome=ExecutionOutcome.REACHED_END, ended_at=now()))
     recovered, workflows = recover(repo)
     assert recovered.aborted == [] and workflows.started == []

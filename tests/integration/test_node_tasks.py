@@ -35,7 +35,9 @@ def running_run(repo: DynamoRepository, target, monkeypatch) -> Run:
     monkeypatch.setenv("SENDGRID_BASE_URL", target.url("/sendgrid"))
     get_settings.cache_clear()
     run = seed_demo_run(repo, NODES, {"email": "ada@example.com", "name": "Ada", "plan": "pro"})
-    repo.start_execution(run_id=RUN_ID, name=RUN_ID, arn=None, at=clock.iso(clock.now()))
+    repo.start_execution(
+        run_id=RUN_ID, name=RUN_ID, arn=None, at=clock.iso(clock.now()), check_after=clock.iso(clock.now())
+    )
     return run
 
 

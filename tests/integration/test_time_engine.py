@@ -254,7 +254,7 @@ def test_a_recurring_flow_keeps_its_next_occurrence_waiting_and_a_new_version_re
     assert (first["scheduledFor"], first["trigger"]["firedAt"]) == ("2031-01-13T08:00:00.000Z",) * 2
     # When that occurrence starts Then Tuesday's is recorded, counted from Monday's time
     before = item(keys.run(first_id))
-    repo.start_execution(run_id=first_id, name=first_id, arn=None, at=clock.iso(friday))
+    repo.start_execution(run_id=first_id, name=first_id, arn=None, at=clock.iso(friday), check_after=clock.iso(friday))
     (done,) = stream("MODIFY", item(keys.run(first_id)), before)
     second_id = done.rsplit(" ", 1)[-1]
     assert get_run(api, second_id)["scheduledFor"] == "2031-01-14T08:00:00.000Z"

@@ -296,7 +296,7 @@ def test_a_run_that_leaves_scheduled_leaves_every_sparse_index(
         assert {leaving, staying} <= run_ids_in(index), index
     # When one leaves `scheduled`
     if leave == "start_execution":
-        repo.start_execution(run_id=leaving, name=leaving, arn=None, at=NOW)
+        repo.start_execution(run_id=leaving, name=leaving, arn=None, at=NOW, check_after=NOW)
     else:
         assert repo.transition_run(leaving, RunStatus(leave), only_from=RunStatus.SCHEDULED)
     # Then it carries none of their keys, and no index nor query finds it; the other one stays
@@ -413,8 +413,8 @@ def test_a_reschedule_moves_the_time_and_the_execution_of_a_waiting_run(
     assert repo.scheduled_run_ids_by_key(a.flow_id, "apt-1") == [run_id]
     # And the execution it replaced can no longer start it; the new one can
     with pytest.raises(TransitionRejected):
-        repo.start_execution(run_id=run_id, name=run_id, arn=None, at=NOW)
-    started = repo.start_execution(run_id=run_id, name=f"{run_id}-r1", arn=None, at=NOW)
+        repo.start_execution(run_id=run_id, name=run_id, arn=None, at=NOW, check_after=NOW)
+    started = repo.start_execution(run_id=run_id, name=f"{run_id}-r1", arn=None, at=NOW, check_after=NOW)
     assert started.status == RunStatus.RUNNING
 
 
@@ -445,7 +445,7 @@ def test_a_run_no_longer_scheduled_is_not_rescheduled(
     (run_id,) = record(repo, a, [at_minutes(-5)], key="apt-1")
     run = repo.get_run(run_id)
     if left_as == "running":
-        repo.start_execution(run_id=run_id, name=run_id, arn=None, at=NOW)
+        repo.start_execution(run_id=run_id, name=run_id, arn=None, at=NOW, check_after=NOW)
     else:
         assert repo.transition_run(run_id, RunStatus(left_as), only_from=RunStatus.SCHEDULED)
     before = raw_run(run_id)

@@ -81,6 +81,25 @@ class ExecutionEnd:
     error: ErrorInfo | None = None
 
 
+@dataclass(frozen=True)
+class RunQuery:
+    """Which runs a history listing reads: one flow's, or all of an account's; newest due first."""
+
+    account_id: str
+    flow_id: str | None = None  # None: every flow of the account
+    status: RunStatus | None = None
+    since: str | None = None  # due at or after (ISO 8601, UTC)
+    until: str | None = None  # due before
+
+
+@dataclass(frozen=True)
+class InFlightRun:
+    """A run `running` or `retrying` that is due for a check that its execution still lives."""
+
+    run_id: str
+    execution: str | None
+
+
 class DuplicateTrigger(Exception):
     """A trigger with this id was recorded before (a replayed Idempotency-Key)."""
 
@@ -131,7 +150,7 @@ class RunStore(Protocol):
     def get_run(self, run_id: str) -> Run | None: ...
     def get_run_detail(self, run_id: str) -> RunDetail | None: ...
     def get_run_and_steps(self, run_id: str) -> tuple[Run, list[Step]] | None: ...
-    def list_runs(self, flow_id: str, *, status: RunStatus | None, limit: int, cursor: str | None) -> Page[Run]: ...
+    def list_runs(self, query: RunQuery, *, limit: int, cursor: str | None) -> Page[Run]: ...
     def get_execution(self, run_id: str, name: str) -> Execution | None: ...
 
     # runs still `scheduled` (the sparse indexes)
@@ -150,13 +169,30 @@ class RunStore(Protocol):
         """Only while the run is `scheduled` under ``move.replaced_execution``; False if not."""
         ...
 
+    # runs in flight (the sparse InFlight index)
+    def in_flight_runs(self, *, check_before: str, limit: int) -> list[InFlightRun]:
+        """Runs whose next liveness check is due before ``check_before``, at most ``limit``."""
+        ...
+
+    def check_again_at(self, run_id: str, *, execution: str, at: str) -> bool:
+        """Its execution lives: the next check is at ``at`` (only while still in flight under it)."""
+        ...
+
+    def link_retrigger(self, run_id: str, *, new_run_id: str) -> None:
+        """Add ``new_run_id`` to the run's ``retriggeredBy`` (once); the run is not otherwise changed."""
+        ...
+
     # the run and its executions
     def request_execution(self, execution: Execution) -> None:
         """Record an execution to start; TransitionRejected if one with its name exists."""
         ...
 
-    def start_execution(self, *, run_id: str, name: str, arn: str | None, at: str) -> Run:
-        """The run (scheduled or interrupted) becomes running under this execution; TransitionRejected if not."""
+    def start_execution(
+        self, *, run_id: str, name: str, arn: str | None, at: str, check_after: str, cause: str | None = None
+    ) -> Run:
+        """The run (scheduled or interrupted) becomes running under this execution, in flight until
+        it leaves `running`/`retrying` (its liveness first checked at ``check_after``);
+        TransitionRejected if not."""
         ...
 
     def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd) -> bool:
@@ -172,9 +208,10 @@ class RunStore(Protocol):
         execution: str | None = None,
         only_from: RunStatus | None = None,
         cause: str | None = None,
+        by: str | None = None,
     ) -> bool:
         """Move along the transition table (only while ``execution`` is current and the run is in
-        ``only_from``, if given; ``cause`` goes into its history); False if not allowed."""
+        ``only_from``, if given; ``cause`` and ``by`` go into its history); False if not allowed."""
         ...
 
     # steps and attempts
@@ -224,5 +261,9 @@ class Workflows(Protocol):
 
     def start(self, *, name: str, run_id: str) -> ExecutionStart: ...
     def stop(self, *, name: str, cause: str) -> bool:
-        """Stop a running execution; False if it had ended already."""
+        """Stop a running execution; False if it had ended already (or never started)."""
+        ...
+
+    def status(self, *, name: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None if no execution has this name."""
         ...

@@ -33,11 +33,16 @@ class StepFunctionsWorkflows:
         return ExecutionStart(arn=response["executionArn"], started=True)
 
     def stop(self, *, name: str, cause: str) -> bool:
-        arn = self.execution_arn(name)
-        if self.client.describe_execution(executionArn=arn)["status"] != "RUNNING":
+        if self.status(name=name) != "RUNNING":
             return False
-        self.client.stop_execution(executionArn=arn, error="Stopped", cause=cause[:32_768])
+        self.client.stop_execution(executionArn=self.execution_arn(name), error="Stopped", cause=cause[:32_768])
         return True
+
+    def status(self, *, name: str) -> str | None:
+        try:
+            return str(self.client.describe_execution(executionArn=self.execution_arn(name))["status"])
+        except self.client.exceptions.ExecutionDoesNotExist:
+            return None
 
 
 @lru_cache(maxsize=1)

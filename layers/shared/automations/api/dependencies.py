@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.depends import Depends
 
 from automations.adapters.dynamo.repository import DynamoRepository, get_repository
-from automations.logic.accounts import authenticate
+from automations.logic.accounts import Caller, authenticate
 from automations.settings import Settings, get_settings
 
 
@@ -20,12 +20,17 @@ def settings() -> Settings:
     return get_settings()
 
 
-def current_account(request: Request) -> str:
-    """The account behind ``Authorization: Bearer <api key>``; Unauthorized otherwise."""
+def current_caller(request: Request) -> Caller:
+    """The account (and key) behind ``Authorization: Bearer <api key>``; Unauthorized otherwise."""
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     return authenticate(get_repository(), headers.get("authorization"))
 
 
+def current_account(caller: Annotated[Caller, Depends(current_caller)]) -> str:
+    return caller.account_id
+
+
 Repository = Annotated[DynamoRepository, Depends(repository)]
 AccountId = Annotated[str, Depends(current_account)]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
 AppSettings = Annotated[Settings, Depends(settings)]

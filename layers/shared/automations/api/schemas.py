@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from automations.domain import clock
 from automations.domain.runs import (
     Attempt,
     ErrorInfo,
     Execution,
     ExecutionOutcome,
+    FailedStep,
     HttpExchange,
     Run,
     StatusChange,
@@ -22,7 +25,9 @@ from automations.flows.definition import Flow, FlowDefinition, Trigger
 from automations.logic.events import EventOutcome
 from automations.logic.flows import FlowWithDefinition
 from automations.logic.history import RunView
+from automations.logic.ops_summary import SPIKE_RULE, Counts, Summary
 from automations.logic.overdue import OverdueView, is_overdue
+from automations.logic.retrigger import BULK_LIMIT, BulkRetrigger
 
 
 class ApiModel(BaseModel):
@@ -115,12 +120,23 @@ class RunSummary(ApiModel):
     correlation_key: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    duration_ms: int | None = Field(default=None, description="From its start to its end, once it ended")
     error: ErrorInfo | None = None
+    failed_step: FailedStep | None = Field(default=None, description="Where a failed run failed")
     step_counts: StepCounts | None = None
+    retrigger_of: str | None = Field(default=None, description="The run this one re-triggers")
+    retriggered_by: list[str] = Field(default_factory=list, description="The runs that re-triggered this one")
 
     @classmethod
     def of(cls, run: Run) -> RunSummary:
-        return cls(**run.model_dump(include=set(cls.model_fields)), overdue=is_overdue(run))
+        fields = run.model_dump(include=set(cls.model_fields) - {"duration_ms"})
+        return cls(**fields, overdue=is_overdue(run), duration_ms=_duration_ms(run.started_at, run.ended_at))
+
+
+def _duration_ms(started_at: str | None, ended_at: str | None) -> int | None:
+    if not started_at or not ended_at:
+        return None
+    return int((clock.parse_iso(ended_at) - clock.parse_iso(started_at)).total_seconds() * 1000)
 
 
 class RunPage(ApiModel):
@@ -178,6 +194,9 @@ class StepView(ApiModel):
     output: Any = None
     error: ErrorInfo | None = None
     wake_at: str | None = Field(default=None, description="While a delay waits: when it wakes up")
+    carried_from: str | None = Field(
+        default=None, description="Not run again: reused from this run (a re-trigger from a later step)"
+    )
     history: list[StatusChange] = Field(description="Every status the step passed through, oldest first")
     attempts: list[AttemptView]
 
@@ -208,10 +227,18 @@ class ExecutionView(ApiModel):
     error: ErrorInfo | None = None
     reason: str | None = None
     arn: str | None = None
+    console_url: str | None = Field(default=None, description="The execution in the AWS Step Functions console")
 
     @classmethod
     def of(cls, execution: Execution) -> ExecutionView:
-        return cls(**execution.model_dump(include=set(cls.model_fields)))
+        fields = execution.model_dump(include=set(cls.model_fields) - {"console_url"})
+        return cls(**fields, console_url=console_url(execution.arn) if execution.arn else None)
+
+
+def console_url(execution_arn: str) -> str:
+    """Where the execution's graph and event history are, in the region the ARN names."""
+    region = execution_arn.split(":")[3]
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
 
 
 class RunDetailResponse(RunSummary):
@@ -235,3 +262,119 @@ class RunDetailResponse(RunSummary):
         summary = RunSummary.of(view.run).model_dump()
         executions = [ExecutionView.of(e) for e in view.executions]
         return cls(**summary, history=view.run.history, trigger=trigger, executions=executions, steps=steps)
+
+
+# --- operators' actions -------------------------------------------------------------------
+
+
+class RetriggerRequest(ApiModel):
+    from_step: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Start at this node (or 'failed': the failed step) and reuse the outputs of the steps before it",
+    )
+
+
+class RunAcceptedResponse(ApiModel):
+    run_id: str
+
+
+class CancelRequest(ApiModel):
+    reason: str | None = Field(default=None, max_length=500, description="Kept in the run's history")
+
+
+class CancelledResponse(ApiModel):
+    run_id: str
+    status: RunStatus
+
+
+class ResumedResponse(ApiModel):
+    run_id: str
+    execution: str = Field(description="The new execution's name (<runId>-r<n>)")
+
+
+class BulkRetriggerRequest(ApiModel):
+    flow_id: str | None = Field(default=None, description="One flow's runs; every flow's when absent")
+    status: RunStatus = RunStatus.FAILED
+    from_: AwareDatetime | None = Field(default=None, alias="from", description="Due at or after (ISO 8601)")
+    to: AwareDatetime | None = Field(default=None, description="Due before (ISO 8601)")
+    error_type: str | None = Field(default=None, description="Only runs that failed with this error type")
+    from_step: str | None = Field(default=None, max_length=64, description="As for one re-trigger")
+    limit: int = Field(default=25, ge=1, le=BULK_LIMIT, description="Runs of the history read in this call")
+    cursor: str | None = None
+
+    def bounds(self) -> tuple[datetime | None, datetime | None]:
+        return self.from_, self.to
+
+
+class RetriggeredRun(ApiModel):
+    run_id: str
+    new_run_id: str
+
+
+class SkippedRun(ApiModel):
+    run_id: str
+    reason: str
+
+
+class BulkRetriggerResponse(ApiModel):
+    matched: int = Field(description="Runs of this page that match the filter")
+    retriggered: list[RetriggeredRun]
+    skipped: list[SkippedRun]
+    next_cursor: str | None = Field(description="Call again with it to go on; null when done")
+
+    @classmethod
+    def of(cls, outcome: BulkRetrigger) -> BulkRetriggerResponse:
+        return cls(
+            matched=outcome.matched,
+            retriggered=[RetriggeredRun(run_id=old, new_run_id=new) for old, new in outcome.retriggered.items()],
+            skipped=[SkippedRun(run_id=s.run_id, reason=s.reason) for s in outcome.skipped],
+            next_cursor=outcome.next_cursor,
+        )
+
+
+class StatusCounts(ApiModel):
+    current: dict[str, int] = Field(description="Runs due in the window, by status")
+    previous: dict[str, int] = Field(description="Runs due in the window before it, by status")
+    spike: bool = Field(description="Its failures jumped (see 'rule')")
+
+    @classmethod
+    def of(cls, counts: Counts) -> StatusCounts:
+        return cls(current=dict(counts.current), previous=dict(counts.previous), spike=counts.spike)
+
+
+class FlowStatusCounts(StatusCounts):
+    flow_id: str
+    name: str | None = None
+
+
+class OpsSummaryResponse(ApiModel):
+    window: str
+    from_: str = Field(alias="from")
+    to: str
+    previous_from: str
+    rule: str = Field(description="When a flow, or the account, is flagged as a spike")
+    account: StatusCounts
+    spiking_flows: int = Field(description="How many flows spike: more than one is the handbook's escalation")
+    flows: list[FlowStatusCounts] = Field(description="Flows with runs in either window, spiking first")
+    partial: bool = Field(description="Too many runs to read them all: the counts are of the newest")
+
+    @classmethod
+    def of(cls, summary: Summary, window: str) -> OpsSummaryResponse:
+        flows = [
+            FlowStatusCounts(flow_id=f.flow_id, name=f.name, **StatusCounts.of(f.counts).model_dump())
+            for f in summary.flows
+        ]
+        return cls.model_validate(
+            {
+                "window": window,
+                "from": summary.since,
+                "to": summary.until,
+                "previousFrom": summary.previous_since,
+                "rule": SPIKE_RULE,
+                "account": StatusCounts.of(summary.account),
+                "spikingFlows": sum(1 for f in flows if f.spike),
+                "flows": flows,
+                "partial": summary.partial,
+            }
+        )

@@ -28,6 +28,7 @@ class StatusChange(RecordModel):
     status: str
     at: str
     cause: str | None = Field(default=None, description="Why, when it was not the run's own doing")
+    by: str | None = Field(default=None, description="Who asked for it: an operator's API key (its id)")
 
 
 class Attempt(RecordModel):
@@ -56,6 +57,9 @@ class Step(RecordModel):
     error: ErrorInfo | None = None
     attempt_count: int = 0
     wake_at: str | None = Field(default=None, description="A waiting delay node wakes up at this time")
+    carried_from: str | None = Field(
+        default=None, description="Recorded by this earlier run and reused (a re-trigger from a later step)"
+    )
     history: list[StatusChange] = Field(default_factory=list)
 
 
@@ -104,6 +108,15 @@ def execution_name(run_id: str, ordinal: int) -> str:
     return run_id if ordinal == 0 else f"{run_id}-r{ordinal}"
 
 
+class FailedStep(RecordModel):
+    """Where a failed run failed: the first step that failed for good, as run lists show it."""
+
+    node_id: str
+    error_type: str
+    message: str
+    http_status: int | None = Field(default=None, description="The last attempt's HTTP answer, if it got one")
+
+
 class StepCounts(RecordModel):
     completed: int = 0
     failed: int = 0
@@ -127,5 +140,8 @@ class Run(RecordModel):
         default=None, description="The name of the execution that runs it (requested, then running)"
     )
     error: ErrorInfo | None = None
+    failed_step: FailedStep | None = None
     step_counts: StepCounts | None = None
+    retrigger_of: str | None = Field(default=None, description="The run this one re-triggers")
+    retriggered_by: list[str] = Field(default_factory=list, description="Runs that re-triggered this one")
     history: list[StatusChange] = Field(default_factory=list)

@@ -30,12 +30,14 @@ def request_execution(store: Store, *, run_id: str, start_at: str, reason: str) 
         raise ValidationFailed(f"flow version {run.flow_version} has no node '{start_at}'")
     ordinal = len(detail.executions)
     now = clock.iso(clock.now())
+    # a node the run reached before keeps its step (and number); a new one comes after the last
+    reached = next((s.step_number for s in detail.steps if s.node_id == start_at), None)
     execution = Execution(
         run_id=run_id,
         name=execution_name(run_id, ordinal),
         ordinal=ordinal,
         start_at=start_at,
-        first_step_number=max((s.step_number for s in detail.steps), default=0) + 1,
+        first_step_number=reached or max((s.step_number for s in detail.steps), default=0) + 1,
         due_at=now,
         requested_at=now,
         reason=reason,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from automations.domain import clock
 from automations.domain.runs import Attempt, Execution, Run, Step
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
-from automations.errors import NotFound
+from automations.errors import NotFound, ValidationFailed
 from automations.logic.flows import get_owned_flow
-from automations.ports import Page, Store
+from automations.ports import Page, RunDetail, RunQuery, Store
 
 
 @dataclass(frozen=True)
@@ -26,17 +28,44 @@ class RunView:
     executions: list[Execution]
 
 
-def list_runs(
-    store: Store, account_id: str, flow_id: str, *, status: RunStatus | None, limit: int, cursor: str | None
-) -> Page[Run]:
-    get_owned_flow(store, account_id, flow_id)
-    return store.list_runs(flow_id, status=status, limit=limit, cursor=cursor)
+def run_query(
+    account_id: str,
+    *,
+    flow_id: str | None = None,
+    status: RunStatus | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> RunQuery:
+    """Runs due at or after ``since`` and before ``until`` (a run that starts at once is due when
+    it was triggered; a scheduled one at its ``scheduledFor``)."""
+    if since is not None and until is not None and since >= until:
+        raise ValidationFailed("'from' must be before 'to'")
+    return RunQuery(
+        account_id=account_id,
+        flow_id=flow_id,
+        status=status,
+        since=clock.iso(since) if since else None,
+        until=clock.iso(until) if until else None,
+    )
 
 
-def get_run(store: Store, account_id: str, run_id: str) -> RunView:
+def list_runs(store: Store, query: RunQuery, *, limit: int, cursor: str | None) -> Page[Run]:
+    """Newest due first: one flow's runs, or every flow's of the account (the spike view)."""
+    if query.flow_id is not None:
+        get_owned_flow(store, query.account_id, query.flow_id)
+    return store.list_runs(query, limit=limit, cursor=cursor)
+
+
+def owned_run_detail(store: Store, account_id: str, run_id: str) -> RunDetail:
+    """The run with its steps, attempts and executions; another account's run is not found."""
     detail = store.get_run_detail(run_id)
     if detail is None or detail.run.account_id != account_id:
         raise NotFound(f"run '{run_id}' not found")
+    return detail
+
+
+def get_run(store: Store, account_id: str, run_id: str) -> RunView:
+    detail = owned_run_detail(store, account_id, run_id)
     by_node: dict[str, list[Attempt]] = {}
     for attempt in sorted(detail.attempts, key=lambda a: a.attempt):
         by_node.setdefault(attempt.node_id, []).append(attempt)

@@ -8,12 +8,13 @@ stream handler derives the run's status from them (see ``reactions``).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from automations.domain import clock
 from automations.domain.interpreter import InterpreterState, LifecycleTask
 from automations.domain.runs import ErrorInfo, ExecutionOutcome
-from automations.domain.status import AttemptStatus, StepStatus
+from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.errors import NotFound
 from automations.flows import graph
 from automations.logic.flows import load_version
@@ -22,6 +23,11 @@ from automations.logic.steps import end_step, queue_next
 from automations.logic.waiting_runs import settle_before_start
 from automations.observability import Metric, count, logger
 from automations.ports import AttemptResult, ExecutionEnd, StepUpdate, Store, TransitionRejected
+
+# How often the sweeper asks Step Functions whether a run in flight still has a live execution
+# (see ``liveness``): long enough that a healthy run is rarely asked about (a delay may wait for
+# days), short enough that a lost status-change event costs minutes, not hours.
+LIVENESS_CHECK_INTERVAL = timedelta(minutes=10)
 
 
 def start(store: Store, task: LifecycleTask) -> InterpreterState:
@@ -41,7 +47,16 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         logger.info("waiting run ended instead of starting", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
     try:
-        run = store.start_execution(run_id=task.run_id, name=name, arn=task.execution_arn, at=clock.iso(clock.now()))
+        now = clock.now()
+        run = store.start_execution(
+            run_id=task.run_id,
+            name=name,
+            arn=task.execution_arn,
+            at=clock.iso(now),
+            check_after=clock.iso(now + LIVENESS_CHECK_INTERVAL),
+            # a resume says who asked for it in the run's history
+            cause=execution.reason if run.status == RunStatus.INTERRUPTED else None,
+        )
     except TransitionRejected:
         logger.info("run is no longer startable; ending without running a node", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)

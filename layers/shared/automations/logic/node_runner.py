@@ -19,7 +19,7 @@ from automations.domain import clock
 from automations.domain.interpreter import InterpreterState, NodeRef, NodeTask
 from automations.domain.redaction import redact_values
 from automations.domain.runs import ErrorInfo
-from automations.domain.status import AttemptStatus, StepStatus
+from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.domain.templating import render
 from automations.errors import EmptyOutput, NodeError, RateLimited
 from automations.flows import graph
@@ -59,6 +59,9 @@ def inline_retry_after(error: NodeError | None, attempt: int) -> int | None:
 
 def run_node(store: Store, task: NodeTask, services: NodeServices) -> InterpreterState:
     context = load_run_context(store, task.run_id)
+    if context.run.status == RunStatus.CANCELLED:  # an operator cancelled it; its execution is being stopped
+        logger.info("run cancelled; not running the node", extra={"node_id": task.node_id})
+        return InterpreterState(run_id=task.run_id)
     node = context.definition.node(task.node_id)
     node_type = REGISTRY.of(node)
     claim = store.begin_attempt(

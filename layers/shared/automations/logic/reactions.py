@@ -4,6 +4,8 @@
   its name); due later -> a one-time schedule of the same name starts it then;
 - a run leaves `scheduled` (started, cancelled, expired) or is moved -> its schedule goes; a run
   that ended before it started keeps no queued step; a recurring flow's next occurrence is recorded;
+- an operator cancels a run that had started -> its execution is stopped, its step in flight ends
+  ``interrupted`` and the step queued next is dropped;
 - a flow is saved, published or deleted -> a recurring flow's waiting occurrence follows it; a
   deleted flow's waiting runs are cancelled;
 - an execution's end is recorded -> the run's status follows: final from its steps when the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from automations.domain import clock
 from automations.domain.runs import ErrorInfo, Execution, Run, Step, first_execution_name
@@ -85,6 +88,31 @@ def _left_waiting(change: TableChange) -> bool:
     return old.get("status") == RunStatus.SCHEDULED and (
         new.get("status") != RunStatus.SCHEDULED or new.get("currentExecution") != old.get("currentExecution")
     )
+
+
+def _cancelled_after_start(change: TableChange) -> bool:
+    old, new = change.old or {}, change.new or {}
+    return new.get("status") == RunStatus.CANCELLED and old.get("status") in _STARTED
+
+
+_STARTED = (RunStatus.RUNNING, RunStatus.RETRYING, RunStatus.INTERRUPTED)
+
+
+@ROUTER.on("run", "MODIFY", when=_cancelled_after_start)
+def stop_cancelled_run(change: TableChange, deps: ReactionDeps) -> str:
+    before, run = Run.model_validate(change.old), Run.model_validate(change.new)
+    cause = (run.history[-1].cause if run.history else None) or "cancelled"
+    done = []
+    if before.status != RunStatus.INTERRUPTED and run.current_execution:
+        stopped = deps.workflows.stop(name=run.current_execution, cause=cause)
+        done.append("execution stopped" if stopped else "execution had ended")
+    found = deps.store.get_run_and_steps(run.run_id)
+    steps = found[1] if found else []
+    error = ErrorInfo(type="RunCancelled", message=cause)
+    interrupted = _interrupt_steps_in_flight(deps.store, run.run_id, steps, error)
+    dropped = _drop_queued_steps(deps.store, run.run_id, steps)
+    done.append(f"{interrupted} steps interrupted; {dropped} queued steps dropped")
+    return "; ".join(done)
 
 
 @ROUTER.on("run", "MODIFY", when=_left_waiting)
@@ -157,9 +185,13 @@ def _settle(store: Store, execution: Execution) -> str:
     run, steps = found
     _drop_queued_steps(store, run.run_id, steps)  # an engine error can leave the next node queued
     status = rollup.final_status(execution, steps)
-    fields = {"endedAt": clock.iso(clock.now()), "stepCounts": rollup.step_counts(steps).dump()}
+    fields: dict[str, Any] = {"endedAt": clock.iso(clock.now()), "stepCounts": rollup.step_counts(steps).dump()}
     if execution.error is not None:
         fields["error"] = execution.error.dump()
+    if any(s.status == StepStatus.FAILED for s in steps):  # where it failed, for run lists (with attempts:
+        detail = store.get_run_detail(run.run_id)  # its HTTP status)
+        failed = rollup.failed_step(detail.steps, detail.attempts) if detail else None
+        fields["failedStep"] = failed.dump() if failed else None
     if store.transition_run(run.run_id, status, fields=fields, execution=execution.name):
         count(FINAL_METRICS[status])
         return f"run {status}"
@@ -174,20 +206,26 @@ def _interrupt(store: Store, execution: Execution) -> str:
         return "ignored"
     run, steps = found
     error = execution.error or ErrorInfo(type="ExecutionEnded", message="the execution ended", retryable=True)
-    for step in steps:
-        if step.status in (StepStatus.RUNNING, StepStatus.RETRYING):
-            end_step(
-                store,
-                run_id=run.run_id,
-                node_id=step.node_id,
-                node_type=step.node_type,
-                step=step,
-                status=StepStatus.INTERRUPTED,
-                error=error,
-            )
+    _interrupt_steps_in_flight(store, run.run_id, steps, error)
     if store.transition_run(
         run.run_id, RunStatus.INTERRUPTED, fields={"error": error.dump()}, execution=execution.name
     ):
         count(Metric.RUNS_INTERRUPTED)
         return "run interrupted"
     return "run unchanged"
+
+
+def _interrupt_steps_in_flight(store: Store, run_id: str, steps: list[Step], error: ErrorInfo) -> int:
+    """The steps `running` or `retrying` when their execution ended (or was stopped) end ``interrupted``."""
+    in_flight = [s for s in steps if s.status in (StepStatus.RUNNING, StepStatus.RETRYING)]
+    for step in in_flight:
+        end_step(
+            store,
+            run_id=run_id,
+            node_id=step.node_id,
+            node_type=step.node_type,
+            step=step,
+            status=StepStatus.INTERRUPTED,
+            error=error,
+        )
+    return len(in_flight)

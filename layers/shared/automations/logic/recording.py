@@ -36,6 +36,7 @@ class RunPlan:
     deadline: str | None = None  # not started by then, it never starts (fails with Expired)
     correlation_key: str | None = None  # what later events withdraw or reschedule it by
     error: ErrorInfo | None = None  # it could not be planned (its `at` gave no time): recorded failed
+    retrigger_of: str | None = None  # the run it re-triggers
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord
         deadline=plan.deadline,
         correlation_key=plan.correlation_key,
         current_execution=first_execution_name(run_id),
+        retrigger_of=plan.retrigger_of,
         history=[StatusChange(status=RunStatus.SCHEDULED, at=now)],
     )
     if plan.error is not None:  # nothing to start: the run ends before it begins, saying why

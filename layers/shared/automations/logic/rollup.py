@@ -8,7 +8,7 @@ end the final status is honest: any failed step -- even one the flow continued p
 
 from __future__ import annotations
 
-from automations.domain.runs import Execution, ExecutionOutcome, Step, StepCounts
+from automations.domain.runs import Attempt, Execution, ExecutionOutcome, FailedStep, Step, StepCounts
 from automations.domain.status import RunStatus, StepStatus
 
 _IN_FLIGHT: dict[StepStatus, RunStatus] = {
@@ -37,3 +37,20 @@ def final_status(execution: Execution, steps: list[Step]) -> RunStatus:
     if execution.outcome == ExecutionOutcome.ENGINE_ERROR or any(s.status == StepStatus.FAILED for s in steps):
         return RunStatus.FAILED
     return RunStatus.COMPLETED
+
+
+def failed_step(steps: list[Step], attempts: list[Attempt]) -> FailedStep | None:
+    """The first step that failed for good, with its error and its last attempt's HTTP status."""
+    failed = next((s for s in sorted(steps, key=lambda s: s.step_number) if s.status == StepStatus.FAILED), None)
+    if failed is None:
+        return None
+    tries = sorted((a for a in attempts if a.node_id == failed.node_id), key=lambda a: a.attempt)
+    response = tries[-1].http.response if tries and tries[-1].http else None
+    status = response.get("status") if response else None
+    error = failed.error
+    return FailedStep(
+        node_id=failed.node_id,
+        error_type=error.type if error else "Failed",
+        message=error.message if error else "the step failed",
+        http_status=status if isinstance(status, int) else None,
+    )

@@ -3,7 +3,8 @@
 or expired when past their deadline; the overdue count is published for the alarm.
 
 While the platform is down nothing is lost: every due run is still in the table, and the first
-sweep after it comes back picks them all up.
+sweep after it comes back picks them all up. Each sweep also checks the runs in flight that are
+due for it (see ``liveness``), so a run whose execution is gone ends ``interrupted``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from automations.domain import clock
+from automations.logic.liveness import check_in_flight_runs
 from automations.logic.waiting_runs import settle_before_start
 from automations.observability import Metric, count, logger
 from automations.ports import Store, Workflows
@@ -24,6 +26,8 @@ class Sweep:
     overdue: int
     started: int
     ended: int  # expired, or cancelled because their flow is gone
+    checked: int  # runs in flight asked about
+    interrupted: int  # of those, runs whose execution was gone
 
 
 def sweep(store: Store, workflows: Workflows, *, limit: int = SWEEP_LIMIT) -> Sweep:
@@ -38,4 +42,11 @@ def sweep(store: Store, workflows: Workflows, *, limit: int = SWEEP_LIMIT) -> Sw
         started += 1
     if overdue:
         logger.info("swept overdue runs", extra={"overdue": len(overdue), "started": started, "ended": ended})
-    return Sweep(overdue=len(overdue), started=started, ended=ended)
+    liveness = check_in_flight_runs(store, workflows)
+    return Sweep(
+        overdue=len(overdue),
+        started=started,
+        ended=ended,
+        checked=liveness.checked,
+        interrupted=liveness.interrupted,
+    )

@@ -6,9 +6,11 @@
 | flow head     | FLOW#<flowId>      | FLOW                       | FlowsByAccount                 |
 | flow version  | FLOW#<flowId>      | VERSION#<000001>           |                                |
 | trigger event | TRIGGER#<id>       | TRIGGER                    |                                |
-| run           | RUN#<runId>        | RUN                        | RunsByFlow; while `scheduled`: |
-|               |                    |                            | Overdue, ScheduledByFlow and   |
-|               |                    |                            | (with a key) ScheduledByKey    |
+| run           | RUN#<runId>        | RUN                        | RunsByFlow, RunsByAccount;     |
+|               |                    |                            | while `scheduled`: Overdue,    |
+|               |                    |                            | ScheduledByFlow and (with a    |
+|               |                    |                            | key) ScheduledByKey; while     |
+|               |                    |                            | `running`/`retrying`: InFlight |
 | execution     | RUN#<runId>        | EXECUTION#<name>           |                                |
 | step          | RUN#<runId>        | STEP#<nodeId>              |                                |
 | attempt       | RUN#<runId>        | ATTEMPT#<nodeId>#<0001>    |                                |
@@ -29,9 +31,12 @@ RUNS_BY_FLOW = "RunsByFlow"
 OVERDUE = "Overdue"
 SCHEDULED_BY_FLOW = "ScheduledByFlow"
 SCHEDULED_BY_KEY = "ScheduledByKey"
+RUNS_BY_ACCOUNT = "RunsByAccount"
+IN_FLIGHT = "InFlight"
 
-# Scheduled runs spread over this many Overdue partitions so that many runs due at the
-# same minute do not all land on one hot key. Changing it strands existing items.
+# Scheduled runs spread over this many Overdue partitions (in-flight runs over as many InFlight
+# ones) so that many runs due at the same minute do not all land on one hot key. Changing it
+# strands existing items.
 OVERDUE_SHARDS = 8
 
 
@@ -59,17 +64,42 @@ def run(run_id: str) -> Key:
     return {"pk": f"RUN#{run_id}", "sk": "RUN"}
 
 
-def runs_by_flow(flow_id: str, created_at: str, run_id: str) -> Key:
-    return {"runsByFlowPk": f"FLOW#{flow_id}", "runsByFlowSk": f"{created_at}#{run_id}"}
+def runs_by_flow(flow_id: str, scheduled_for: str, run_id: str) -> Key:
+    """Run history sorts by when a run was due (its trigger time, unless it was due later)."""
+    return {"runsByFlowPk": f"FLOW#{flow_id}", "runsByFlowSk": f"{scheduled_for}#{run_id}"}
+
+
+def runs_by_account(account_id: str, scheduled_for: str, run_id: str) -> Key:
+    return {"runsByAccountPk": f"ACCOUNT#{account_id}", "runsByAccountSk": f"{scheduled_for}#{run_id}"}
+
+
+def run_history_keys(run_id: str, account_id: str, flow_id: str, scheduled_for: str) -> Key:
+    """The run's place in both history listings (it moves when the run is rescheduled)."""
+    return {**runs_by_flow(flow_id, scheduled_for, run_id), **runs_by_account(account_id, scheduled_for, run_id)}
+
+
+def _shard(run_id: str) -> int:
+    return int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % OVERDUE_SHARDS
 
 
 def overdue(run_id: str, scheduled_for: str) -> Key:
-    shard = int(hashlib.sha256(run_id.encode()).hexdigest(), 16) % OVERDUE_SHARDS
-    return {"overduePk": f"OVERDUE#{shard}", "overdueSk": f"{scheduled_for}#{run_id}"}
+    return {"overduePk": f"OVERDUE#{_shard(run_id)}", "overdueSk": f"{scheduled_for}#{run_id}"}
 
 
 def overdue_shards() -> list[str]:
     return [f"OVERDUE#{shard}" for shard in range(OVERDUE_SHARDS)]
+
+
+def in_flight(run_id: str, check_after: str) -> Key:
+    """A run `running` or `retrying`, due for a check that its execution still lives at ``check_after``."""
+    return {"inFlightPk": f"INFLIGHT#{_shard(run_id)}", "inFlightSk": f"{check_after}#{run_id}"}
+
+
+def in_flight_shards() -> list[str]:
+    return [f"INFLIGHT#{shard}" for shard in range(OVERDUE_SHARDS)]
+
+
+IN_FLIGHT_ATTRIBUTES = ("inFlightPk", "inFlightSk")
 
 
 def scheduled_by_flow(flow_id: str, scheduled_for: str, run_id: str) -> Key:

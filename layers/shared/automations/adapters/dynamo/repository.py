@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -37,9 +38,11 @@ from automations.ports import (
     AttemptStart,
     DuplicateTrigger,
     ExecutionEnd,
+    InFlightRun,
     Page,
     Reschedule,
     RunDetail,
+    RunQuery,
     RunRecord,
     StepUpdate,
     TransitionRejected,
@@ -114,10 +117,10 @@ class _Update:
         self.removes.extend(self.name(attribute) for attribute in attributes)
         return self
 
-    def record_status(self, status: Any, at: str, cause: str | None = None) -> _Update:
+    def record_status(self, status: Any, at: str, cause: str | None = None, by: str | None = None) -> _Update:
         """Set ``status`` and append it to ``history``: the trail operators read later."""
         self.set("status", str(status))
-        change = {"status": str(status), "at": at, **({"cause": cause} if cause else {})}
+        change = {"status": str(status), "at": at, **({"cause": cause} if cause else {}), **({"by": by} if by else {})}
         entry = self.value("historyEntry", [change])
         empty = self.value("emptyList", [])
         history = self.name("history")
@@ -191,15 +194,34 @@ class DynamoRepository:
         return _deserialize(response.get("Attributes", {}))
 
     def _query_page(
-        self, index: str, partition_attr: str, partition: str, limit: int, cursor: str | None, **extra: Any
+        self,
+        index: str,
+        partition_attr: str,
+        partition: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        **extra: Any,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Newest-first page of an index partition; ``extra`` may add a FilterExpression."""
+        """Newest-first page of an index partition, its sort key at or after ``since`` and before
+        ``until`` (sort keys start with a time); ``extra`` may add a FilterExpression."""
+        condition, bounds = "#p = :p", {}
+        if since and until:
+            condition, bounds = "#p = :p AND #sk BETWEEN :since AND :until", {":since": since, ":until": until}
+        elif since:
+            condition, bounds = "#p = :p AND #sk >= :since", {":since": since}
+        elif until:
+            condition, bounds = "#p = :p AND #sk <= :until", {":until": until}
+        sort_attr = _index_key_names(partition_attr)[3]
+        names = {"#p": partition_attr, **({"#sk": sort_attr} if bounds else {}), **extra.pop("names", {})}
         request: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": index,
-            "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": partition_attr, **extra.pop("names", {})},
-            "ExpressionAttributeValues": _serialize({":p": partition, **extra.pop("values", {})}),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _serialize({":p": partition, **bounds, **extra.pop("values", {})}),
             "ScanIndexForward": False,
             # one more than asked tells whether another page exists; a filter applies after
             # Limit, so filtered reads take bigger bites
@@ -208,6 +230,10 @@ class DynamoRepository:
         }
         key_names = _index_key_names(partition_attr)
         start = _decode_cursor(cursor, key_names, partition)
+        # a cursor of the same listing under other bounds (`from`/`to`) may point outside these
+        position = start.get(sort_attr, {}).get("S", "") if start else None
+        if position is not None and ((since and position < since) or (until and position > until)):
+            raise InvalidCursor("cursor is not valid for this listing (it was made under other bounds)")
         items: list[dict[str, Any]] = []
         last_key: dict[str, Any] = {}
         for _ in range(_MAX_READS_PER_PAGE):
@@ -320,7 +346,7 @@ class DynamoRepository:
             run = record.run
             item = {
                 **keys.run(run.run_id),
-                **keys.runs_by_flow(run.flow_id, run.created_at, run.run_id),
+                **keys.run_history_keys(run.run_id, run.account_id, run.flow_id, run.scheduled_for),
                 "entity": "run",
                 "expiresAt": expires,
                 **run.dump(),
@@ -391,12 +417,20 @@ class DynamoRepository:
             return None
         return runs[0], sorted((Step.model_validate(i) for i in items if i.get("entity") == "step"), key=_step_order)
 
-    def list_runs(self, flow_id: str, *, status: RunStatus | None, limit: int, cursor: str | None) -> Page[Run]:
-        partition = keys.runs_by_flow(flow_id, "", "")["runsByFlowPk"]
+    def list_runs(self, query: RunQuery, *, limit: int, cursor: str | None) -> Page[Run]:
+        if query.flow_id is not None:
+            index, partition_attr = keys.RUNS_BY_FLOW, "runsByFlowPk"
+            partition = keys.runs_by_flow(query.flow_id, "", "")[partition_attr]
+        else:
+            index, partition_attr = keys.RUNS_BY_ACCOUNT, "runsByAccountPk"
+            partition = keys.runs_by_account(query.account_id, "", "")[partition_attr]
         extra: dict[str, Any] = {}
-        if status:
-            extra = {"FilterExpression": "#s = :s", "names": {"#s": "status"}, "values": {":s": str(status)}}
-        items, next_cursor = self._query_page(keys.RUNS_BY_FLOW, "runsByFlowPk", partition, limit, cursor, **extra)
+        if query.status:
+            extra = {"FilterExpression": "#s = :s", "names": {"#s": "status"}, "values": {":s": str(query.status)}}
+        # sort keys are "<scheduledFor>#<runId>": every key due at `until` sorts after "<until>"
+        items, next_cursor = self._query_page(
+            index, partition_attr, partition, limit, cursor, since=query.since, until=query.until, **extra
+        )
         return Page([Run.model_validate(i) for i in items], next_cursor)
 
     # --- the run and its executions -----------------------------------------------
@@ -417,11 +451,15 @@ class DynamoRepository:
                 raise TransitionRejected(f"execution '{execution.name}' exists") from error
             raise
 
-    def start_execution(self, *, run_id: str, name: str, arn: str | None, at: str) -> Run:
-        """scheduled/interrupted -> running under ``name``; leaves the Overdue index. A retry by the same
-        execution finds its own start and records nothing twice."""
-        update = _Update().record_status(RunStatus.RUNNING, at).set("currentExecution", name)
+    def start_execution(
+        self, *, run_id: str, name: str, arn: str | None, at: str, check_after: str, cause: str | None = None
+    ) -> Run:
+        """scheduled/interrupted -> running under ``name``; leaves the Overdue index and enters InFlight
+        (first checked at ``check_after``). A retry by the same execution finds its own start and
+        records nothing twice."""
+        update = _Update().record_status(RunStatus.RUNNING, at, cause).set("currentExecution", name)
         update.set("startedAt", at, only_if_absent=True).remove(*keys.SCHEDULED_INDEX_ATTRIBUTES)
+        update.set_all(keys.in_flight(run_id, check_after))
         update.remove("error")  # an earlier execution's error stays on that execution
         # a scheduled run starts only under the execution requested for it (a rescheduled run's
         # replaced execution may still fire); an interrupted one under any resume
@@ -463,10 +501,13 @@ class DynamoRepository:
         execution: str | None = None,
         only_from: RunStatus | None = None,
         cause: str | None = None,
+        by: str | None = None,
     ) -> bool:
-        update = _Update().record_status(new, clock.iso(clock.now()), cause).set_all(fields or {})
+        update = _Update().record_status(new, clock.iso(clock.now()), cause, by).set_all(fields or {})
         if new != RunStatus.SCHEDULED:
             update.remove(*keys.SCHEDULED_INDEX_ATTRIBUTES)
+        if new not in _IN_FLIGHT:
+            update.remove(*keys.IN_FLIGHT_ATTRIBUTES)
         leading = run_statuses_leading_to(new)
         condition = update.status_in([only_from] if only_from in leading else [] if only_from else leading)
         if execution is not None:
@@ -476,6 +517,48 @@ class DynamoRepository:
         except TransitionRejected:
             return False
         return True
+
+    # --- runs in flight -----------------------------------------------------------
+
+    def in_flight_runs(self, *, check_before: str, limit: int) -> list[InFlightRun]:
+        found: list[InFlightRun] = []
+        for shard in keys.in_flight_shards():
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": keys.IN_FLIGHT,
+                "KeyConditionExpression": "inFlightPk = :p AND inFlightSk < :before",
+                "ExpressionAttributeValues": _serialize({":p": shard, ":before": check_before}),
+            }
+            while len(found) < limit:
+                request["Limit"] = limit - len(found)
+                response = self.client.query(**request)
+                for raw in response.get("Items", []):
+                    item = _deserialize(raw)
+                    found.append(InFlightRun(run_id=item["runId"], execution=item.get("currentExecution")))
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return found
+
+    def check_again_at(self, run_id: str, *, execution: str, at: str) -> bool:
+        update = _Update().set_all(keys.in_flight(run_id, at))
+        condition = (
+            f"{update.status_in(list(_IN_FLIGHT))} AND "
+            f"{update.name('currentExecution')} = {update.value('execution', execution)}"
+        )
+        try:
+            self._update(keys.run(run_id), update, condition)
+        except TransitionRejected:
+            return False
+        return True
+
+    def link_retrigger(self, run_id: str, *, new_run_id: str) -> None:
+        update = _Update()
+        linked, new = update.name("retriggeredBy"), update.value("newRun", [new_run_id])
+        update.sets.append(f"{linked} = list_append(if_not_exists({linked}, {update.value('none', [])}), {new})")
+        condition = f"attribute_exists(pk) AND NOT contains({linked}, {update.value('newId', new_run_id)})"
+        with contextlib.suppress(TransitionRejected):  # linked before (a replayed re-trigger)
+            self._update(keys.run(run_id), update, condition)
 
     # --- runs still scheduled -----------------------------------------------------
 
@@ -548,6 +631,7 @@ class DynamoRepository:
         update.set_all(
             keys.scheduled_index_keys(found.run_id, found.flow_id, move.scheduled_for, found.correlation_key)
         )
+        update.set_all(keys.run_history_keys(found.run_id, found.account_id, found.flow_id, move.scheduled_for))
         current = update.name("currentExecution")
         condition = (
             f"{update.status_in([RunStatus.SCHEDULED])} AND "
@@ -672,6 +756,7 @@ class DynamoRepository:
 
 
 _MAX_READS_PER_PAGE = 10
+_IN_FLIGHT = (RunStatus.RUNNING, RunStatus.RETRYING)
 _MAX_CACHED_VERSIONS = 256
 
 

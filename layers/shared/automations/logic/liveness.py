@@ -1,0 +1,52 @@
+"""No run stays in limbo: a run `running` or `retrying` whose execution is gone becomes `interrupted`.
+
+Step Functions' status-change events normally tell the engine when an execution ends without
+reaching its end (see ``lifecycle.execution_ended``). Events can be lost (a rule disabled, a
+target throttled past its retries), so the sweeper also asks Step Functions about every run in
+flight, once per ``lifecycle.LIVENESS_CHECK_INTERVAL``: the sparse InFlight index holds each such run under
+the time its next check is due, so a sweep reads only the runs due for one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from automations.domain import clock
+from automations.logic import lifecycle
+from automations.observability import logger
+from automations.ports import Store, Workflows
+
+CHECK_LIMIT = 200  # DescribeExecution calls per sweep (its quota is shared with the console)
+
+GONE = "no execution of this name exists"
+
+
+@dataclass(frozen=True)
+class LivenessCheck:
+    checked: int
+    interrupted: int
+
+
+def check_in_flight_runs(store: Store, workflows: Workflows, *, limit: int = CHECK_LIMIT) -> LivenessCheck:
+    now = clock.now()
+    later = clock.iso(now + lifecycle.LIVENESS_CHECK_INTERVAL)
+    due = store.in_flight_runs(check_before=clock.iso(now), limit=limit)
+    interrupted = 0
+    for run in due:
+        if run.execution is None:
+            continue
+        status = workflows.status(name=run.execution)
+        if status == "RUNNING" or status == "SUCCEEDED":
+            # alive; or it reached its end and that end is on its way through the stream
+            store.check_again_at(run.run_id, execution=run.execution, at=later)
+            continue
+        cause = GONE if status is None else f"Step Functions reports the execution {status}"
+        if lifecycle.execution_ended(
+            store, run_id=run.run_id, name=run.execution, status=status or "ABORTED", cause=cause
+        ):
+            interrupted += 1
+        else:  # its end was recorded already; the run follows through the stream
+            store.check_again_at(run.run_id, execution=run.execution, at=later)
+    if interrupted:
+        logger.warning("runs in flight had lost their execution", extra={"interrupted": interrupted})
+    return LivenessCheck(checked=len(due), interrupted=interrupted)

@@ -1,0 +1,261 @@
+"""Operators piece by piece on moto, through the API handler and the stream's reactions: cancel and
+its reaction, resume, re-trigger's carried steps, the in-flight liveness sweep, history bounds and
+cursors, and the spike summary (the end-to-end versions: tests/e2e/test_operators.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from automations.adapters.dynamo import keys
+from automations.adapters.dynamo.repository import DynamoRepository
+from automations.adapters.scheduler import get_schedules
+from automations.domain import clock
+from automations.domain.interpreter import LifecycleTask
+from automations.domain.runs import Attempt, ErrorInfo, HttpExchange, Step
+from automations.domain.status import AttemptStatus, RunStatus, StepStatus
+from automations.logic import lifecycle, rollup
+from automations.logic.change_router import TableChange
+from automations.logic.ops_summary import is_spike
+from automations.logic.reactions import ROUTER, ReactionDeps
+from automations.logic.sweeper import sweep
+from automations.ports import StepUpdate
+from tests.integration.conftest import api_event
+from tests.integration.test_time_engine import item
+from tests.support.fakes import RecordingWorkflows
+
+
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The engine's clock, set by the test: ``at(moment)``."""
+    now = {"value": clock.now()}
+
+    def move(moment: datetime) -> None:
+        now["value"] = moment
+
+    clock.use_source(lambda: now["value"])
+    yield move
+    clock.use_source(None)
+
+
+@pytest.fixture
+def workflows() -> RecordingWorkflows:
+    return RecordingWorkflows()
+
+
+@pytest.fixture
+def deps(repo: DynamoRepository, workflows: RecordingWorkflows) -> ReactionDeps:
+    return ReactionDeps(store=repo, workflows=workflows, schedules=get_schedules())
+
+
+def create_flow(api, nodes: list[dict[str, Any]], name: str = "ops") -> str:
+    body = {"name": name, "trigger": {"type": "webhook"}, "nodes": nodes}
+    status, flow = api(api_event("api_create_flow.json", body=body))
+    assert status == 201, flow
+    return flow["flowId"]
+
+
+def manual_run(api, flow_id: str, at: str | None = None) -> str:
+    body = {"data": {"n": 1}, **({"at": at} if at else {})}
+    status, answer = api(api_event("api_create_flow.json", path=f"/flows/{flow_id}/runs", body=body))
+    assert status == 202, answer
+    return answer["runIds"][0]
+
+
+def start(repo: DynamoRepository, run_id: str, workflows: RecordingWorkflows) -> None:
+    """The interpreter's StartRun, as Step Functions would run it once the stream started the execution."""
+    workflows.start(name=run_id, run_id=run_id)
+    lifecycle.start(repo, LifecycleTask(action="start", run_id=run_id, execution_name=run_id))
+
+
+def post(api, path: str, body: Any = None, **kwargs: Any) -> tuple[int, Any]:
+    return api(api_event("api_create_flow.json", path=path, body=body, **kwargs))
+
+
+def modified(before: dict[str, Any], after_key: dict[str, str]) -> TableChange:
+    return TableChange(event="MODIFY", new=item(after_key), old=before)
+
+
+SET = [{"id": "first", "type": "set", "values": {"x": 1}}, {"id": "second", "type": "set", "values": {"y": 2}}]
+
+
+def test_cancelling_a_running_run_records_who_and_why_and_the_stream_stops_its_execution(
+    api, repo, deps, workflows
+) -> None:
+    # Given a running run whose first step is in flight and whose next step is queued
+    flow_id = create_flow(api, SET)
+    run_id = manual_run(api, flow_id)
+    start(repo, run_id, workflows)
+    repo.begin_attempt(run_id=run_id, node_id="first", node_type="set", step_number=1, at=clock.iso(clock.now()))
+    before = item(keys.run(run_id))
+    # When an operator cancels it with a reason
+    status, answer = post(api, f"/runs/{run_id}/cancel", {"reason": "duplicate order"})
+    # Then it is cancelled, with the reason and the key's id in its history, and out of the InFlight index
+    assert (status, answer) == (202, {"runId": run_id, "status": "cancelled"})
+    after = item(keys.run(run_id))
+    assert after["history"][-1]["cause"] == "cancelled by an operator: duplicate order"
+    assert after["history"][-1]["by"].startswith("apikey:") and "inFlightPk" not in after
+    # When the stream delivers the change Then its execution is stopped and the step in flight interrupted
+    done = ROUTER.route(modified(before, keys.run(run_id)), deps)
+    assert done[0] == "stop_cancelled_run: execution stopped; 1 steps interrupted; 0 queued steps dropped"
+    assert workflows.stopped == [run_id]
+    step = repo.get_run_and_steps(run_id)[1][0]
+    assert (step.status, step.error.type) == (StepStatus.INTERRUPTED, "RunCancelled")
+    # When the stopped execution's end arrives Then the run stays cancelled
+    lifecycle.execution_ended(repo, run_id=run_id, name=run_id, status="ABORTED")
+    execution_key = keys.execution(run_id, run_id)
+    ROUTER.route(TableChange(event="MODIFY", new=item(execution_key), old={}), deps)
+    assert repo.get_run(run_id).status == RunStatus.CANCELLED
+    # and a node task of the stopped execution that still runs does nothing
+    state = lifecycle.start(repo, LifecycleTask(action="start", run_id=run_id, execution_name=run_id))
+    assert state.node.type == "end"
+
+
+def test_cancel_answers_409_for_a_finished_run_404_for_another_accounts_and_422_for_a_long_reason(
+    api, repo, workflows
+) -> None:
+    flow_id = create_flow(api, SET)
+    run_id = manual_run(api, flow_id)
+    assert repo.transition_run(run_id, RunStatus.RUNNING) and repo.transition_run(run_id, RunStatus.COMPLETED)
+    status, answer = post(api, f"/runs/{run_id}/cancel")
+    assert status == 409 and answer["error"]["message"].startswith(f"run '{run_id}' is completed")
+    assert post(api, f"/runs/{run_id}/cancel", key="other-account-key")[0] == 404
+    assert post(api, f"/runs/{run_id}/cancel", {"reason": "x" * 501})[0] == 422
+
+
+def test_resume_asks_for_a_new_execution_at_the_interrupted_step_keeping_its_number(api, repo, workflows) -> None:
+    # Given a run interrupted at its second step
+    flow_id = create_flow(api, SET)
+    run_id = manual_run(api, flow_id)
+    start(repo, run_id, workflows)
+    now = clock.iso(clock.now())
+    repo.begin_attempt(run_id=run_id, node_id="first", node_type="set", step_number=1, at=now)
+    repo.begin_attempt(run_id=run_id, node_id="second", node_type="set", step_number=2, at=now)
+    assert repo.transition_run(run_id, RunStatus.INTERRUPTED)
+    lifecycle.execution_ended(repo, run_id=run_id, name=run_id, status="TIMED_OUT")
+    for node_id, status in (("first", StepStatus.COMPLETED), ("second", StepStatus.INTERRUPTED)):
+        repo.update_step(run_id=run_id, node_id=node_id, node_type="set", update=StepUpdate(status=status))
+    # When an operator resumes it
+    status, answer = post(api, f"/runs/{run_id}/resume")
+    # Then a second execution is requested at the interrupted step, which keeps its step number
+    assert (status, answer) == (202, {"runId": run_id, "execution": f"{run_id}-r1"})
+    execution = repo.get_execution(run_id, f"{run_id}-r1")
+    assert (execution.start_at, execution.first_step_number, execution.ordinal) == ("second", 2, 1)
+    assert execution.reason.startswith("resumed by an operator (apikey:")
+    # and a second resume before it started is refused: the run is not interrupted any more once it runs
+    lifecycle.start(repo, LifecycleTask(action="start", run_id=run_id, execution_name=f"{run_id}-r1"))
+    status, answer = post(api, f"/runs/{run_id}/resume")
+    assert status == 409 and "is running" in answer["error"]["message"]
+
+
+def test_runs_in_flight_whose_execution_is_gone_end_interrupted_and_live_ones_are_checked_again_later(
+    api, repo, deps, workflows, at
+) -> None:
+    # Given three running runs: one whose execution lives, one aborted without an event, one unknown
+    start_time = clock.now()
+    flow_id = create_flow(api, SET)
+    alive, aborted, unknown = (manual_run(api, flow_id) for _ in range(3))
+    for run_id in (alive, aborted, unknown):
+        start(repo, run_id, workflows)
+    workflows.statuses[aborted] = "ABORTED"
+    del workflows.statuses[unknown]
+    # When the sweeper runs before their first check is due Then it asks Step Functions nothing
+    at(start_time + timedelta(minutes=5))
+    assert (sweep(repo, workflows).checked, workflows.described) == (0, [])
+    # When it runs after Then it asks about each once and records the two ends
+    at(start_time + lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=1))
+    result = sweep(repo, workflows)
+    assert (result.checked, result.interrupted) == (3, 2)
+    assert sorted(workflows.described) == sorted([alive, aborted, unknown])
+    assert repo.get_execution(aborted, aborted).error.message == "Step Functions reports the execution ABORTED"
+    assert repo.get_execution(unknown, unknown).error.message == "no execution of this name exists"
+    # and the stream then makes those runs interrupted, leaving InFlight
+    for run_id in (aborted, unknown):
+        ROUTER.route(TableChange(event="MODIFY", new=item(keys.execution(run_id, run_id)), old={}), deps)
+        assert repo.get_run(run_id).status == RunStatus.INTERRUPTED
+        assert "inFlightPk" not in item(keys.run(run_id))
+    # When it runs again a minute later Then the live run is not asked about again until its next check
+    workflows.described.clear()
+    at(start_time + lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=2))
+    assert sweep(repo, workflows).checked == 0
+    at(start_time + 2 * lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=2))
+    assert (sweep(repo, workflows).checked, workflows.described) == (1, [alive])
+
+
+def test_a_cursor_is_refused_under_other_bounds_and_from_must_come_before_to(api) -> None:
+    # Given a page of a flow's history with a cursor
+    flow_id = create_flow(api, SET)
+    base = clock.now() - timedelta(hours=5)
+    for hours in range(4):
+        manual_run(api, flow_id, clock.iso(base + timedelta(hours=hours)))
+    path = f"/flows/{flow_id}/runs"
+    status, page = api(api_event("api_list_runs.json", path=path, query={"limit": "2"}))
+    assert status == 200 and page["nextCursor"]
+    # When it is used with bounds that exclude where it points Then 400, not an error of the engine
+    query = {"limit": "2", "cursor": page["nextCursor"], "to": clock.iso(base + timedelta(minutes=30))}
+    status, answer = api(api_event("api_list_runs.json", path=path, query=query))
+    assert status == 400 and answer["error"]["type"] == "InvalidCursor"
+    # and reversed bounds are refused by name
+    query = {"from": clock.iso(base + timedelta(hours=2)), "to": clock.iso(base)}
+    status, answer = api(api_event("api_list_runs.json", path="/runs", query=query))
+    assert status == 422 and answer["error"]["message"] == "'from' must be before 'to'"
+
+
+def test_the_summary_counts_the_window_and_the_one_before_and_flags_only_jumps(api, repo) -> None:
+    # Given a flow with 2 failures 90 minutes ago and 6 in the last hour, and one with 4 failures now
+    jumping, steady = create_flow(api, SET, "jumping"), create_flow(api, SET, "steady")
+    now = clock.now()
+    earlier = [manual_run(api, jumping, clock.iso(now - timedelta(minutes=90 + i))) for i in range(2)]
+    recent = [manual_run(api, jumping, clock.iso(now - timedelta(minutes=5 + i))) for i in range(6)]
+    steady_runs = [manual_run(api, steady, clock.iso(now - timedelta(minutes=5 + i))) for i in range(4)]
+    for run_id in earlier + recent + steady_runs:
+        assert repo.transition_run(run_id, RunStatus.RUNNING) and repo.transition_run(run_id, RunStatus.FAILED)
+    # When the last hour is summarized
+    status, summary = api(api_event("api_list_runs.json", path="/ops/summary", query={"window": "PT1H"}))
+    # Then each window is counted by status, and only the flow whose failures tripled (and >= 5) spikes
+    assert status == 200, summary
+    flows = {f["name"]: f for f in summary["flows"]}
+    assert (flows["jumping"]["current"], flows["jumping"]["previous"], flows["jumping"]["spike"]) == (
+        {"failed": 6},
+        {"failed": 2},
+        True,
+    )
+    assert (flows["steady"]["current"], flows["steady"]["spike"]) == ({"failed": 4}, False)
+    assert summary["account"] == {"current": {"failed": 10}, "previous": {"failed": 2}, "spike": True}
+    assert summary["spikingFlows"] == 1 and summary["rule"].startswith("failed runs in the window >= 5")
+    # and windows outside PT1M..P7D, or not durations, are refused
+    for window in ("PT30S", "P8D", "hourly"):
+        assert api(api_event("api_list_runs.json", path="/ops/summary", query={"window": window}))[0] == 422
+
+
+def test_the_spike_rule() -> None:
+    assert is_spike(5, 0) and is_spike(6, 2) and is_spike(9, 3)
+    assert not is_spike(4, 0) and not is_spike(5, 2) and not is_spike(8, 3)
+
+
+def test_a_failed_runs_failed_step_names_the_first_failure_and_its_last_http_status() -> None:
+    def step(node_id: str, number: int, status: StepStatus, error: str | None = None) -> Step:
+        info = ErrorInfo(type=error, message=f"{error} at {node_id}") if error else None
+        return Step(
+            run_id="r", node_id=node_id, node_type="http_request", step_number=number, status=status, error=info
+        )
+
+    def attempt(node_id: str, number: int, http_status: int) -> Attempt:
+        http = HttpExchange(request={}, response={"status": http_status})
+        return Attempt(
+            run_id="r", node_id=node_id, attempt=number, status=AttemptStatus.FAILED, started_at="t", http=http
+        )
+
+    steps = [
+        step("c", 3, StepStatus.FAILED, "TransientError"),
+        step("a", 1, StepStatus.COMPLETED),
+        step("b", 2, StepStatus.FAILED, "ExternalApiError"),
+    ]
+    attempts = [attempt("b", 2, 422), attempt("b", 1, 503), attempt("c", 1, 500)]
+    failed = rollup.failed_step(steps, attempts)
+    assert failed is not None
+    assert (failed.node_id, failed.error_type, failed.http_status) == ("b", "ExternalApiError", 422)
+    assert rollup.failed_step(steps[1:2], attempts) is None
