@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -302,9 +301,6 @@ class BulkRetriggerRequest(ApiModel):
     from_step: str | None = Field(default=None, max_length=64, description="As for one re-trigger")
     limit: int = Field(default=25, ge=1, le=BULK_LIMIT, description="Runs of the history read in this call")
     cursor: str | None = None
-
-    def bounds(self) -> tuple[datetime | None, datetime | None]:
-        return self.from_, self.to
 
 
 class RetriggeredRun(ApiModel):

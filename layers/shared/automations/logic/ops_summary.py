@@ -74,7 +74,8 @@ def summarize(store: Store, account_id: str, window_text: str) -> Summary:
     since, previous_since = until - window, until - 2 * window
     query = run_query(account_id, since=previous_since, until=until)
     boundary = clock.iso(since)
-    account, per_flow = Counts(), dict[str, Counts]()
+    account = Counts()
+    per_flow: dict[str, Counts] = {}
     read, cursor, partial = 0, None, False
     while True:
         page = store.list_runs(query, limit=100, cursor=cursor)

@@ -131,9 +131,8 @@ def retrigger_run(
 def retrigger_matching(
     request: Annotated[BulkRetriggerRequest, Body()], caller: CurrentCaller, repo: Repository
 ) -> BulkRetriggerResponse:
-    since, until = request.bounds()
     query = history.run_query(
-        caller.account_id, flow_id=request.flow_id, status=request.status, since=since, until=until
+        caller.account_id, flow_id=request.flow_id, status=request.status, since=request.from_, until=request.to
     )
     outcome = retrigger.retrigger_matching(
         repo,
