@@ -15,6 +15,7 @@
 | POST /_local/clock                   | ``{"advance": "PT24H"}`` or ``{"set": "<ISO 8601>"}``: forward; the new now |
 | GET  /_local/scheduler               | the dispatcher: paused, schedules, passes, delivered, failures |
 | POST /_local/scheduler               | ``{"paused": true|false}``: stops or restarts firing (the sweeper's too) |
+| GET  /_local/events                  | the event bus: rules, events put, matched, delivered, failures |
 
 Bad requests answer 400 with ``{"error": {"type", "message"}}``; a clock move backwards is refused
 (type ``ClockMovesForwardOnly``) and changes nothing.
@@ -38,6 +39,7 @@ from automations.domain import clock, ids, schedules
 from automations.logic.accounts import new_api_key, register_api_key
 from devstack import demo, faults
 from devstack.clock import ClockError, LocalClock
+from devstack.eventbridge import EventBus
 from devstack.schedule_targets import Deliverer
 from devstack.scheduler import Dispatcher
 from devstack.template import function_environment, load_template, resources_of_type
@@ -111,6 +113,7 @@ class LocalApi:
     clock: LocalClock
     dispatcher: Dispatcher
     deliverer: Deliverer
+    event_bus: EventBus = field(default_factory=EventBus)
     sink: EmailSink = field(default_factory=EmailSink)
 
     def routes(self) -> dict[tuple[str, str], LocalRoute]:
@@ -130,6 +133,7 @@ class LocalApi:
             ("POST", "/_local/clock"): self.move_clock,
             ("GET", "/_local/scheduler"): lambda _: LocalResponse(200, self._scheduler_status()),
             ("POST", "/_local/scheduler"): self.control_scheduler,
+            ("GET", "/_local/events"): lambda _: LocalResponse(200, self.event_bus.status()),
         }
 
     def move_clock(self, request: LocalRequest) -> LocalResponse:

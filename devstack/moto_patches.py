@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,6 +100,120 @@ def timestamp_waits_follow(now: Callable[[], datetime]) -> None:
             env.program_state_event.wait(min(remaining, WAIT_SLICE_SECONDS))
 
     timestamp.Timestamp._eval_body = _eval_body  # type: ignore[method-assign]
+
+
+# Held while an execution's status changes (its end reflected, or a stop): the two never interleave.
+_EXECUTION_STATUS_LOCK = threading.Lock()
+# Set on a moto execution that StopExecution aborted at once (its worker may still be running).
+_ABORTED_AT_ONCE = "_local_aborted_at_once"
+
+
+def execution_status_changes_go_to(emit: Callable[[Any], None]) -> None:
+    """Step Functions reports every status change of a Standard execution on EventBridge (RUNNING,
+    then SUCCEEDED, FAILED, TIMED_OUT or ABORTED); moto reports none. Here ``emit`` is given the
+    execution when its worker starts and when it ends (``BaseExecutionWorkerCommunication.terminated``,
+    which every end goes through), on the worker's thread: it must only queue (see
+    ``devstack.eventbridge.EventBus.put``). Express executions emit nothing, as on AWS.
+    """
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    def report(execution: Any) -> None:
+        if getattr(execution, "sm_type", "STANDARD") == "EXPRESS":
+            return
+        try:
+            emit(execution)
+        except Exception:  # reporting must never break the execution it reports on
+            logging.getLogger(__name__).exception("could not emit a status change of %s", execution.exec_arn)
+
+    execution_logic = ExecutionWorker._execution_logic
+
+    def _execution_logic(self: ExecutionWorker) -> None:
+        execution = getattr(self._execution_communication, "execution", None)
+        if execution is not None:
+            report(execution)  # RUNNING: before anything of it runs, so it is queued before its end
+        execution_logic(self)
+
+    terminated = BaseExecutionWorkerCommunication.terminated
+
+    def _terminated(self: BaseExecutionWorkerCommunication) -> None:
+        with _EXECUTION_STATUS_LOCK:
+            if getattr(self.execution, _ABORTED_AT_ONCE, False):
+                return  # ABORTED already, with its stop date, and reported: the late end changes nothing
+            terminated(self)
+        report(self.execution)
+
+    ExecutionWorker._execution_logic = _execution_logic  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = _terminated  # type: ignore[method-assign]
+
+
+# How long StopExecution waits for an execution just started to have its environment.
+_ENVIRONMENT_WAIT_SECONDS = 5.0
+
+
+def stop_execution_aborts_at_once(emit: Callable[[Any], None]) -> None:
+    """``StopExecution`` as on AWS: the execution is ABORTED at once, with its stop date and the
+    ``error`` and ``cause`` given, whatever it was doing; ``DescribeExecution`` says so and the
+    status-change event goes out (``emit``) right away.
+
+    moto stops a Wait state at once, but an execution inside a Lambda task only when the handler
+    returns (up to the function's timeout), keeps ``RUNNING`` until then, drops ``error`` and
+    ``cause``, and answers no ``stopDate``. Here the execution's program is told to stop (as moto
+    does: the worker ends as soon as its task returns, running no further state, and the task's
+    late result is discarded) and its status is set at once; when the worker does end, it leaves
+    that status alone. The abandoned task's handler still runs to its end, as a Lambda invocation
+    on AWS does after its execution was stopped. An execution that has ended already is left as
+    it is (the answer is its stop date).
+
+    A stop is final: moto lets the task in flight fail the stopped execution when its error comes
+    back (a timed-out Lambda: ``FAILED``, ``ExecutionFailed`` in the history); here a stopped
+    program ignores a later failure or timeout, so it ends as it was stopped (``ExecutionAborted``).
+    """
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def stays_stopped(change: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(change)
+        def unless_stopped(self: Environment, *args: Any, **kwargs: Any) -> None:
+            with self._state_mutex:  # an RLock: the change takes it again
+                if not isinstance(self._program_state, ProgramStopped):
+                    change(self, *args, **kwargs)
+
+        return unless_stopped
+
+    Environment.set_error = stays_stopped(Environment.set_error)  # type: ignore[method-assign]
+    Environment.set_timed_out = stays_stopped(Environment.set_timed_out)  # type: ignore[method-assign]
+
+    def stop_execution(self: StepFunctionResponse) -> ActionResult:
+        execution: Any = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))  # the parser's
+        error, cause = self._get_param("error"), self._get_param("cause")
+        aborted = False
+        worker = execution.exec_worker
+        deadline = time.monotonic() + _ENVIRONMENT_WAIT_SECONDS
+        while worker is not None and worker.env is None and time.monotonic() < deadline:  # started a moment ago
+            time.sleep(0.01)
+        with _EXECUTION_STATUS_LOCK:
+            if execution.exec_status == ExecutionStatus.RUNNING and worker is not None:
+                stop_date = datetime.now(UTC)
+                if worker.env is not None:
+                    worker.env.set_stop(stop_date=stop_date, cause=cause, error=error)
+                    aborted = isinstance(worker.env.program_state(), ProgramStopped)  # not if it just ended
+                if aborted:
+                    execution.exec_status = ExecutionStatus.ABORTED
+                    execution.stop_date = stop_date
+                    execution.error, execution.cause = error, cause
+                    setattr(execution, _ABORTED_AT_ONCE, True)
+        if aborted and getattr(execution, "sm_type", "STANDARD") != "EXPRESS":
+            try:
+                emit(execution)
+            except Exception:  # the stop itself happened; only its report is missing
+                logging.getLogger(__name__).exception("could not emit the stop of %s", execution.exec_arn)
+        return ActionResult({"stopDate": execution.stop_date})
+
+    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
 
 
 def reuse_interpreter_clients() -> None:

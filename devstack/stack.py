@@ -27,6 +27,7 @@ import boto3
 from devstack import moto_patches
 from devstack.api_gateway import ApiGatewayServer
 from devstack.clock import LocalClock
+from devstack.eventbridge import EventBus, rule_targets, status_change_event
 from devstack.functions import LocalFunction
 from devstack.local_api import LocalApi, register_account
 from devstack.one_request_per_process import resolve_one_request_at_a_time
@@ -78,6 +79,8 @@ class LocalStack:
     restored: Snapshot | None = None
     recovered: Recovered = field(default_factory=Recovered)
     saver: Saver | None = None
+    # the default event bus: Step Functions' status changes to the template's EventBridge rules
+    event_bus: EventBus = field(default_factory=EventBus)
 
     def start(self) -> LocalStack:
         self.data_dir = self._open_data_dir()  # first: a data dir in use or unreadable fails at once
@@ -94,6 +97,8 @@ class LocalStack:
         # like `sam deploy --parameter-overrides`: SendGrid is the local email sink
         self.resolver.refs["SendGridBaseUrl"] = f"http://{self.config.host}:{self.config.api_port}/_local/sendgrid"
         moto_patches.execute_state_machines()
+        moto_patches.execution_status_changes_go_to(self._emit_status_change)
+        moto_patches.stop_execution_aborts_at_once(self._emit_status_change)
         moto_patches.run_lambdas_in_process(self._function_by_physical_name)
         moto_patches.scale_retry_waits(self.config.retry_wait_scale)
         moto_patches.timestamp_waits_follow(self.clock.now)
@@ -121,6 +126,7 @@ class LocalStack:
         self._create_functions()
         self._create_state_machines()
         self._export_function_environment()
+        self._start_event_bus()  # before anything can start an execution (the recovery may)
         if self.restored is not None:  # before anything reads or writes the table
             restore(self.restored, ACCOUNT, REGION, [self.table_name])
         self._create_template_schedules()
@@ -158,6 +164,7 @@ class LocalStack:
         self.api.shutdown()
         self.dispatcher.stop()
         self.poller.stop()
+        self.event_bus.stop()  # what it still delivers is in the table (and its stream) before the last save
         if self.saver is not None:
             self.saver.stop()
         self.moto.stop()
@@ -292,6 +299,16 @@ class LocalStack:
             self.resolver.refs[name] = arn
             self.resolver.attributes[(name, "Name")] = f"{STACK}-{name}"
             self.resolver.attributes[(name, "Arn")] = arn
+
+    def _emit_status_change(self, execution: object) -> None:
+        """On an execution's worker thread: build the event and queue it, nothing more."""
+        self.event_bus.put(status_change_event(execution))
+
+    def _start_event_bus(self) -> None:
+        """The template's EventBridge rules (functions' ``EventBridgeRule`` events), delivered by one thread."""
+        arns = {name: function.arn for name, function in self.functions.items()}
+        self.event_bus.route(rule_targets(self.template, self.resolver, arns, account=ACCOUNT, region=REGION))
+        self.event_bus.start()
 
     def _create_queues(self) -> None:
         """Every queue, in moto's SQS (the scheduler's dead letters land there)."""
@@ -438,4 +455,5 @@ class LocalStack:
             clock=self.clock,
             dispatcher=self.dispatcher,
             deliverer=self.deliverer,
+            event_bus=self.event_bus,
         )

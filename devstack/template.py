@@ -143,3 +143,14 @@ def scheduled_events(template: dict[str, Any]) -> dict[tuple[str, str], dict[str
         for event, spec in ((resource["Properties"].get("Events") or {}).items())
         if spec.get("Type") == "ScheduleV2"
     }
+
+
+def eventbridge_rules(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every function's SAM ``EventBridgeRule`` events: (function, event) -> the event's Properties,
+    still unresolved. SAM makes each a rule on the default bus whose target is the function."""
+    return {
+        (function, event): dict(spec.get("Properties") or {})
+        for function, resource in resources_of_type(template, "AWS::Serverless::Function").items()
+        for event, spec in ((resource["Properties"].get("Events") or {}).items())
+        if spec.get("Type") == "EventBridgeRule"
+    }

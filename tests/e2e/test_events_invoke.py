@@ -259,7 +259,7 @@ def test_the_sweepers_tick_starts_an_overdue_run(stack: StackClient) -> None:
 
 
 # event files shown by a test of their own rather than a scenario
-OWN_TESTS = {"sweeper_tick.json"}
+OWN_TESTS = {"sweeper_tick.json", "execution_status_aborted.json"}
 
 
 def test_every_event_file_has_a_scenario() -> None:

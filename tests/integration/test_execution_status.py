@@ -1,13 +1,19 @@
 """ExecutionStatusFunction on moto: Step Functions' status-change events (events/execution_status_*.json)
-record how an execution ended, and the stream's reaction makes its run ``interrupted``."""
+record how an execution ended, and the stream's reaction makes its run ``interrupted``; and the local
+stack's event bus that delivers them (devstack/eventbridge.py): retries, dead letters, on-failure records."""
 
 from __future__ import annotations
 
 import copy
+import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
 
 from automations.adapters.dynamo import keys
 from automations.adapters.dynamo.repository import DynamoRepository, _deserialize
@@ -15,9 +21,12 @@ from automations.adapters.scheduler import get_schedules
 from automations.domain.runs import Run
 from automations.logic.change_router import TableChange
 from automations.logic.reactions import ROUTER, ReactionDeps
+from devstack.eventbridge import EventBus, RuleTarget, _FunctionFailed
+from devstack.schedule_targets import RetryLimits
 from tests.conftest import TABLE, load_event
 from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
 from tests.support.fakes import RecordingWorkflows
+from tests.support.stack_client import wait_for
 
 RUN_ID = DEMO_RUN_ID
 
@@ -48,7 +57,9 @@ def waiting_run(repo: DynamoRepository, handler_of, lambda_context) -> Run:
     run = seed_demo_run(repo, [{"id": "wait_a_day", "type": "delay", "seconds": 86400}], {"email": "ada@example.com"})
     started = handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
     assert started["node"]["id"] == "wait_a_day"
-    waiting = handler_of("ComputeNodeFunction")({"runId": RUN_ID, "stepNumber": 1, "nodeId": "wait_a_day"}, lambda_context)
+    waiting = handler_of("ComputeNodeFunction")(
+        {"runId": RUN_ID, "stepNumber": 1, "nodeId": "wait_a_day"}, lambda_context
+    )
     assert "wait" in waiting
     return run
 
@@ -110,3 +121,156 @@ def test_without_its_input_the_run_is_found_by_the_executions_name(status_functi
     assert status_function(event(**left_out))["recorded"] is True  # `<runId>`
     later = status_function(event(name=f"{RUN_ID}-r2", **left_out))  # `<runId>-r<n>`, never recorded here
     assert (later["runId"], later["recorded"]) == (RUN_ID, False)
+
+
+# --- the local stack's event bus: delivery, retries, and what could not be delivered -------------------------
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:automations-local-ExecutionStatusFunction"
+
+
+@pytest.fixture
+def queue(aws_env) -> Iterator[tuple[str, str]]:
+    """An SQS queue in moto: (url, arn)."""
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        url = sqs.create_queue(QueueName="execution-event-failures")["QueueUrl"]
+        yield url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def rule(queue_arn: str | None = None, **changes: Any) -> RuleTarget:
+    values: dict[str, Any] = {
+        "rule_name": "automations-local-execution-ended",
+        "rule_arn": "arn:aws:events:us-east-1:123456789012:rule/automations-local-execution-ended",
+        "function": "ExecutionStatusFunction",
+        "function_arn": FUNCTION_ARN,
+        "pattern": {"source": ["aws.states"], "detail": {"status": ["ABORTED", "TIMED_OUT", "FAILED"]}},
+        "retries": 185,
+        "dead_letter_arn": queue_arn,
+        "async_retries": 2,
+        "on_failure_arn": queue_arn,
+    }
+    return RuleTarget(**{**values, **changes})
+
+
+def service_error(code: str = "ServiceException", status: int = 500) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "it failed"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Invoke"
+    )
+
+
+class Target:
+    """Stands in for the Lambda invocation: fails as scripted, then records what it was given."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, target: RuleTarget, event: dict[str, Any]) -> None:
+        self.calls.append(event)
+        if self.failures:
+            raise self.failures.pop(0)
+
+
+def delivering(target: Target, *rules: RuleTarget) -> EventBus:
+    bus = EventBus(RetryLimits(max_retries=2, retry_delay=0.001))
+    bus.route(list(rules))
+    bus._invoke = target  # type: ignore[method-assign]
+    return bus
+
+
+def messages(url: str) -> list[dict[str, Any]]:
+    return (
+        boto3.client("sqs")
+        .receive_message(QueueUrl=url, MessageAttributeNames=["All"], MaxNumberOfMessages=10)
+        .get("Messages", [])
+    )
+
+
+def test_put_never_waits_and_only_matching_events_are_delivered_in_order(queue) -> None:
+    # Given a bus whose target is busy with the first event until released
+    release, busy = threading.Event(), threading.Event()
+    delivered: list[str] = []
+
+    def slow(target: RuleTarget, event: dict[str, Any]) -> None:
+        busy.set()
+        release.wait(10)
+        delivered.append(event["detail"]["name"])
+
+    bus = delivering(Target())
+    bus._invoke = slow  # type: ignore[method-assign]
+    bus.route([rule()])
+    bus.start()
+    try:
+        bus.put(event(name="first"))
+        assert busy.wait(10)
+        # When more events are put while it is busy (the status changes of any execution)
+        bus.put(event(name="running", status="RUNNING"))
+        bus.put(event(name="second"))
+        # Then put returned at once, the events wait their turn, and matching ones are delivered in order
+        assert bus.status()["pending"] == 2
+        release.set()
+        wait_for(lambda: bus.status()["delivered"] == 2, timeout=10, what="the deliveries")
+        assert delivered == ["first", "second"]
+        assert (bus.status()["put"], bus.status()["matched"], bus.status()["failures"]) == (3, 2, [])
+    finally:
+        release.set()
+        bus.stop(timeout=5)
+
+
+def test_a_lambda_service_error_is_retried_and_the_event_delivered(queue) -> None:
+    target = Target(service_error(), service_error("TooManyRequestsException", 429))
+    bus = delivering(target, rule(queue[1]))
+    bus._deliver(bus.targets[0], event())
+    assert len(target.calls) == 3 and bus.delivered == 1 and not bus.failures and not messages(queue[0])
+
+
+def test_an_event_eventbridge_cannot_hand_over_goes_to_the_dead_letter_queue_with_why(queue) -> None:
+    url, arn = queue
+    bus = delivering(Target(*[service_error()] * 5), rule(arn))
+    aborted = event()
+    bus._deliver(bus.targets[0], aborted)
+    (message,) = messages(url)
+    assert json.loads(message["Body"]) == aborted
+    attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+    assert attributes == {
+        "RULE_ARN": "arn:aws:events:us-east-1:123456789012:rule/automations-local-execution-ended",
+        "TARGET_ARN": FUNCTION_ARN,
+        "ERROR_CODE": "ServiceException",
+        "ERROR_MESSAGE": "it failed",
+        "EXHAUSTED_RETRY_CONDITION": "MaximumRetryAttempts",
+        "RETRY_ATTEMPTS": "2",  # the local scale of the rule's 185
+    }
+    (failure,) = bus.failures
+    assert (failure["outcome"], failure["queue"], failure["error"]["type"]) == ("queued", arn, "ServiceException")
+
+
+def test_a_missing_function_is_not_retried(queue) -> None:
+    target = Target(service_error("ResourceNotFoundException", 404))
+    bus = delivering(target, rule(queue[1]))
+    bus._deliver(bus.targets[0], event())
+    (message,) = messages(queue[0])
+    assert len(target.calls) == 1 and message["MessageAttributes"]["RETRY_ATTEMPTS"]["StringValue"] == "0"
+
+
+def test_a_function_that_keeps_failing_is_retried_by_lambda_then_recorded_on_failure(queue) -> None:
+    url, arn = queue
+    error = {"errorType": "ProvisionedThroughputExceededException", "errorMessage": "throttled"}
+    target = Target(*[_FunctionFailed(error)] * 3)
+    bus = delivering(target, rule(arn))
+    aborted = event()
+    bus._deliver(bus.targets[0], aborted)
+    # Lambda's asynchronous invocation: the first try and its 2 retries, then the on-failure record
+    assert len(target.calls) == 3
+    (message,) = messages(url)
+    record = json.loads(message["Body"])
+    assert record["requestPayload"] == aborted and record["responsePayload"] == error
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestContext"]["functionArn"] == f"{FUNCTION_ARN}:$LATEST"
+
+
+def test_without_a_queue_an_undelivered_event_is_kept_and_logged_as_lost(queue) -> None:
+    bus = delivering(Target(*[service_error()] * 5), rule(None))
+    bus._deliver(bus.targets[0], event())
+    (failure,) = bus.failures
+    assert failure["outcome"] == "lost" and failure["status"] == "ABORTED"

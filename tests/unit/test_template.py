@@ -17,6 +17,7 @@ EVENT_PREFIXES = {
     "SendEmailFunction": "send_email_",
     "ComputeNodeFunction": "compute_node_",
     "SweeperFunction": "sweeper_",
+    "ExecutionStatusFunction": "execution_status_",
 }
 
 
@@ -46,5 +47,56 @@ def test_the_layer_ships_the_projects_runtime_dependencies() -> None:
 
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     layer = (ROOT / "layers" / "shared" / "requirements.txt").read_text().split()
-    # boto3 comes with the Lambda runtime; everything else must be in the layer, pinned alike
-    assert sorted(d for d in declared if not d.startswith("boto3")) == sorted(layer)
+    # boto3 comes with the Lambda runtime and click is the operator CLI's (never imported by a
+    # function: see the next test); everything else must be in the layer, pinned alike
+    assert sorted(d for d in declared if not d.startswith(("boto3", "click"))) == sorted(layer)
+
+
+def test_no_function_imports_the_operator_cli() -> None:
+    sources = [*(ROOT / "functions").rglob("*.py"), *(ROOT / "layers" / "shared").rglob("*.py")]
+    assert not [
+        str(path) for path in sources if "automations_cli" in path.read_text() or "import click" in path.read_text()
+    ]
+
+
+def test_executions_that_end_without_reaching_the_end_reach_the_status_function(template) -> None:
+    # Given the status function's EventBridge rule
+    function = template["Resources"]["ExecutionStatusFunction"]["Properties"]
+    (rule,) = [e["Properties"] for e in function["Events"].values() if e["Type"] == "EventBridgeRule"]
+    # Then it takes Step Functions' status changes of the interpreter's executions, only the endings
+    # the interpreter did not record itself, with retries and a queue for what cannot be handled
+    assert rule["Pattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["ABORTED", "TIMED_OUT", "FAILED"], "stateMachineArn": [{"Ref": "FlowInterpreter"}]},
+    }
+    assert rule["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    queue = {"Fn::GetAtt": ["ExecutionEventFailures", "Arn"]}
+    assert rule["DeadLetterConfig"] == {"Arn": queue}
+    assert function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": queue}
+    # And the queue lets that rule (by its name) send to it, and its URL is an output
+    (statement,) = template["Resources"]["ExecutionEventFailuresPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    source = statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert source.endswith(f"rule/{rule['RuleName']['Fn::Sub']}")
+    assert template["Outputs"]["ExecutionEventFailuresQueueUrl"]["Value"] == {"Ref": "ExecutionEventFailures"}
+
+
+def _as_list(action: str | list[str]) -> list[str]:
+    return [action] if isinstance(action, str) else action
+
+
+def test_the_stream_may_stop_and_the_sweeper_describe_only_the_interpreters_executions(template) -> None:
+    executions = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${FlowInterpreter.Name}:*"
+    allowed = {
+        "StreamFunction": ["states:DescribeExecution", "states:StopExecution"],  # cancel stops the execution
+        "SweeperFunction": "states:DescribeExecution",  # the liveness check only reads
+    }
+    for name, actions in allowed.items():
+        statements = [
+            statement
+            for policy in template["Resources"][name]["Properties"]["Policies"]
+            if "Statement" in policy
+            for statement in policy["Statement"]
+            if any(action.startswith("states:") for action in _as_list(statement["Action"]))
+        ]
+        assert statements == [{"Effect": "Allow", "Action": actions, "Resource": {"Fn::Sub": executions}}], name

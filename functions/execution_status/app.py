@@ -1,0 +1,49 @@
+"""ExecutionStatusFunction: Step Functions' execution status-change events (EventBridge) ->
+``lifecycle.execution_ended``.
+
+The rule in template.yaml lets through only the interpreter's executions that ended ABORTED,
+TIMED_OUT or FAILED. When the interpreter had recorded its own end (``EndRun``, or an engine
+error) this records nothing; otherwise the execution ended without reaching its end, and the
+stream's reaction ``follow_execution_end`` makes the run (and its step in flight) ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from automations.adapters.dynamo.repository import get_repository
+from automations.logic import lifecycle
+from automations.observability import logger, metrics, tracer
+
+# a run's executions are named `<runId>`, then `<runId>-r<n>`
+_LATER_EXECUTION = re.compile(r"-r\d+$")
+
+
+def run_id_of(detail: dict[str, Any]) -> str:
+    """The input's ``runId`` (every execution starts with ``{"runId": ...}``), else the name's run
+    id: the input is left out of an event whose payload is too large (``inputDetails.included``)."""
+    try:
+        started_with = json.loads(detail.get("input") or "null")
+    except ValueError:
+        started_with = None
+    if isinstance(started_with, dict) and isinstance(started_with.get("runId"), str):
+        return started_with["runId"]
+    return _LATER_EXECUTION.sub("", detail["name"])
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    detail = event.detail
+    run_id, name, status = run_id_of(detail), detail["name"], detail["status"]
+    cause = detail.get("cause") or detail.get("error")
+    recorded = lifecycle.execution_ended(get_repository(), run_id=run_id, name=name, status=status, cause=cause)
+    logger.info("execution status change", extra={"execution": name, "status": status, "recorded": recorded})
+    return {"runId": run_id, "execution": name, "status": status, "recorded": recorded}
