@@ -12,12 +12,15 @@ import boto3
 import pytest
 
 from automations.adapters.dynamo.repository import DynamoRepository
+from automations.adapters.scheduler import get_schedules
 from automations.domain import clock, signing
 from automations.domain.runs import Run
 from automations.flows.definition import FlowDefinition
 from automations.logic.accounts import register_api_key
+from automations.logic.reactions import ReactionDeps
 from devstack import demo
 from tests.conftest import TABLE, load_event
+from tests.support.fakes import RecordingWorkflows
 
 API_KEY = demo.API_KEY  # the key in events/api_*.json
 OTHER_KEY = "other-account-key"
@@ -97,3 +100,14 @@ def seed_demo_run(repo: DynamoRepository, nodes: list[dict[str, Any]], body: Any
     now = clock.iso(clock.now())
     definition = FlowDefinition.model_validate({"name": "demo", "trigger": {"type": "webhook"}, "nodes": nodes})
     return demo.store_demo_run(repo, definition, body, secret="whsec_x", at=now, due=now)
+
+
+@pytest.fixture
+def workflows() -> RecordingWorkflows:
+    return RecordingWorkflows()
+
+
+@pytest.fixture
+def deps(repo: DynamoRepository, workflows: RecordingWorkflows) -> ReactionDeps:
+    """What the stream's reactions get: the table, Step Functions as a recorder, the real scheduler (moto)."""
+    return ReactionDeps(store=repo, workflows=workflows, schedules=get_schedules())

@@ -12,7 +12,6 @@ import pytest
 
 from automations.adapters.dynamo import keys
 from automations.adapters.dynamo.repository import DynamoRepository
-from automations.adapters.scheduler import get_schedules
 from automations.domain import clock
 from automations.domain.interpreter import LifecycleTask
 from automations.domain.runs import Attempt, ErrorInfo, HttpExchange, Step
@@ -20,7 +19,7 @@ from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.logic import lifecycle, rollup
 from automations.logic.change_router import TableChange
 from automations.logic.ops_summary import is_spike
-from automations.logic.reactions import ROUTER, ReactionDeps
+from automations.logic.reactions import ROUTER
 from automations.logic.sweeper import sweep
 from automations.ports import StepUpdate
 from tests.integration.conftest import api_event
@@ -39,16 +38,6 @@ def at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     clock.use_source(lambda: now["value"])
     yield move
     clock.use_source(None)
-
-
-@pytest.fixture
-def workflows() -> RecordingWorkflows:
-    return RecordingWorkflows()
-
-
-@pytest.fixture
-def deps(repo: DynamoRepository, workflows: RecordingWorkflows) -> ReactionDeps:
-    return ReactionDeps(store=repo, workflows=workflows, schedules=get_schedules())
 
 
 def create_flow(api, nodes: list[dict[str, Any]], name: str = "ops") -> str:

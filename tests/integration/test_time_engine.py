@@ -13,8 +13,7 @@ import boto3
 import pytest
 
 from automations.adapters.dynamo import keys
-from automations.adapters.dynamo.repository import DynamoRepository, _deserialize
-from automations.adapters.scheduler import get_schedules
+from automations.adapters.dynamo.repository import _deserialize
 from automations.domain import clock
 from automations.domain.interpreter import LifecycleTask
 from automations.logic import lifecycle
@@ -23,19 +22,8 @@ from automations.logic.reactions import ROUTER, ReactionDeps
 from automations.logic.sweeper import sweep
 from tests.conftest import SCHEDULE_GROUP, TABLE
 from tests.integration.conftest import api_event
-from tests.support.fakes import RecordingWorkflows
 
 DAY = timedelta(days=1)
-
-
-@pytest.fixture
-def workflows() -> RecordingWorkflows:
-    return RecordingWorkflows()
-
-
-@pytest.fixture
-def deps(repo: DynamoRepository, workflows: RecordingWorkflows) -> ReactionDeps:
-    return ReactionDeps(store=repo, workflows=workflows, schedules=get_schedules())
 
 
 @pytest.fixture

@@ -521,24 +521,8 @@ class DynamoRepository:
     # --- runs in flight -----------------------------------------------------------
 
     def in_flight_runs(self, *, check_before: str, limit: int) -> list[InFlightRun]:
-        found: list[InFlightRun] = []
-        for shard in keys.in_flight_shards():
-            request: dict[str, Any] = {
-                "TableName": self.table,
-                "IndexName": keys.IN_FLIGHT,
-                "KeyConditionExpression": "inFlightPk = :p AND inFlightSk < :before",
-                "ExpressionAttributeValues": _serialize({":p": shard, ":before": check_before}),
-            }
-            while len(found) < limit:
-                request["Limit"] = limit - len(found)
-                response = self.client.query(**request)
-                for raw in response.get("Items", []):
-                    item = _deserialize(raw)
-                    found.append(InFlightRun(run_id=item["runId"], execution=item.get("currentExecution")))
-                if "LastEvaluatedKey" not in response:
-                    break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return found
+        items = self._query_shards(keys.IN_FLIGHT, "inFlight", keys.in_flight_shards(), check_before, limit)
+        return [InFlightRun(run_id=item["runId"], execution=item.get("currentExecution")) for item in items]
 
     def check_again_at(self, run_id: str, *, execution: str, at: str) -> bool:
         update = _Update().set_all(keys.in_flight(run_id, at))
@@ -601,23 +585,30 @@ class DynamoRepository:
         return Page(runs, _encode_cursor(last) if last else None)
 
     def overdue_runs(self, *, due_before: str, limit: int) -> list[Run]:
-        """One query per shard, each reading only runs due before ``due_before`` (the index is sparse)."""
-        runs: list[Run] = []
-        for shard in keys.overdue_shards():
+        items = self._query_shards(keys.OVERDUE, "overdue", keys.overdue_shards(), due_before, limit)
+        return [Run.model_validate(item) for item in items]
+
+    def _query_shards(
+        self, index: str, prefix: str, shards: list[str], before: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """A sharded sparse index: one query per shard, each reading only sort keys before ``before``
+        (``<time>#<runId>``), oldest first, at most ``limit`` items in all."""
+        found: list[dict[str, Any]] = []
+        for shard in shards:
             request: dict[str, Any] = {
                 "TableName": self.table,
-                "IndexName": keys.OVERDUE,
-                "KeyConditionExpression": "overduePk = :p AND overdueSk < :before",
-                "ExpressionAttributeValues": _serialize({":p": shard, ":before": due_before}),
+                "IndexName": index,
+                "KeyConditionExpression": f"{prefix}Pk = :p AND {prefix}Sk < :before",
+                "ExpressionAttributeValues": _serialize({":p": shard, ":before": before}),
             }
-            while len(runs) < limit:
-                request["Limit"] = limit - len(runs)
+            while len(found) < limit:
+                request["Limit"] = limit - len(found)
                 response = self.client.query(**request)
-                runs.extend(Run.model_validate(_deserialize(raw)) for raw in response.get("Items", []))
+                found.extend(_deserialize(raw) for raw in response.get("Items", []))
                 if "LastEvaluatedKey" not in response:
                     break
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return runs
+        return found
 
     def reschedule_run(self, move: Reschedule) -> bool:
         """The run's due time, deadline, trigger and requested execution change together, or not at all."""
