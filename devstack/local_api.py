@@ -46,7 +46,7 @@ from devstack.template import function_environment, load_template, resources_of_
 
 # Set by the local stack for every function besides the template's variables (see
 # LocalStack._prepare_environment): a function run in another process needs them to behave alike.
-RUNTIME_VARIABLES = ("TZ", "ALLOW_PRIVATE_TARGETS", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED")
+RUNTIME_VARIABLES = ("TZ", "OUTBOUND_GUARD", "POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_METRICS_DISABLED")
 
 
 @dataclass

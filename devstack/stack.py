@@ -72,6 +72,16 @@ class StackConfig:
     reset: bool = False  # forget what data_dir holds before starting
 
 
+def outbound_guard_environment() -> dict[str, str]:
+    """The outbound guard of the local stack's functions: flows on this machine may call services
+    on this machine (loopback only, never the other private ranges), unless the stack is started
+    with ``AUTOMATIONS_SSRF_GUARD=strict``, which applies the deployed rules."""
+    mode = os.environ.get("AUTOMATIONS_SSRF_GUARD", "").strip().lower() or "loopback"
+    if mode not in ("loopback", "strict"):
+        raise RuntimeError(f"AUTOMATIONS_SSRF_GUARD must be 'strict' or 'loopback', got '{mode}'")
+    return {"OUTBOUND_GUARD": mode}
+
+
 @dataclass
 class LocalStack:
     config: StackConfig
@@ -215,13 +225,17 @@ class LocalStack:
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": self.config.log_level,
-                # flows on this machine may call services on this machine
-                "ALLOW_PRIVATE_TARGETS": "true",
+                **outbound_guard_environment(),
             }
         )
         # the stack's own clients reach moto in-process (moto_patches.serve_aws_in_process)
         os.environ.pop("AWS_ENDPOINT_URL", None)
         time.tzset()
+        # the functions share one logger, built when the engine was first imported (before this
+        # environment existed); on Lambda each process reads POWERTOOLS_LOG_LEVEL at start
+        from automations.observability import logger
+
+        logger.setLevel(self.config.log_level)
 
     def _export_function_environment(self) -> None:
         """Every function's variables, resolved; one process means one shared environment."""

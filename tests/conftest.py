@@ -71,7 +71,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "SCHEDULER_DEAD_LETTER_ARN": "arn:aws:sqs:us-east-1:123456789012:scheduler-dead-letters",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
-        "ALLOW_PRIVATE_TARGETS": "true",
+        "OUTBOUND_GUARD": "loopback",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

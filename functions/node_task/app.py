@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automations.adapters.dynamo.repository import get_repository
@@ -20,8 +19,6 @@ from automations.nodes.base import NodeServices
 from automations.observability import logger, metrics, tracer
 from automations.settings import get_settings
 
-session = requests.Session()  # reused across warm invocations: keeps connections alive
-
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
@@ -29,5 +26,5 @@ session = requests.Session()  # reused across warm invocations: keeps connection
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = NodeTask.model_validate(event)
     logger.append_keys(run_id=task.run_id, node_id=task.node_id)
-    services = NodeServices(session=session, secrets=get_secret_store(), settings=get_settings().node_settings())
+    services = NodeServices(secrets=get_secret_store(), settings=get_settings().node_settings())
     return run_node(get_repository(), task, services).dump()

@@ -57,10 +57,10 @@ def test_a_timed_out_invocation_gives_its_slot_back_and_its_container_is_not_reu
 def test_a_drip_feeding_target_times_out_each_attempt_and_the_retry_budget_runs_its_course(
     stack: StackClient, target: TargetServer
 ) -> None:
-    # Given a target that answers at once, then sends its body a byte at a time and never finishes:
-    # every read gets a byte well within the node's own 2 s timeout, so only the function's stops it
+    # Given a target that answers at once, then sends its body a byte at a time and never finishes,
+    # and a node deadline (30 s) longer than the function's timeout (6 s here): the function's stops it
     url = target.drip("/e2e/drip", every=0.5, for_seconds=180)
-    flow = stack.create_flow([{"id": "fetch", "type": "http_request", "url": url, "timeoutSeconds": 2}])
+    flow = stack.create_flow([{"id": "fetch", "type": "http_request", "url": url, "timeoutSeconds": 30}])
     # When the flow runs
     run = stack.wait_for_run(stack.trigger(flow, {}), timeout=120)
     # Then every attempt ends at the function's timeout, is retried, and the run fails when the budget is spent

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 
 from automations.domain.redaction import REDACTED
 from automations.errors import (
@@ -18,7 +17,8 @@ from automations.errors import (
 from automations.nodes.base import NodeSettings
 from automations.nodes.http_request import HttpRequestNode, send
 
-LOOPBACK_OK = NodeSettings(allow_private_targets=True, max_recorded_body_bytes=1024)
+LOOPBACK_OK = NodeSettings(outbound_guard="loopback", max_recorded_body_bytes=1024)
+STRICT = NodeSettings(outbound_guard="strict", max_recorded_body_bytes=1024)
 
 
 def node(**fields: Any) -> HttpRequestNode:
@@ -28,7 +28,7 @@ def node(**fields: Any) -> HttpRequestNode:
 def call(url: str, policy: NodeSettings = LOOPBACK_OK, **params: Any):
     n = node(url=url, **params)
     resolved = {"url": url, "headers": params.get("headers", {}), "body": params.get("body")}
-    return send(n, resolved, requests.Session(), policy)
+    return send(n, resolved, policy)
 
 
 def test_a_2xx_answer_is_the_output_and_the_exchange_is_recorded_redacted(target) -> None:
@@ -72,23 +72,20 @@ def test_retry_after_is_kept_on_rate_limited(target) -> None:
 
 
 def test_a_refused_connection_is_transient() -> None:
-    with requests.Session():
-        outcome = call("http://127.0.0.1:9/")  # discard port: nothing listens
+    outcome = call("http://127.0.0.1:9/")  # discard port: nothing listens
     assert isinstance(outcome.error, TransientError)
     assert outcome.http.response is None
 
 
 def test_loopback_targets_are_refused_unless_allowed() -> None:
-    with pytest.raises(ConfigurationError, match="non-public address"):
-        call("http://127.0.0.1:9/", policy=NodeSettings(allow_private_targets=False, max_recorded_body_bytes=1024))
+    with pytest.raises(ConfigurationError, match="refused: loopback"):
+        call("http://127.0.0.1:9/", policy=STRICT)
 
 
 def test_metadata_endpoint_is_refused_when_deployed() -> None:
-    with pytest.raises(ConfigurationError, match="non-public"):
-        call(
-            "http://169.254.169.254/latest/meta-data",
-            policy=NodeSettings(allow_private_targets=False, max_recorded_body_bytes=1024),
-        )
+    # (refused before any connection: tests/unit/test_outbound_guard.py stubs the socket to prove it)
+    with pytest.raises(ConfigurationError, match="metadata"):
+        call("http://169.254.169.254/latest/meta-data", policy=STRICT)
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "not a url", "http:///nohost"])

@@ -14,7 +14,7 @@ from automations.flows.definition import FlowDefinition
 from automations.nodes import REGISTRY
 from automations.nodes.base import COMPUTE_TASK, NodeBase, NodeType, Registry
 
-SUPPORT_MODULES = {"base"}
+SUPPORT_MODULES = {"base", "outbound"}
 
 
 def test_every_node_module_registers_the_types_it_defines() -> None:

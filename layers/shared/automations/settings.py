@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from functools import lru_cache
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from automations.nodes.base import NodeSettings
+
+# An allowlist entry that is not a network must be a host name, or "*." and a domain.
+_HOST_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$")
+
+
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def check_allowlist_entry(entry: str) -> None:
+    """Raise ``ValueError`` naming an entry that is neither a network (CIDR, no host bits) nor a host
+    name; ``nodes.outbound.parse_allowlist`` reads the same syntax (a test keeps them in step)."""
+    text = entry.strip().lower()
+    try:
+        ipaddress.ip_network(text, strict=True)
+        return
+    except ValueError as error:
+        if "/" in text or ":" in text or text.replace(".", "").isdigit():
+            raise ValueError(f"allowlist entry '{entry}' is not a valid network: {error}") from error
+    if not _HOST_NAME.match(text):
+        raise ValueError(f"allowlist entry '{entry}' is neither a network (CIDR) nor a host name")
 
 
 class Settings(BaseModel):
@@ -21,19 +47,33 @@ class Settings(BaseModel):
     scheduler_dead_letter_arn: str | None = Field(default=None, alias="SCHEDULER_DEAD_LETTER_ARN")
     history_retention_days: int = Field(default=90, alias="HISTORY_RETENTION_DAYS", ge=1)
     webhook_tolerance_seconds: int = Field(default=300, alias="WEBHOOK_TOLERANCE_SECONDS", ge=1)
-    # Deployed engines must not be turned against the VPC or the metadata endpoint;
-    # the local stack allows loopback so flows can call services on the same machine.
-    allow_private_targets: bool = Field(default=False, alias="ALLOW_PRIVATE_TARGETS")
+    # The outbound guard (nodes/outbound.py): deployed engines must not be turned against the VPC,
+    # loopback or the metadata endpoint ("strict", the default); the local stack sets "loopback"
+    # (127.0.0.0/8 and ::1 also allowed) so flows can call services on the same machine.
+    outbound_guard: Literal["strict", "loopback"] = Field(default="strict", alias="OUTBOUND_GUARD")
+    # Private targets a deployment needs: comma-separated networks (CIDR) and host names
+    # ("10.20.0.0/16,billing.internal,*.corp.example"); metadata addresses stay refused.
+    outbound_allowlist: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = Field(
+        default=(), alias="OUTBOUND_ALLOWLIST"
+    )
     max_recorded_body_bytes: int = Field(default=16_384, alias="MAX_RECORDED_BODY_BYTES", ge=256)
     # send_email: SendGrid's v3 API (the local stack points this at its email sink)
     sendgrid_base_url: str = Field(default="https://api.sendgrid.com", alias="SENDGRID_BASE_URL")
     email_default_from: str = Field(default="no-reply@example.com", alias="EMAIL_DEFAULT_FROM")
     connections_parameter_prefix: str = Field(default="/automations/connections/", alias="CONNECTIONS_PARAMETER_PREFIX")
 
+    @field_validator("outbound_allowlist")
+    @classmethod
+    def _valid_allowlist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            check_allowlist_entry(entry)
+        return value
+
     def node_settings(self) -> NodeSettings:
         """What node executors may know of the deployment (see ``nodes.base.NodeServices``)."""
         return NodeSettings(
-            allow_private_targets=self.allow_private_targets,
+            outbound_guard=self.outbound_guard,
+            outbound_allowlist=self.outbound_allowlist,
             max_recorded_body_bytes=self.max_recorded_body_bytes,
             sendgrid_base_url=self.sendgrid_base_url,
             email_default_from=self.email_default_from,

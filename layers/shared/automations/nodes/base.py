@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
-import requests
 from pydantic import Field
 
 from automations.domain.base import CamelModel
@@ -75,7 +74,10 @@ class SecretStore(Protocol):
 
 @dataclass(frozen=True)
 class NodeSettings:
-    allow_private_targets: bool = False
+    # the outbound guard (nodes.outbound): "strict" (deployed) or "loopback" (the local stack)
+    outbound_guard: Literal["strict", "loopback"] = "strict"
+    # networks (CIDR) and host names ("*.corp.example") a deployment may call although private
+    outbound_allowlist: tuple[str, ...] = ()
     max_recorded_body_bytes: int = 16_384
     sendgrid_base_url: str = "https://api.sendgrid.com"
     email_default_from: str = "no-reply@example.com"
@@ -86,7 +88,6 @@ class NodeSettings:
 class NodeServices:
     """What executors may use to reach the outside world; each function handler builds one."""
 
-    session: requests.Session
     secrets: SecretStore
     settings: NodeSettings
 

@@ -6,27 +6,26 @@
 | 429 (Retry-After recorded)            | RateLimited           | rate-limit      |
 | 401, 403                              | AuthenticationError   | never           |
 | other 4xx                             | ExternalApiError      | never           |
-| bad URL, blocked target               | ConfigurationError    | never           |
+| bad URL, refused target               | ConfigurationError    | never           |
 
-Redirects are not followed (a redirect could lead to a blocked address); a 3xx is output.
+Every call goes through ``nodes.outbound.fetch``: the host is resolved once, every address is
+checked against the outbound guard, and the connection goes to the checked address only.
+``timeoutSeconds`` is a total deadline per attempt (connect, TLS, headers and body); reading
+stops past the output cap plus a margin, and the body is marked truncated. Redirects are not
+followed (a redirect could lead to a refused address); a 3xx is output.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
-import requests
 from pydantic import Field
 
 from automations.domain.redaction import redact_headers, redact_url
 from automations.domain.runs import HttpExchange
 from automations.errors import (
     AuthenticationError,
-    ConfigurationError,
     ExternalApiError,
     NodeError,
     RateLimited,
@@ -43,10 +42,13 @@ from automations.nodes.base import (
     TemplateText,
     is_empty_value,
 )
+from automations.nodes.outbound import Answer, check_url, fetch, policy_of
 
 # What later nodes can read as steps.<id>.output.body; larger bodies are cut (and flagged).
 MAX_OUTPUT_BODY_BYTES = 128 * 1024
 USER_AGENT = "automations-engine/1"
+# Reading stops this far past the largest cap (output or recorded): enough to know the body went on.
+READ_MARGIN_BYTES = 4096
 
 
 class HttpRequestNode(NodeBase):
@@ -62,22 +64,6 @@ class HttpRequestNode(NodeBase):
     timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 10
 
 
-def _check_target(url: str, allow_private: bool) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"url must be an absolute http(s) URL, got '{redact_url(url)}'")
-    if allow_private:
-        return
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except socket.gaierror as error:
-        raise TransientError(f"cannot resolve host '{parts.hostname}': {error}") from error
-    for address in addresses:
-        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
-        if not ip.is_global:
-            raise ConfigurationError(f"target '{parts.hostname}' resolves to a non-public address ({ip})")
-
-
 def _cap(text: str, limit: int) -> tuple[str, bool]:
     raw = text.encode()
     if len(raw) <= limit:
@@ -85,31 +71,36 @@ def _cap(text: str, limit: int) -> tuple[str, bool]:
     return raw[:limit].decode(errors="ignore"), True
 
 
-def _parse_body(response: requests.Response) -> tuple[Any, bool]:
-    text, truncated = _cap(response.text, MAX_OUTPUT_BODY_BYTES)
-    if not truncated and "json" in response.headers.get("content-type", ""):
+def _parse_body(answer: Answer) -> tuple[Any, bool]:
+    text, truncated = _cap(answer.text, MAX_OUTPUT_BODY_BYTES)
+    truncated = truncated or answer.truncated
+    if not truncated and "json" in answer.response.headers.get("content-type", ""):
         try:
-            return response.json(), False
+            return json.loads(answer.text), False
         except ValueError:
             pass
     return text, truncated
 
 
-def recorded_response(response: requests.Response, cap: int) -> dict[str, Any]:
+def recorded_response(answer: Answer, cap: int) -> dict[str, Any]:
     """What run history keeps of an answer: status, redacted headers, a capped body."""
-    return {
-        "status": response.status_code,
-        "headers": redact_headers(dict(response.headers)),
-        "body": _cap(response.text, cap)[0],
-        "elapsedMs": int(response.elapsed.total_seconds() * 1000),
+    recorded: dict[str, Any] = {
+        "status": answer.response.status_code,
+        "headers": redact_headers(dict(answer.response.headers)),
+        "body": _cap(answer.text, cap)[0],
+        "elapsedMs": int(answer.elapsed_seconds * 1000),
     }
+    if answer.truncated:
+        recorded["bodyTruncated"] = True  # the answer went on past what was read
+    return recorded
 
 
-def classify(method: str, url: str, response: requests.Response) -> NodeError | None:
+def classify(method: str, url: str, answer: Answer) -> NodeError | None:
+    response = answer.response
     status = response.status_code
     if status < 400:
         return None
-    snippet = _cap(response.text.strip(), 300)[0]
+    snippet = _cap(answer.text.strip(), 300)[0]
     message = f"{method} {redact_url(url)} answered {status} {response.reason or ''}".strip()
     if snippet:
         message += f": {snippet}"
@@ -124,10 +115,14 @@ def classify(method: str, url: str, response: requests.Response) -> NodeError | 
     return ExternalApiError(message)
 
 
-def send(node: HttpRequestNode, params: dict[str, Any], session: requests.Session, policy: NodeSettings) -> NodeOutcome:
-    """Make the call the resolved parameters describe; classify and record the answer."""
+def send(node: HttpRequestNode, params: dict[str, Any], settings: NodeSettings) -> NodeOutcome:
+    """Make the call the resolved parameters describe; classify and record the answer.
+
+    A refused target raises ``ConfigurationError`` (a host that does not resolve, ``TransientError``)
+    before anything is sent; the host is resolved here, once, and the call goes to that address.
+    """
     url = str(params["url"])
-    _check_target(url, policy.allow_private_targets)
+    target = check_url(url, policy_of(settings))
     headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
     headers.setdefault("User-Agent", USER_AGENT)
     body = params.get("body")
@@ -137,7 +132,7 @@ def send(node: HttpRequestNode, params: dict[str, Any], session: requests.Sessio
         headers.setdefault("Content-Type", "application/json")
     elif isinstance(body, str):
         data = body
-    cap = policy.max_recorded_body_bytes
+    cap = settings.max_recorded_body_bytes
     exchange = HttpExchange(
         request={
             "method": node.method,
@@ -147,26 +142,28 @@ def send(node: HttpRequestNode, params: dict[str, Any], session: requests.Sessio
         }
     )
     try:
-        response = session.request(
-            node.method, url, headers=headers, data=data, timeout=node.timeout_seconds, allow_redirects=False
+        answer = fetch(
+            node.method,
+            url,
+            target=target,
+            timeout_seconds=node.timeout_seconds,
+            max_bytes=max(MAX_OUTPUT_BODY_BYTES, cap) + READ_MARGIN_BYTES,
+            headers=headers,
+            data=data,
         )
-    except requests.Timeout as error:
-        return NodeOutcome(http=exchange, error=TransientError(f"no answer within {node.timeout_seconds:g}s: {error}"))
-    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-        # a connection refused, reset, or cut off in the middle of the answer: worth another try
-        return NodeOutcome(http=exchange, error=TransientError(f"network error: {error}"))
-    except requests.RequestException as error:  # invalid URL, bad header value, ...
-        return NodeOutcome(http=exchange, error=ConfigurationError(f"request could not be sent: {error}"))
-    body_out, truncated = _parse_body(response)
-    exchange.response = recorded_response(response, cap)
+    except NodeError as error:
+        # refused (ConfigurationError), or a network error or the deadline (TransientError)
+        return NodeOutcome(http=exchange, error=error)
+    body_out, truncated = _parse_body(answer)
+    exchange.response = recorded_response(answer, cap)
     output: dict[str, Any] = {
-        "status": response.status_code,
-        "headers": redact_headers(dict(response.headers)),
+        "status": answer.response.status_code,
+        "headers": redact_headers(dict(answer.response.headers)),
         "body": body_out,
     }
     if truncated:
         output["bodyTruncated"] = True
-    return NodeOutcome(output=output, http=exchange, error=classify(node.method, url, response))
+    return NodeOutcome(output=output, http=exchange, error=classify(node.method, url, answer))
 
 
 class HttpRequest(NodeType[HttpRequestNode]):
@@ -177,7 +174,7 @@ class HttpRequest(NodeType[HttpRequestNode]):
     def execute(
         self, node: HttpRequestNode, params: dict[str, Any], context: NodeContext, services: NodeServices
     ) -> NodeOutcome:
-        return send(node, params, services.session, services.settings)
+        return send(node, params, services.settings)
 
     def is_empty(self, output: Any) -> bool:
         """An HTTP result is empty when its body is."""

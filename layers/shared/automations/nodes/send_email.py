@@ -3,21 +3,33 @@
 The key is read from the account's connection (a SecureString parameter) at send time; it
 is sent only in the Authorization header, which run history records redacted. SendGrid's
 answers are classified like any HTTP call (429 rate-limited, 5xx transient, 401/403 auth).
+The call goes through the outbound guard (``nodes.outbound``) like an ``http_request``'s: a
+base URL pointing at a refused address fails with ``ConfigurationError``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
-import requests
 from pydantic import Field, model_validator
 
 from automations.domain.redaction import redact_headers
 from automations.domain.runs import HttpExchange
 from automations.errors import ConfigurationError, TransientError
-from automations.nodes.base import REGISTRY, NodeBase, NodeContext, NodeOutcome, NodeServices, NodeType, TemplateText
-from automations.nodes.http_request import classify, recorded_response
+from automations.nodes.base import (
+    REGISTRY,
+    NodeBase,
+    NodeContext,
+    NodeOutcome,
+    NodeServices,
+    NodeSettings,
+    NodeType,
+    TemplateText,
+)
+from automations.nodes.http_request import READ_MARGIN_BYTES, classify, recorded_response
+from automations.nodes.outbound import check_url, fetch, policy_of
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TIMEOUT_SECONDS = 15
@@ -90,32 +102,34 @@ class SendEmail(NodeType[SendEmailNode]):
             raise ConfigurationError(
                 f"connection '{node.connection}' is not set up: no SecureString parameter {parameter}"
             )
-        return post_mail(
-            payload, api_key, services.session, settings.sendgrid_base_url, settings.max_recorded_body_bytes
-        )
+        return post_mail(payload, api_key, settings)
 
 
-def post_mail(
-    payload: dict[str, Any], api_key: str, session: requests.Session, base_url: str, recorded_body_cap: int
-) -> NodeOutcome:
-    url = base_url.rstrip("/") + "/v3/mail/send"
+def post_mail(payload: dict[str, Any], api_key: str, settings: NodeSettings) -> NodeOutcome:
+    """POST to SendGrid's mail-send API through the outbound guard (the base URL is checked too)."""
+    url = settings.sendgrid_base_url.rstrip("/") + "/v3/mail/send"
+    target = check_url(url, policy_of(settings))
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
     exchange = HttpExchange(request={"method": "POST", "url": url, "headers": redact_headers(headers), "body": payload})
     try:
-        response = session.post(url, json=payload, headers=headers, timeout=TIMEOUT_SECONDS)
-    except requests.Timeout as error:
-        return NodeOutcome(
-            http=exchange, error=TransientError(f"SendGrid did not answer within {TIMEOUT_SECONDS}s: {error}")
+        answer = fetch(
+            "POST",
+            url,
+            target=target,
+            timeout_seconds=TIMEOUT_SECONDS,
+            max_bytes=settings.max_recorded_body_bytes + READ_MARGIN_BYTES,
+            headers=headers,
+            data=json.dumps(payload),
         )
-    except requests.ConnectionError as error:
-        return NodeOutcome(http=exchange, error=TransientError(f"network error reaching SendGrid: {error}"))
-    exchange.response = recorded_response(response, recorded_body_cap)
+    except TransientError as error:
+        return NodeOutcome(http=exchange, error=TransientError(f"reaching SendGrid: {error.message}"))
+    exchange.response = recorded_response(answer, settings.max_recorded_body_bytes)
     output = {
-        "status": response.status_code,
-        "messageId": response.headers.get("X-Message-Id"),
+        "status": answer.response.status_code,
+        "messageId": answer.response.headers.get("X-Message-Id"),
         "to": payload["personalizations"][0]["to"],
     }
-    return NodeOutcome(output=output, http=exchange, error=classify("POST", url, response))
+    return NodeOutcome(output=output, http=exchange, error=classify("POST", url, answer))
 
 
 REGISTRY.register(SendEmail())
