@@ -100,3 +100,22 @@ def test_the_stream_may_stop_and_the_sweeper_describe_only_the_interpreters_exec
             if any(action.startswith("states:") for action in _as_list(statement["Action"]))
         ]
         assert statements == [{"Effect": "Allow", "Action": actions, "Resource": {"Fn::Sub": executions}}], name
+
+
+RUN_TASKS = ("RunLifecycleFunction", "HttpRequestFunction", "SendEmailFunction", "ComputeNodeFunction")
+
+
+def test_functions_that_run_nodes_reach_only_runs_flows_and_triggers_never_api_keys(template) -> None:
+    # Given the functions that run a flow's nodes (some call out to customers' targets)
+    for name in (*RUN_TASKS, "ExecutionStatusFunction"):
+        policies = template["Resources"][name]["Properties"]["Policies"]
+        # Then their only table access is the run-task policy (no CRUD on the whole table)
+        assert {"Ref": "RunTaskTableAccess"} in policies, name
+        assert not [p for p in policies if isinstance(p, dict) and "DynamoDBCrudPolicy" in p], name
+    # and that policy's every statement is bounded by partition-key prefixes that exclude API keys
+    statements = template["Resources"]["RunTaskTableAccess"]["Properties"]["PolicyDocument"]["Statement"]
+    for statement in statements:
+        prefixes = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+        assert prefixes and all(p.endswith("#*") and not p.startswith("APIKEY") for p in prefixes)
+    writes = next(s for s in statements if "dynamodb:PutItem" in s["Action"])
+    assert writes["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["RUN#*"]
