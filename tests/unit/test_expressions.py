@@ -304,3 +304,13 @@ def test_given_the_same_source_when_parsed_twice_then_the_parse_is_reused() -> N
     assert parse("vars.a == 1") is parse("vars.a == 1")
     assert parse("vars.a == 1").evaluate({"vars": {"a": 1.0}}) is True
     assert parse("vars.a == 1").evaluate({"vars": {"a": 2}}) is False
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["trigger.body.n == " + "9" * 5000, "trigger.body.items[" + "9" * 5000 + "] == 1", "trigger.body.n < 1e999"],
+)
+def test_given_a_huge_number_or_index_when_parsed_then_it_is_a_syntax_error(source: str) -> None:
+    # Given an expression with a literal or index beyond the limits, Then parsing refuses it cleanly
+    with pytest.raises(ExpressionSyntaxError, match=r"too (long|large)|out of range"):
+        parse(source)

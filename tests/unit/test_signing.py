@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from automations.domain.signing import sign, verify
+from automations.domain.signing import REPLAY_MARGIN_SECONDS, sign, verify
 from automations.errors import InvalidSignature
 
 SECRET = "whsec_test"
@@ -45,3 +45,13 @@ def test_bad_signatures_are_rejected_with_the_reason(header: str | None, reason:
 def test_any_of_several_v1_values_may_match_during_secret_rotation() -> None:
     good = sign(SECRET, BODY, NOW).split("v1=")[1]
     verify(SECRET, f"t={NOW},v1={'0' * 64},v1={good}", BODY, NOW, 300)
+
+
+def test_a_verified_signature_says_what_identifies_it_and_until_when_it_could_be_replayed() -> None:
+    # Given a signature made at NOW - 10, When it is verified
+    verified = verify(SECRET, sign(SECRET, BODY, NOW - 10), BODY, NOW, 300)
+    # Then it names its timestamp and digest (unique per secret, time and body)
+    assert verified.timestamp == NOW - 10
+    assert verified.digest == sign(SECRET, BODY, NOW - 10).split("v1=")[1]
+    # And it would pass verify until the window closes: remembered until then, plus a margin
+    assert verified.replay_until(300) == NOW - 10 + 300 + REPLAY_MARGIN_SECONDS

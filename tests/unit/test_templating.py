@@ -375,3 +375,32 @@ def test_given_a_bad_placeholder_in_a_field_when_scanned_then_the_error_names_it
     assert caught.value.field == "headers.Authorization"
     assert str(caught.value).startswith("headers.Authorization: unknown root 'secrets'")
     assert caught.value.position == 10
+
+
+# --- limits on numbers (issue #10: a 5,000-digit index was a 500) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ trigger.body.items[" + "9" * 5000 + "] }}", "index at position 21 is too large (at most 9 digits)"),
+        ("{{ trigger.body.items." + "9" * 5000 + " }}", "index at position 21 is too large"),
+        ("{{ trigger.body.at | add_days(" + "9" * 5000 + ") }}", "number at position 30 is too long"),
+        ("{{ trigger.body.at | add_days(1e999) }}", "number at position 30 is out of range"),
+        ("{{ trigger.body.at | add_days(" + "9" * 30 + ") }}", "filter 'add_days' shifts too far"),
+        ("{{ trigger.body.at | add_seconds(1e300) }}", "filter 'add_seconds' shifts too far"),
+    ],
+)
+def test_given_a_huge_index_or_number_when_found_then_it_is_a_syntax_error_not_a_crash(
+    template: str, message: str
+) -> None:
+    # Given a placeholder with an index or number no real template needs, When it is parsed,
+    # Then it is refused as a syntax error (a 422 when the flow is saved)
+    with pytest.raises(TemplateSyntaxError, match=re.escape(message)):
+        find_placeholders(template)
+
+
+def test_given_indexes_and_numbers_within_the_limits_when_rendered_then_they_work() -> None:
+    context = {"trigger": {"body": {"items": ["a", "b"], "at": "2026-01-01T00:00:00Z"}}}
+    assert render("{{ trigger.body.items[000000001] }}", context) == "b"
+    assert render("{{ trigger.body.at | add_days(36500) }}", context) == "2125-12-08T00:00:00Z"

@@ -51,6 +51,14 @@ class InvalidCursor(BadRequest):
     pass
 
 
+class JsonTooDeep(BadRequest):
+    """Objects and arrays nested deeper than DynamoDB could store (see ``domain.json_body``)."""
+
+
+class NumberOutOfRange(BadRequest):
+    """A number DynamoDB cannot store exactly (over 38 digits, or beyond 1e125 / below 1e-130)."""
+
+
 class Unauthorized(AutomationError):
     http_status = 401
 
@@ -67,8 +75,18 @@ class Conflict(AutomationError):
     http_status = 409
 
 
+class SignatureReplayed(Conflict):
+    """A webhook signature that was accepted once already (a replayed request)."""
+
+
 class PayloadTooLarge(AutomationError):
     http_status = 413
+
+
+class UnsupportedMediaType(AutomationError):
+    """A JSON route was sent a body of another content type."""
+
+    http_status = 415
 
 
 class ValidationFailed(AutomationError):
@@ -79,6 +97,10 @@ class ValidationFailed(AutomationError):
 
 class FlowValidationError(ValidationFailed):
     """A flow definition breaks a rule; ``details`` name the node and field."""
+
+
+class IdempotencyKeyReused(ValidationFailed):
+    """An ``Idempotency-Key`` sent again with another request body: nothing is recorded."""
 
 
 # --- Node errors (Step Functions error names) ----------------------------------------

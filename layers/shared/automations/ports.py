@@ -144,6 +144,10 @@ class TriggerStore(Protocol):
         """What an event did to runs recorded earlier (so a redelivery answers the same)."""
         ...
 
+    def remember_signature(self, *, flow_id: str, digest: str, at: str, until: int) -> bool:
+        """Remember an accepted webhook signature until ``until`` (unix seconds); False if it was before."""
+        ...
+
 
 class RunStore(Protocol):
     # reading

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from automations.api.routes import events, flows, hooks, ops, runs
-from automations.errors import AutomationError, MalformedJson, NotFound, ValidationFailed
+from automations.domain import json_body
+from automations.errors import AutomationError, MalformedJson, NotFound, UnsupportedMediaType, ValidationFailed
 from automations.observability import logger
 
 API_TITLE = "Automations engine API"
@@ -44,7 +48,9 @@ def validation_error(error: RequestValidationError) -> AutomationError:
 
 
 def build_resolver() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    # every JSON body is parsed once, by the strict parser: limits on size, depth and numbers
+    # (``domain.json_body``); its errors are AutomationErrors, answered below like any other
+    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_body.parse)
     for group in (flows, hooks, events, runs, ops):
         app.include_router(group.router)
 
@@ -63,6 +69,19 @@ def build_resolver() -> APIGatewayRestResolver:
     @app.exception_handler(RequestValidationError)
     def handle_validation_error(error: RequestValidationError) -> Response:
         return error_response(validation_error(error))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def handle_unsupported_content_type(_: RequestUnsupportedContentType) -> Response:
+        content_type = app.current_event.headers.get("content-type", "")
+        return error_response(UnsupportedMediaType(f"send JSON (Content-Type: application/json), not {content_type!r}"))
+
+    @app.exception_handler(UnicodeDecodeError)
+    def handle_undecodable_body(error: UnicodeDecodeError) -> Response:
+        # Powertools decodes a base64 body to text before our parser sees it; any other decode
+        # error is ours, and stays a 500 with its cause in the logs
+        if not app.current_event.is_base64_encoded:
+            return handle_unexpected(error)
+        return error_response(MalformedJson(f"request body is not UTF-8 text (invalid byte at offset {error.start})"))
 
     @app.not_found
     def handle_not_found(_: Exception) -> Response:

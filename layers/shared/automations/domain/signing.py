@@ -1,7 +1,9 @@
 """Webhook signatures: ``X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
 
 The timestamp is signed with the body, so a captured request cannot be replayed outside the
-tolerance window; comparison is constant-time.
+tolerance window; comparison is constant-time. Inside the window a signature is accepted once:
+``verify`` returns what identifies it (its timestamp and digest), and the webhook intake
+remembers it until the window has passed (``replay_until``).
 """
 
 from __future__ import annotations
@@ -9,10 +11,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from automations.errors import InvalidSignature
 
 SIGNATURE_HEADER = "X-Signature"
+# a remembered signature outlives its window by this much, so clock skew between the
+# caller's timestamp and ours cannot reopen it
+REPLAY_MARGIN_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    """A signature that matched: ``digest`` is HMAC(secret, "<t>.<body>"), unique per (secret, t, body)."""
+
+    timestamp: int
+    digest: str
+
+    def replay_until(self, tolerance_seconds: int) -> int:
+        """Unix seconds until which the same signature would still pass ``verify`` (plus a margin)."""
+        return self.timestamp + tolerance_seconds + REPLAY_MARGIN_SECONDS
 
 
 def new_secret() -> str:
@@ -25,7 +43,7 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def verify(secret: str, header: str | None, body: bytes, now: int, tolerance_seconds: int) -> None:
+def verify(secret: str, header: str | None, body: bytes, now: int, tolerance_seconds: int) -> VerifiedSignature:
     if not header:
         raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
     parts: dict[str, list[str]] = {}
@@ -45,3 +63,4 @@ def verify(secret: str, header: str | None, body: bytes, now: int, tolerance_sec
     matches = [hmac.compare_digest(expected, candidate) for candidate in candidates]
     if not any(matches):
         raise InvalidSignature("signature does not match the body")
+    return VerifiedSignature(timestamp=timestamp, digest=expected)

@@ -58,6 +58,10 @@ _WS = re.compile(r"\s*")
 _DATE_ONLY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATE_CODES = "%ABHIMSYabdjmpy"
 _LITERAL_WORDS = {"true": True, "false": False, "null": None}
+# A list index or a number literal in a template or expression: long enough for any real use, short
+# enough that no huge literal reaches int() (Python refuses over 4,300 digits) or a date shift.
+MAX_INDEX_DIGITS = 9
+MAX_LITERAL_CHARS = 40
 _MISSING = object()
 
 
@@ -94,7 +98,9 @@ def scan_path(text: str, pos: int, error: ErrorFactory = TemplateSyntaxError) ->
         if not (m := _SEGMENT.match(text, i)):
             what = "a name or index after '.'" if text[i] == "." else "'[<number>]'"
             raise error(f"expected {what} at position {i}", i)
-        path.append(m.group(2) or int(m.group(1) or m.group(3)))
+        if (index := m.group(1) or m.group(3)) is not None and len(index) > MAX_INDEX_DIGITS:
+            raise error(f"index at position {i} is too large (at most {MAX_INDEX_DIGITS} digits)", i)
+        path.append(m.group(2) or int(index))
         i = m.end()
     return tuple(path), i
 
@@ -107,7 +113,12 @@ def scan_literal(text: str, pos: int, error: ErrorFactory = TemplateSyntaxError)
     if text.startswith(("'", '"'), pos):
         raise error(f"unterminated string starting at position {pos}", pos)
     if m := _NUMBER.match(text, pos):
-        return (float(m[0]) if m[1] or m[2] else int(m[0])), m.end()
+        if len(m[0]) > MAX_LITERAL_CHARS:
+            raise error(f"number at position {pos} is too long (at most {MAX_LITERAL_CHARS} characters)", pos)
+        value = float(m[0]) if m[1] or m[2] else int(m[0])
+        if not math.isfinite(value):
+            raise error(f"number at position {pos} is out of range", pos)
+        return value, m.end()
     if (m := _WORD.match(text, pos)) and m.group() in _LITERAL_WORDS:
         return _LITERAL_WORDS[m.group()], m.end()
     raise error(f"expected a literal value at position {pos}", pos)
@@ -225,6 +236,11 @@ def _check_args(name: str, args: list[Any], pos: int) -> None:
         raise TemplateSyntaxError(msg, pos)
     if name.startswith("add_") and not _is_number(args[0]):
         raise TemplateSyntaxError(f"filter '{name}' needs a number (at position {pos})", pos)
+    if name.startswith("add_"):
+        try:
+            timedelta(**{name[4:]: args[0]})
+        except OverflowError:
+            raise TemplateSyntaxError(f"filter '{name}' shifts too far: {args[0]} (at position {pos})", pos) from None
     if name == "date" and args:
         codes = re.findall(r"%(.?)", args[0]) if isinstance(args[0], str) else [""]
         if any(not c or c not in _DATE_CODES for c in codes):

@@ -30,6 +30,9 @@ class TriggerEvent(RecordModel):
     data: Any = None
     fired_at: str | None = None
     idempotency_key: str | None = None
+    # SHA-256 of the request (a webhook's raw body; the canonical JSON of a manual run or
+    # re-trigger request): the same Idempotency-Key with another request is refused
+    request_hash: str | None = None
     run_ids: list[str] = Field(default_factory=list)
     # an event's effect on runs recorded earlier (withdrawal, reschedule): set once applied
     cancelled: list[str] | None = None

@@ -19,7 +19,7 @@ from automations.errors import Conflict
 from automations.flows.definition import EventTrigger, ScheduleTrigger
 from automations.logic.flows import get_owned_flow
 from automations.logic.planning import correlation_key, deadline_after, trigger_deadline
-from automations.logic.recording import Recorded, RunPlan, record_runs, trigger_id_for
+from automations.logic.recording import Recorded, RunPlan, record_runs, request_hash, trigger_id_for
 from automations.ports import Store
 
 
@@ -46,6 +46,7 @@ def run_manually(
         flow_id=flow_id,
         received_at=clock.iso(now),
         idempotency_key=idempotency_key,
+        request_hash=request_hash(request.model_dump(mode="json", by_alias=True)),
     )
     if isinstance(spec, EventTrigger):
         trigger = trigger.model_copy(update={"event_type": spec.event, "data": request.data})

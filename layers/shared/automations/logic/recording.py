@@ -5,19 +5,23 @@ run is recorded ``scheduled`` with its first execution requested and the step of
 queued; the table's stream starts that execution when it is due, or gives it a one-time schedule
 when it is due later (the outbox), so nothing here has a side effect beyond the one write.
 With an idempotency key the trigger id is derived from it, so a retried call finds the first
-recording and records nothing twice.
+recording and records nothing twice; the trigger keeps a hash of the request (``request_hash``),
+so the same key sent with another request is refused (``IdempotencyKeyReused``, 422) instead of
+answering with a recording of something else.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from automations.domain import clock, ids
 from automations.domain.runs import ErrorInfo, Execution, Run, StatusChange, Step, first_execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
-from automations.errors import ValidationFailed
+from automations.errors import IdempotencyKeyReused, ValidationFailed
 from automations.flows.definition import Flow
 from automations.logic.flows import load_version
 from automations.logic.steps import queued_step
@@ -55,6 +59,24 @@ def trigger_id_for(scope: str, idempotency_key: str | None) -> str:
     return f"trg_{digest}"
 
 
+def request_hash(request: bytes | Any) -> str:
+    """SHA-256 of a request: raw bytes as they are (a webhook's signed body), anything else as
+    canonical JSON (sorted keys, no spaces), so equal requests hash equal however they were spelled."""
+    if not isinstance(request, bytes):
+        request = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(request).hexdigest()
+
+
+def replayed(first: TriggerEvent, request_hash: str | None) -> Recorded:
+    """The answer to a replay of ``first``: its recording, if the request is the same one."""
+    if first.request_hash is not None and request_hash is not None and first.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key '{first.idempotency_key}' was used with another request body "
+            f"(first recorded at {first.received_at}); use a new key for a new request"
+        )
+    return Recorded(first.trigger_id, first.run_ids, replayed=True, trigger=first)
+
+
 def record_runs(store: Store, trigger: TriggerEvent, plans: list[RunPlan]) -> Recorded:
     """Record ``trigger`` and one run per plan (each with its first execution) in one transaction."""
     records = [_run_record(store, trigger, plan) for plan in plans]
@@ -64,7 +86,7 @@ def record_runs(store: Store, trigger: TriggerEvent, plans: list[RunPlan]) -> Re
     except DuplicateTrigger:
         first = store.get_trigger(trigger.trigger_id)
         assert first is not None, "a duplicate trigger exists by definition"
-        return Recorded(first.trigger_id, first.run_ids, replayed=True, trigger=first)
+        return replayed(first, trigger.request_hash)
     failed_at_once = sum(1 for r in records if r.execution is None)
     if failed_at_once:
         count(Metric.RUNS_FAILED, failed_at_once)

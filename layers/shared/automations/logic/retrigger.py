@@ -20,7 +20,7 @@ from automations.domain.status import RunStatus, StepStatus
 from automations.errors import Conflict, NotFound, ValidationFailed
 from automations.logic.accounts import Caller
 from automations.logic.history import list_runs, owned_run_detail
-from automations.logic.recording import RunPlan, record_runs, trigger_id_for
+from automations.logic.recording import RunPlan, record_runs, request_hash, trigger_id_for
 from automations.ports import RunDetail, RunQuery, Store
 
 RETRIGGERABLE = (RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.COMPLETED)
@@ -57,6 +57,7 @@ def _retrigger(store: Store, detail: RunDetail, *, from_step: str | None, idempo
             "flow_id": run.flow_id,
             "received_at": clock.iso(clock.now()),
             "idempotency_key": idempotency_key,
+            "request_hash": request_hash({"fromStep": from_step}),
             "run_ids": [],
             "cancelled": None,
             "rescheduled": None,

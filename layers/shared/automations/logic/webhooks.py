@@ -1,15 +1,22 @@
-"""The webhook trigger: verify the signature, then record the event and its run."""
+"""The webhook trigger: verify the signature, then record the event and its run.
+
+Replay-proof: a signature is accepted once. Each accepted one is remembered (per flow, until its
+window has passed); the same signature again answers 409 ``SignatureReplayed`` and records
+nothing. A retry that carries the same ``Idempotency-Key`` is a different case: it finds the
+first recording and gets its answer (the same signature and body included), and with another
+body it answers 422 ``IdempotencyKeyReused``. So the key is looked up before the signature is
+remembered, and again when remembering finds it taken (a retry racing its first call).
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from automations.domain import clock, signing
+from automations.domain import clock, json_body, signing
 from automations.domain.redaction import redact_headers
 from automations.domain.triggers import TriggerEvent
-from automations.errors import MalformedJson, NotFound, PayloadTooLarge
-from automations.logic.recording import Recorded, RunPlan, record_runs, trigger_id_for
+from automations.errors import NotFound, PayloadTooLarge, SignatureReplayed
+from automations.logic.recording import Recorded, RunPlan, record_runs, replayed, request_hash, trigger_id_for
 from automations.ports import Store
 
 # Transport noise that API Gateway and CloudFront add: not worth keeping with the event.
@@ -24,16 +31,14 @@ _TRANSPORT_HEADERS = (
     "x-forwarded-",
 )
 # The trigger is stored verbatim in one item, and a DynamoDB item holds at most 400 KB.
-MAX_TRIGGER_BODY_BYTES = 256 * 1024
+MAX_TRIGGER_BODY_BYTES = json_body.MAX_BODY_BYTES
 
 
 def parse_json_body(raw: bytes) -> Any:
+    """An empty body is ``{}``; anything else must be JSON the table can store (``json_body``)."""
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise MalformedJson(f"request body is not valid JSON: {error}") from error
+    return json_body.parse(raw)
 
 
 def receive_webhook(
@@ -46,7 +51,7 @@ def receive_webhook(
     if flow is None or flow.trigger.type != "webhook" or flow.deleted_at is not None:
         raise NotFound(f"no webhook flow '{flow_id}'")
     lowered = {k.lower(): v for k, v in headers.items()}
-    signing.verify(
+    signature = signing.verify(
         flow.webhook_secret,
         lowered.get(signing.SIGNATURE_HEADER.lower()),
         raw_body,
@@ -54,14 +59,39 @@ def receive_webhook(
         tolerance_seconds,
     )
     idempotency_key = lowered.get("idempotency-key")
+    body = parse_json_body(raw_body)  # before the signature is remembered: a bad body uses nothing up
     trigger = TriggerEvent(
         trigger_id=trigger_id_for(f"webhook:{flow_id}", idempotency_key),
         account_id=flow.account_id,
         kind="webhook",
         flow_id=flow_id,
         received_at=clock.iso(clock.now()),
-        body=parse_json_body(raw_body),
+        body=body,
         headers=redact_headers({k: v for k, v in lowered.items() if not k.startswith(_TRANSPORT_HEADERS)}),
         idempotency_key=idempotency_key,
+        request_hash=request_hash(raw_body),
     )
+    if (first := _first_recording(store, trigger)) is not None:
+        return first  # a retry of a recorded call: its answer, whatever its signature
+    remembered = store.remember_signature(
+        flow_id=flow_id,
+        digest=signature.digest,
+        at=trigger.received_at,
+        until=signature.replay_until(tolerance_seconds),
+    )
+    if not remembered:
+        if (first := _first_recording(store, trigger)) is not None:
+            return first
+        raise SignatureReplayed(
+            "this signature was accepted before: a signed request is accepted once (sign each new "
+            "call anew; a retry with the first call's Idempotency-Key gets the first answer)"
+        )
     return record_runs(store, trigger, [RunPlan(flow=flow)])
+
+
+def _first_recording(store: Store, trigger: TriggerEvent) -> Recorded | None:
+    """With an Idempotency-Key: the first recording's answer if it exists (422 for another body)."""
+    if trigger.idempotency_key is None:
+        return None
+    first = store.get_trigger(trigger.trigger_id)
+    return replayed(first, trigger.request_hash) if first is not None else None

@@ -375,6 +375,25 @@ class DynamoRepository:
         update = _Update().set("cancelled", cancelled).set("rescheduled", rescheduled)
         self._update(keys.trigger(trigger_id), update, "attribute_exists(pk)")
 
+    def remember_signature(self, *, flow_id: str, digest: str, at: str, until: int) -> bool:
+        """Only the first of the same signature is remembered; DynamoDB's TTL drops it after ``until``.
+        (TTL deletes within days, not at once: a remembered signature past its window answers as
+        before, since ``signing.verify`` refuses it first.)"""
+        item = {
+            **keys.webhook_signature(flow_id, digest),
+            "entity": "webhookSignature",
+            "flowId": flow_id,
+            "acceptedAt": at,
+            "expiresAt": until,
+        }
+        try:
+            self.client.put_item(**self._put(item, "attribute_not_exists(pk)"))
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
     # --- runs ---------------------------------------------------------------------
 
     def get_run(self, run_id: str) -> Run | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Request
@@ -11,6 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from automations.api.dependencies import AppSettings, Repository
 from automations.api.schemas import TriggerAcceptedResponse
+from automations.domain import json_body
 from automations.logic.webhooks import receive_webhook
 
 router = APIGatewayRouter()
@@ -22,7 +22,10 @@ router = APIGatewayRouter()
     summary="Trigger a webhook flow",
     description="Body: any JSON (available to nodes as trigger.body). Header X-Signature: "
     't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>, within 5 minutes. '
-    "An Idempotency-Key header makes retries of the same call return the first recording.",
+    "A signature is accepted once: the same one again answers 409 (SignatureReplayed). An Idempotency-Key "
+    "header makes retries of the same call (the same body, signed again or not) return the first recording; "
+    "the same key with another body answers 422 (IdempotencyKeyReused). The body must be JSON that the "
+    "table can store (nested at most 24 deep, numbers of at most 38 digits, no NaN/Infinity): 400 otherwise.",
     tags=["triggers"],
 )
 def webhook(
@@ -31,8 +34,7 @@ def webhook(
     # this request's own event: a module-level router's `current_event` is that of the resolver that
     # included it last, which is another one when several resolvers share a process (the local stack)
     event = request.resolved_event
-    raw = event.body or ""
-    raw_body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    raw_body = json_body.raw_bytes(event.body, base64_encoded=bool(event.is_base64_encoded))
     accepted = receive_webhook(
         repo,
         flow_id=flow_id,

@@ -1,0 +1,331 @@
+"""Issue #10's bad inputs through ApiFunction's real handler: each a clear 4xx, never a 500, nothing recorded;
+and replay-proof intake (a signature accepted once; an Idempotency-Key bound to its request body)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from automations.domain import json_body, signing
+from tests.integration.conftest import api_event, signed_webhook, table_items
+
+Event = dict[str, Any]
+
+
+def nested(depth: int, kind: str = "array") -> str:
+    """JSON text of ``depth`` arrays (or objects) one inside the other."""
+    if kind == "array":
+        return "[" * depth + "1" + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def flow_with(body: Any) -> dict[str, Any]:
+    """A valid flow definition whose one node sends ``body``."""
+    node = {"id": "call", "type": "http_request", "method": "POST", "url": "https://crm.example.com/x", "body": body}
+    return {"name": "bad input", "trigger": {"type": "webhook"}, "nodes": [node]}
+
+
+def flow_json(body_text: str) -> str:
+    """A flow definition as JSON text, the node's body spliced in verbatim (text json.dumps cannot write)."""
+    return json.dumps(flow_with("BODY")).replace('"BODY"', body_text)
+
+
+def raw_event(event: Event, raw: bytes) -> Event:
+    """The event with a body of raw bytes, as API Gateway delivers a body it does not take for text."""
+    return {**event, "body": base64.b64encode(raw).decode(), "isBase64Encoded": True}
+
+
+def signed_raw(flow: dict[str, Any], raw: bytes, **headers: str) -> Event:
+    """A webhook of these exact bytes, signed now."""
+    event = raw_event(signed_webhook(flow["flowId"], flow["webhookSecret"], "", **headers), raw)
+    signature = signing.sign(flow["webhookSecret"], raw, int(time.time()))
+    event["headers"]["X-Signature"] = signature
+    event["multiValueHeaders"]["X-Signature"] = [signature]
+    return event
+
+
+def text_plain(event: Event) -> Event:
+    headers = {**event["headers"], "Content-Type": "text/plain"}
+    return {**event, "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()}}
+
+
+def hook(flow: dict[str, Any], text: str) -> Event:
+    return signed_webhook(flow["flowId"], flow["webhookSecret"], text)
+
+
+def manual(flow: dict[str, Any], body: Any, **headers: str) -> Event:
+    return api_event("api_create_flow.json", path=f"/flows/{flow['flowId']}/runs", body=body, headers=headers)
+
+
+def as_decimals(value: Any) -> Any:
+    """Numbers as the decimal values their JSON spells, so 9.99e125 equals 999 followed by 123 zeros."""
+    return json.loads(json.dumps(value), parse_float=Decimal, parse_int=Decimal)
+
+
+FORTY_DIGITS = "1" + "0" * 39
+DEEP = nested(10_000)
+
+# (id, the request built from the saved webhook flow, status, error type)
+BAD_INPUTS: list[tuple[str, Callable[[dict[str, Any]], Event], int, str]] = [
+    # content types other than JSON on JSON routes
+    ("flows-text-plain", lambda f: text_plain(api_event("api_create_flow.json")), 415, "UnsupportedMediaType"),
+    ("manual-run-text-plain", lambda f: text_plain(manual(f, {"data": {}})), 415, "UnsupportedMediaType"),
+    # nesting: 10,000 deep (arrays, objects), and deeper than DynamoDB stores (40, and one past the limit)
+    ("flows-10000-deep-arrays", lambda f: api_event("api_create_flow.json", body=DEEP), 400, "JsonTooDeep"),
+    (
+        "flows-10000-deep-objects",
+        lambda f: api_event("api_create_flow.json", body=nested(10_000, "object")),
+        400,
+        "JsonTooDeep",
+    ),
+    ("hooks-10000-deep-arrays", lambda f: hook(f, DEEP), 400, "JsonTooDeep"),
+    ("hooks-10000-deep-objects", lambda f: hook(f, nested(10_000, "object")), 400, "JsonTooDeep"),
+    ("hooks-40-deep", lambda f: hook(f, nested(40, "object")), 400, "JsonTooDeep"),
+    ("hooks-one-past-the-limit", lambda f: hook(f, nested(json_body.MAX_DEPTH + 1)), 400, "JsonTooDeep"),
+    ("manual-run-40-deep", lambda f: manual(f, f'{{"data": {nested(40)}}}'), 400, "JsonTooDeep"),
+    ("events-10000-deep", lambda f: api_event("api_create_flow.json", path="/events", body=DEEP), 400, "JsonTooDeep"),
+    # bytes that are not UTF-8 text
+    (
+        "flows-not-utf8",
+        lambda f: raw_event(api_event("api_create_flow.json"), b'{"name": "\xff\xfe"}'),
+        400,
+        "MalformedJson",
+    ),
+    ("hooks-not-utf8", lambda f: signed_raw(f, b'{"name": "\xc3\x28"}'), 400, "MalformedJson"),
+    ("hooks-not-base64", lambda f: {**hook(f, "{}"), "body": "###", "isBase64Encoded": True}, 400, "MalformedJson"),
+    # a huge index in a placeholder, or number in a filter argument: refused when the flow is saved
+    (
+        "placeholder-5000-digit-index",
+        lambda f: api_event(
+            "api_create_flow.json", body=flow_with({"x": "{{ trigger.body.items[" + "9" * 5000 + "] }}"})
+        ),
+        422,
+        "FlowValidationError",
+    ),
+    (
+        "placeholder-5000-digit-dotted-index",
+        lambda f: api_event(
+            "api_create_flow.json", body=flow_with({"x": "{{ trigger.body.items." + "9" * 5000 + " }}"})
+        ),
+        422,
+        "FlowValidationError",
+    ),
+    (
+        "add-days-5000-digits",
+        lambda f: api_event(
+            "api_create_flow.json", body=flow_with({"x": "{{ trigger.body.at | add_days(" + "9" * 5000 + ") }}"})
+        ),
+        422,
+        "FlowValidationError",
+    ),
+    (
+        "add-days-beyond-any-date",
+        lambda f: api_event(
+            "api_create_flow.json", body=flow_with({"x": "{{ trigger.body.at | add_days(" + "9" * 30 + ") }}"})
+        ),
+        422,
+        "FlowValidationError",
+    ),
+    # numbers DynamoDB cannot store exactly: refused, never rounded
+    (
+        "flows-40-digit-integer",
+        lambda f: api_event("api_create_flow.json", body=flow_json(FORTY_DIGITS)),
+        400,
+        "NumberOutOfRange",
+    ),
+    ("hooks-40-digit-integer", lambda f: hook(f, f'{{"n": {FORTY_DIGITS}}}'), 400, "NumberOutOfRange"),
+    ("hooks-5000-digit-integer", lambda f: hook(f, f'{{"n": {"9" * 5000}}}'), 400, "NumberOutOfRange"),
+    ("manual-run-40-digit-integer", lambda f: manual(f, f'{{"data": {FORTY_DIGITS}}}'), 400, "NumberOutOfRange"),
+    ("hooks-1e999", lambda f: hook(f, '{"n": 1e999}'), 400, "NumberOutOfRange"),
+    ("hooks-1e126", lambda f: hook(f, '{"n": 1e126}'), 400, "NumberOutOfRange"),
+    ("hooks-1e-131", lambda f: hook(f, '{"n": 1e-131}'), 400, "NumberOutOfRange"),
+    ("hooks-39-significant-digits", lambda f: hook(f, '{"n": 0.' + "1" * 39 + "}"), 400, "NumberOutOfRange"),
+    # values that are not JSON, or not Unicode
+    ("hooks-nan", lambda f: hook(f, '{"n": NaN}'), 400, "MalformedJson"),
+    ("hooks-infinity", lambda f: hook(f, '{"n": Infinity}'), 400, "MalformedJson"),
+    ("hooks-minus-infinity", lambda f: hook(f, '{"n": -Infinity}'), 400, "MalformedJson"),
+    (
+        "events-nan",
+        lambda f: api_event("api_create_flow.json", path="/events", body='{"id": "e1", "type": "t", "data": NaN}'),
+        400,
+        "MalformedJson",
+    ),
+    ("hooks-lone-surrogate", lambda f: hook(f, '{"name": "\\ud800"}'), 400, "MalformedJson"),
+    (
+        "flows-lone-surrogate",
+        lambda f: api_event("api_create_flow.json", body=flow_json('"\\udfff"')),
+        400,
+        "MalformedJson",
+    ),
+    ("manual-run-lone-surrogate", lambda f: manual(f, '{"data": "\\ud800x"}'), 400, "MalformedJson"),
+    # larger than one item can hold
+    (
+        "flows-too-large",
+        lambda f: api_event("api_create_flow.json", body=flow_with("x" * 300_000)),
+        413,
+        "PayloadTooLarge",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "error_type"), [row[1:] for row in BAD_INPUTS], ids=[r[0] for r in BAD_INPUTS]
+)
+def test_each_bad_input_gets_its_4xx_in_the_error_shape_and_records_nothing(
+    api, webhook_flow, event, status, error_type
+) -> None:
+    # Given the table after saving one webhook flow
+    before = table_items()
+    # When the bad request arrives
+    answered, body = api(event(webhook_flow))
+    # Then it is refused with its 4xx (never a 500) and the documented error shape
+    assert answered == status, body
+    assert set(body) == {"error"} and body["error"]["type"] == error_type and body["error"]["message"]
+    # And nothing was recorded (not even a remembered signature)
+    assert table_items() == before
+
+
+def test_values_at_the_limits_are_accepted_and_stored_exactly(api, webhook_flow) -> None:
+    # Given a webhook body at every limit: 24 deep, 38 digits, 1e125 and 1e-130, non-ASCII text
+    body_text = json.dumps(
+        {
+            "deep": json.loads(nested(json_body.MAX_DEPTH - 1)),
+            "big": int("9" * 38),
+            "huge": 9.99e125,
+            "tiny": 1e-130,
+            "text": "Zoë 🚀",
+        },
+        ensure_ascii=False,
+    )
+    # When it is sent
+    status, answer = api(hook(webhook_flow, body_text))
+    # Then it is recorded, and the run's trigger carries exactly what was sent
+    assert status == 202, answer
+    _, run = api(api_event("api_get_run.json", path=f"/runs/{answer['runIds'][0]}"))
+    # (as numbers: the table gives back a float with an integral value, 9.99e125, as an int)
+    assert as_decimals(run["trigger"]["body"]) == as_decimals(json.loads(body_text))
+
+
+def test_webhooks_keep_accepting_any_content_type(api, webhook_flow) -> None:
+    # Given a signed JSON body sent as text/plain (webhook senders label bodies loosely)
+    event = text_plain(hook(webhook_flow, '{"a": 1}'))
+    # When it arrives, Then it is recorded as before
+    assert api(event)[0] == 202
+
+
+# --- a signature is accepted once ---------------------------------------------------------------
+
+
+def count(prefix: str) -> int:
+    return sum(1 for i in table_items() if i["sk"]["S"].startswith(prefix))
+
+
+def test_the_same_signature_twice_is_refused_409_and_records_nothing(api, webhook_flow) -> None:
+    # Given a signed webhook that was accepted
+    event = hook(webhook_flow, '{"email": "a@b.c"}')
+    assert api(event)[0] == 202
+    after_first = table_items()
+    # When the very same request (signature and body) is sent again inside the window
+    status, body = api(event)
+    # Then it is refused as a replay and nothing more is recorded
+    assert status == 409 and body["error"]["type"] == "SignatureReplayed", body
+    assert table_items() == after_first
+    assert count("RUN") == 1
+    # And the remembered signature expires just after the window (DynamoDB TTL)
+    (remembered,) = [i for i in table_items() if i["sk"]["S"] == "SIGNATURE"]
+    signed_at = int(event["headers"]["X-Signature"].split(",")[0].removeprefix("t="))
+    assert int(remembered["expiresAt"]["N"]) == signed_at + 300 + signing.REPLAY_MARGIN_SECONDS
+
+
+def test_a_replayed_signature_with_an_idempotency_key_added_is_still_refused(api, webhook_flow) -> None:
+    # Given a signed webhook accepted without an Idempotency-Key
+    event = hook(webhook_flow, '{"n": 1}')
+    assert api(event)[0] == 202
+    # When someone replays it with a key of their own (headers other than the body are not signed)
+    replay = {
+        **event,
+        "headers": {**event["headers"], "Idempotency-Key": "mine"},
+        "multiValueHeaders": {**event["multiValueHeaders"], "Idempotency-Key": ["mine"]},
+    }
+    status, body = api(replay)
+    # Then it is refused as a replay: one run only
+    assert status == 409 and body["error"]["type"] == "SignatureReplayed"
+    assert count("RUN") == 1
+
+
+def test_a_retry_with_the_same_key_and_signature_gets_the_first_answer(api, webhook_flow) -> None:
+    # Given a webhook accepted with an Idempotency-Key
+    event = signed_webhook(webhook_flow["flowId"], webhook_flow["webhookSecret"], {"n": 1}, **{"Idempotency-Key": "k"})
+    first = api(event)
+    assert first[0] == 202
+    # When the sender retries it verbatim (same key, same signature, same body), and once signed anew
+    again = api(event)
+    resigned = api(
+        signed_webhook(
+            webhook_flow["flowId"],
+            webhook_flow["webhookSecret"],
+            {"n": 1},
+            at=int(time.time()) - 5,
+            **{"Idempotency-Key": "k"},
+        )
+    )
+    # Then both get the first answer: a legitimate retry, not a replay
+    assert again == first and resigned == first
+    assert count("RUN") == 1 and count("EXECUTION#") == 1
+
+
+# --- an Idempotency-Key is bound to its request body ---------------------------------------------
+
+
+def test_a_webhook_key_reused_with_another_body_answers_422_and_records_nothing(api, webhook_flow) -> None:
+    # Given a webhook recorded under Idempotency-Key k
+    key = {"Idempotency-Key": "k"}
+    first = api(signed_webhook(webhook_flow["flowId"], webhook_flow["webhookSecret"], {"n": 1}, **key))
+    assert first[0] == 202
+    before = table_items()
+    # When the key comes again with another body (properly signed)
+    status, body = api(signed_webhook(webhook_flow["flowId"], webhook_flow["webhookSecret"], {"n": 2}, **key))
+    # Then it is refused: the new payload is not silently dropped behind the first answer
+    assert status == 422 and body["error"]["type"] == "IdempotencyKeyReused", body
+    assert "Idempotency-Key 'k'" in body["error"]["message"]
+    assert table_items() == before
+    # And the same body with the key still answers the first recording
+    assert api(signed_webhook(webhook_flow["flowId"], webhook_flow["webhookSecret"], {"n": 1}, **key)) == first
+
+
+def test_a_manual_run_key_reused_with_another_body_answers_422(api, webhook_flow) -> None:
+    # Given a manual run recorded under Idempotency-Key m
+    first = api(manual(webhook_flow, {"data": {"n": 1}}, **{"Idempotency-Key": "m"}))
+    assert first[0] == 202
+    before = table_items()
+    # When the key is reused with other data, Then 422 and nothing recorded
+    status, body = api(manual(webhook_flow, {"data": {"n": 2}}, **{"Idempotency-Key": "m"}))
+    assert status == 422 and body["error"]["type"] == "IdempotencyKeyReused", body
+    assert table_items() == before
+    # And the same request, spelled differently (key order, spaces), answers the first
+    assert api(manual(webhook_flow, '{ "data" : {"n":1} }', **{"Idempotency-Key": "m"})) == first
+
+
+def test_a_retrigger_key_reused_with_another_body_answers_422(api, webhook_flow) -> None:
+    # Given a cancelled run, re-triggered under Idempotency-Key r
+    _, recorded = api(manual(webhook_flow, {"data": {}}))
+    run_id = recorded["runIds"][0]
+    assert api(api_event("api_create_flow.json", path=f"/runs/{run_id}/cancel", body=None))[0] == 202
+    retrigger = f"/runs/{run_id}/retrigger"
+    first = api(api_event("api_create_flow.json", path=retrigger, body=None, headers={"Idempotency-Key": "r"}))
+    assert first[0] == 202, first
+    before = table_items()
+    # When the key is reused with another request (from a step), Then 422 and nothing recorded
+    status, body = api(
+        api_event("api_create_flow.json", path=retrigger, body={"fromStep": "notify"}, headers={"Idempotency-Key": "r"})
+    )
+    assert status == 422 and body["error"]["type"] == "IdempotencyKeyReused", body
+    assert table_items() == before
+    # And the same request again answers the first new run
+    assert api(api_event("api_create_flow.json", path=retrigger, body=None, headers={"Idempotency-Key": "r"})) == first
