@@ -80,6 +80,9 @@ class ApiClient:
     def post(self, path: str, body: Mapping[str, Any]) -> Any:
         return self._request("POST", path, json=dict(body))
 
+    def delete(self, path: str) -> Any:
+        return self._request("DELETE", path)
+
     def pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Every page of a ``{"items", "nextCursor"}`` listing, following ``nextCursor`` to the end."""
         cursor = params.get("cursor")
@@ -130,6 +133,6 @@ def _reason(error: requests.ConnectionError) -> str:
     return str(reason or error)
 
 
-def segment(value: str) -> str:
+def segment(value: str, safe: str = "") -> str:
     """A path segment from user input: quoted, so that a run id cannot reach another route."""
-    return quote(value, safe="")
+    return quote(value, safe=safe)

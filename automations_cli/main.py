@@ -21,7 +21,7 @@ Exit codes:
   1  the API answered an error not listed here (e.g. 422 invalid input)
   2  usage error (bad arguments or options, no API key)
   3  not found (404)
-  4  conflict: the run is in a state that does not allow it (409)
+  4  conflict: the run (or key) is in a state that does not allow it (409)
   5  authentication failed (401/403)
   6  cannot reach the API (connection error, timeout) or it answered 5xx
 """
@@ -213,6 +213,87 @@ def ops_overdue(client: ApiClient, flow_id: str | None, as_json: bool) -> None:
         print_json(answer)
     else:
         click.echo(views.overdue(answer))
+
+
+@cli.group()
+def keys() -> None:
+    """The account's API keys: list, create, revoke (rotate: create a new one, then revoke the old)."""
+
+
+@keys.command("list")
+@json_option
+@click.pass_obj
+def list_keys(client: ApiClient, as_json: bool) -> None:
+    """The account's keys, newest first: id, prefix, created, revoked (never the secret)."""
+    answer = client.get("/keys")
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(views.key_list(answer.get("items") or []))
+
+
+@keys.command("create")
+@click.option("--name", help="What the key is for (shown in the listing).")
+@json_option
+@click.pass_obj
+def create_key(client: ApiClient, name: str | None, as_json: bool) -> None:
+    """A new key for the account; the key itself is printed this once."""
+    answer = client.post("/keys", {"name": name} if name else {})
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(views.new_key(answer))
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@json_option
+@click.pass_obj
+def revoke_key(client: ApiClient, key_id: str, as_json: bool) -> None:
+    """Revoke a key: it answers 401 from its next request on. The key you call with can go only
+    while another live key exists (exit 4 otherwise)."""
+    # key ids look like apikey:<hex>; the colon is a legal path character, kept as is
+    answer = client.delete(f"/keys/{segment(key_id, safe=':')}")
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(f"Revoked {answer.get('keyId', key_id)} at {answer.get('revokedAt')}")
+
+
+@cli.group()
+def admin() -> None:
+    """Straight on a deployed stack's table with your AWS credentials (no API key needed)."""
+
+
+@admin.command("create-account")
+@click.option(
+    "--table",
+    "table",
+    envvar="AUTOMATIONS_TABLE",
+    show_envvar=True,
+    metavar="NAME",
+    help="The stack's DynamoDB table (its output TableName).",
+)
+@click.option("--stack", metavar="NAME", help="Read the table name from this CloudFormation stack's TableName output.")
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    callback=lambda c, p, v: v and check_url(c, p, v),
+    help="DynamoDB endpoint (the local stack's moto endpoint: GET /_local/health shows it).",
+)
+@click.option("--name", default="first key", show_default=True, help="The first key's name.")
+@json_option
+def create_account(table: str | None, stack: str | None, endpoint_url: str | None, name: str, as_json: bool) -> None:
+    """Create an account and its first API key; prints the account id and the key, once."""
+    from automations_cli import admin as admin_ops  # boto3 and the engine's code: only for this command
+
+    if bool(table) == bool(stack):
+        raise click.UsageError("give the table: --table NAME or --stack NAME (one of them)")
+    account_id, answer = admin_ops.create_account(table=table, stack=stack, endpoint_url=endpoint_url, name=name)
+    if as_json:
+        print_json({"accountId": account_id, **answer})
+    else:
+        click.echo(views.new_key(answer, account_id))
 
 
 def main() -> None:

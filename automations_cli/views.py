@@ -199,3 +199,31 @@ def overdue(answer: Json) -> str:
     if len(items) < count:
         parts.append(f"({len(items)} of {count} shown; --json for the API's answer with its cursor)")
     return "\n\n".join(parts)
+
+
+def key_list(items: list[Json]) -> str:
+    if not items:
+        return "No API keys."
+    rows: list[list[Cell]] = [
+        [
+            text(k.get("keyId")),
+            text(k.get("prefix")) + "…",
+            text(k.get("createdAt")),
+            Styled(f"revoked {k['revokedAt']}", {"fg": "red"})
+            if k.get("revokedAt")
+            else Styled("live", {"fg": "green"}),
+            text(k.get("name")),
+        ]
+        for k in items
+    ]
+    return table(["KEY", "PREFIX", "CREATED", "STATE", "NAME"], rows)
+
+
+def new_key(answer: Json, account_id: str | None = None) -> str:
+    pairs: list[tuple[str, Cell]] = [
+        *([("Account", text(account_id))] if account_id else []),
+        ("Key id", text(answer.get("keyId"))),
+        ("API key", bold(text(answer.get("apiKey")))),
+        ("Created", text(answer.get("createdAt"))),
+    ]
+    return fields(pairs) + "\n\nThe API key is shown this once: store it now (only its hash is kept)."

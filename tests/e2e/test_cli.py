@@ -148,3 +148,27 @@ def test_ops_overdue_answers(stack: StackClient, failed_run: dict[str, Any]) -> 
     overdue = automations(stack, "ops", "overdue", "--flow", failed_run["flowId"])
     assert overdue.returncode == 0, overdue.stderr
     assert overdue.stdout.strip() == "No overdue runs."
+
+
+def test_keys_create_list_revoke_and_the_revoked_key_is_refused(stack: StackClient) -> None:
+    # Given the stack's account; When the operator creates a key
+    created = automations(stack, "keys", "create", "--name", "e2e rotation", "--json")
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)
+
+    # Then the listing shows it (by prefix, never the secret) and the key works
+    listed = automations(stack, "keys", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert key["apiKey"] not in listed.stdout
+    (shown,) = [k for k in json.loads(listed.stdout)["items"] if k["keyId"] == key["keyId"]]
+    assert shown["prefix"] == key["apiKey"][:8] and shown["name"] == "e2e rotation" and not shown.get("revokedAt")
+    assert automations(stack, "--api-key", key["apiKey"], "keys", "list").returncode == 0
+
+    # When it is revoked
+    revoked = automations(stack, "keys", "revoke", key["keyId"])
+    assert revoked.returncode == 0, revoked.stderr
+
+    # Then the very next request with it answers 401: exit code 5
+    refused = automations(stack, "--api-key", key["apiKey"], "keys", "list")
+    assert refused.returncode == 5, (refused.stdout, refused.stderr)
+    assert "revoked" in refused.stderr

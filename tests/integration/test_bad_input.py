@@ -7,12 +7,13 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from automations.domain import json_body, signing
+from automations.domain import clock, json_body, signing
 from tests.integration.conftest import api_event, signed_webhook, table_items
 
 Event = dict[str, Any]
@@ -329,3 +330,47 @@ def test_a_retrigger_key_reused_with_another_body_answers_422(api, webhook_flow)
     assert table_items() == before
     # And the same request again answers the first new run
     assert api(api_event("api_create_flow.json", path=retrigger, body=None, headers={"Idempotency-Key": "r"})) == first
+
+
+# --- secret rotation ------------------------------------------------------------------------
+
+
+def rotate(api, flow_id: str, body: Any = None) -> tuple[int, Any]:
+    return api(api_event("api_create_flow.json", path=f"/flows/{flow_id}/secret", body=body))
+
+
+def test_a_rotated_secret_takes_over_and_the_old_one_verifies_only_during_its_grace(
+    api, webhook_flow, monkeypatch
+) -> None:
+    flow_id, old = webhook_flow["flowId"], webhook_flow["webhookSecret"]
+    # When the secret is rotated with an hour's grace
+    status, rotated = rotate(api, flow_id, {"graceSeconds": 3600})
+    assert status == 200, rotated
+    new = rotated["webhookSecret"]
+    assert new.startswith("whsec_") and new != old and rotated["previousSecretValidUntil"]
+    # Then both secrets verify during the grace period; nothing else does
+    assert api(signed_webhook(flow_id, new, {"n": 1}))[0] == 202
+    assert api(signed_webhook(flow_id, old, {"n": 2}))[0] == 202
+    assert api(signed_webhook(flow_id, "whsec_other", {"n": 3}))[0] == 401
+    # and the flow's answers never show a secret
+    status, flow = api(api_event("api_get_flow.json", path=f"/flows/{flow_id}"))
+    assert status == 200 and old not in json.dumps(flow) and new not in json.dumps(flow)
+    # When the grace period is over (two hours later, by the senders' real clock) Then only the new one verifies
+    later = int(time.time()) + 2 * 3600
+    monkeypatch.setattr(clock, "wall_now", lambda: datetime.fromtimestamp(later, UTC))
+    assert api(signed_webhook(flow_id, old, {"n": 4}, at=later))[0] == 401
+    assert api(signed_webhook(flow_id, new, {"n": 5}, at=later))[0] == 202
+
+
+def test_rotating_without_grace_retires_the_old_secret_at_once_and_bad_requests_are_refused(api, webhook_flow) -> None:
+    flow_id, old = webhook_flow["flowId"], webhook_flow["webhookSecret"]
+    status, rotated = rotate(api, flow_id, {"graceSeconds": 0})
+    assert status == 200
+    assert api(signed_webhook(flow_id, old, {"n": 1}))[0] == 401
+    assert api(signed_webhook(flow_id, rotated["webhookSecret"], {"n": 1}))[0] == 202
+    assert rotate(api, flow_id, {"graceSeconds": 8 * 86400})[0] == 422
+    assert rotate(api, "flow_nope")[0] == 404
+    assert (
+        api(api_event("api_create_flow.json", path=f"/flows/{flow_id}/secret", body={}, key="other-account-key"))[0]
+        == 404
+    )

@@ -609,3 +609,96 @@ def test_no_colour_when_no_color_is_set_even_on_a_terminal(api: StubApi) -> None
     result = automations(api, "runs", "show", "run_FAILED", env={"NO_COLOR": "1"}, color=True)
     assert result.exit_code == 0, result.output
     assert "\x1b[" not in result.stdout
+
+
+# --- keys -----------------------------------------------------------------------------------------
+
+LIVE_KEY = {"keyId": "apikey:0123456789ab", "prefix": "ak_AbCdE", "createdAt": "2026-11-25T10:00:00Z", "name": "ci"}
+REVOKED_KEY = {
+    "keyId": "apikey:ba9876543210",
+    "prefix": "ak_ZyXwV",
+    "createdAt": "2026-11-24T10:00:00Z",
+    "revokedAt": "2026-11-25T09:00:00Z",
+}
+
+
+def with_delete(api: StubApi) -> StubApi:
+    """The stub answers DELETE too (only the key routes use it)."""
+    handler = api.server.RequestHandlerClass
+    handler.do_DELETE = handler._answer  # type: ignore[attr-defined]
+    return api
+
+
+def test_keys_list_prints_ids_prefixes_and_which_are_revoked(api: StubApi) -> None:
+    # Given an account with a live key and a revoked one
+    api.on("GET", "/keys", (200, {"items": [LIVE_KEY, REVOKED_KEY]}))
+
+    # When the operator lists keys
+    result = automations(api, "keys", "list")
+
+    # Then one line per key: id, prefix, state, name
+    assert result.exit_code == 0, result.output
+    assert "ak_AbCdE" in lines_with(result.stdout, "apikey:0123456789ab")[0]
+    assert "live" in lines_with(result.stdout, "apikey:0123456789ab")[0]
+    assert "revoked 2026-11-25T09:00:00Z" in lines_with(result.stdout, "apikey:ba9876543210")[0]
+
+
+def test_keys_list_json_prints_the_apis_answer_as_is(api: StubApi) -> None:
+    api.on("GET", "/keys", (200, {"items": [LIVE_KEY]}))
+    result = automations(api, "keys", "list", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"items": [LIVE_KEY]}
+
+
+def test_keys_create_sends_the_name_and_prints_the_key_once(api: StubApi) -> None:
+    # Given the API makes the key
+    created = {**LIVE_KEY, "apiKey": "ak_AbCdEfGhIjKl"}
+    api.on("POST", "/keys", (201, created))
+
+    # When the operator creates a named key
+    result = automations(api, "keys", "create", "--name", "ci")
+
+    # Then the name was sent, and the key is printed with a warning that it is shown once
+    assert result.exit_code == 0, result.output
+    assert api.only_request().body == {"name": "ci"}
+    assert "ak_AbCdEfGhIjKl" in result.stdout and "shown this once" in result.stdout
+
+
+def test_keys_revoke_deletes_the_key_by_id(api: StubApi) -> None:
+    # Given a key the API revokes
+    with_delete(api).on("DELETE", "/keys/apikey:0123456789ab", (200, {**LIVE_KEY, "revokedAt": "2026-11-25T11:00:00Z"}))
+
+    # When the operator revokes it
+    result = automations(api, "keys", "revoke", "apikey:0123456789ab")
+
+    # Then one DELETE of that key, and the time it was revoked
+    assert result.exit_code == 0, result.output
+    assert api.only_request().method == "DELETE"
+    assert "Revoked apikey:0123456789ab at 2026-11-25T11:00:00Z" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("answer", "exit_code"),
+    [
+        (api_error(409, "Conflict", "this is the account's last live key"), 4),
+        (api_error(404, "NotFound", "no API key"), 3),
+        (api_error(401, "Unauthorized", "this API key was revoked"), 5),
+    ],
+)
+def test_keys_revoke_errors_exit_with_their_codes(api: StubApi, answer: tuple[int, Any], exit_code: int) -> None:
+    with_delete(api).on("DELETE", "/keys/apikey:0123456789ab", answer)
+    result = automations(api, "keys", "revoke", "apikey:0123456789ab")
+    assert result.exit_code == exit_code, result.output
+    assert answer[1]["error"]["message"] in result.stderr
+
+
+def test_a_key_id_cannot_reach_another_route(api: StubApi) -> None:
+    with_delete(api)
+    result = automations(api, "keys", "revoke", "../flows/x")
+    assert result.exit_code == 3
+    assert api.only_request().path == "/keys/..%2Fflows%2Fx"
+
+
+def test_admin_create_account_needs_a_table_or_a_stack() -> None:
+    result = CliRunner().invoke(cli, ["admin", "create-account"], env=CLEAN_ENV)
+    assert result.exit_code == 2 and "--table" in result.output

@@ -108,9 +108,50 @@ class TransitionRejected(Exception):
     """A conditional write found the item in a state that forbids the change."""
 
 
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored and shown: never the secret, never its hash."""
+
+    key_id: str
+    account_id: str
+    prefix: str
+    created_at: str
+    name: str | None = None
+    revoked_at: str | None = None
+
+    def dump(self) -> dict[str, Any]:
+        fields = {
+            "keyId": self.key_id,
+            "accountId": self.account_id,
+            "prefix": self.prefix,
+            "createdAt": self.created_at,
+        }
+        return {
+            **fields,
+            **({"name": self.name} if self.name else {}),
+            **({"revokedAt": self.revoked_at} if self.revoked_at else {}),
+        }
+
+
 class AccountStore(Protocol):
-    def account_for_api_key(self, key_hash: str) -> str | None: ...
-    def put_api_key(self, *, key_hash: str, account_id: str, created_at: str) -> None: ...
+    def account_for_api_key(self, key_hash: str) -> str | None:
+        """The account of a live key (None when unknown or revoked)."""
+        ...
+
+    def api_key_for_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash, read consistently (a revocation shows at once)."""
+        ...
+
+    def put_api_key(self, record: ApiKeyRecord, *, key_hash: str) -> ApiKeyRecord:
+        """Store a new key and its account's listing entry together; a key stored before is kept
+        as it was and returned (a Conflict if it belongs to another account)."""
+        ...
+
+    def get_api_key(self, account_id: str, key_id: str) -> ApiKeyRecord | None: ...
+    def list_api_keys(self, account_id: str) -> list[ApiKeyRecord]: ...
+    def revoke_api_key(self, account_id: str, key_id: str, *, at: str) -> None:
+        """Mark the key revoked (the first time is kept), its lookup and listing entries together."""
+        ...
 
 
 class FlowStore(Protocol):
@@ -121,6 +162,11 @@ class FlowStore(Protocol):
     def get_flow_version(self, flow_id: str, version: int) -> FlowVersion | None: ...
     def delete_flow(self, flow_id: str, *, at: str) -> Flow:
         """Mark it deleted (once: a second delete keeps the first time); its history stays."""
+        ...
+
+    def rotate_webhook_secret(self, flow_id: str, *, expected: str, new: str, previous_valid_until: str) -> Flow:
+        """``new`` becomes the secret and ``expected`` the previous one, valid until then; only while
+        ``expected`` is still the secret (TransitionRejected otherwise)."""
         ...
 
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from automations.api.routes import events, flows, hooks, ops, runs
+from automations.api.routes import events, flows, hooks, keys, ops, runs
 from automations.domain import json_body
 from automations.errors import AutomationError, MalformedJson, NotFound, UnsupportedMediaType, ValidationFailed
 from automations.observability import logger
@@ -51,7 +51,7 @@ def build_resolver() -> APIGatewayRestResolver:
     # every JSON body is parsed once, by the strict parser: limits on size, depth and numbers
     # (``domain.json_body``); its errors are AutomationErrors, answered below like any other
     app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_body.parse)
-    for group in (flows, hooks, events, runs, ops):
+    for group in (flows, hooks, events, runs, ops, keys):
         app.include_router(group.router)
 
     app.enable_swagger(path="/swagger", title=API_TITLE, version=API_VERSION)

@@ -79,6 +79,26 @@ class FlowCreated(FlowDetail):
     webhook_secret: str = Field(description="Shown once: sign webhook calls with it (X-Signature)")
 
 
+class RotateSecretRequest(ApiModel):
+    grace_seconds: int | None = Field(
+        default=None, ge=0, le=604_800, description="Seconds the old secret still verifies (default 86400; 0: none)"
+    )
+
+
+class SecretRotated(ApiModel):
+    flow_id: str
+    webhook_secret: str = Field(description="Shown once: sign webhook calls with it from now on")
+    previous_secret_valid_until: str | None = Field(description="Until then the old secret verifies too")
+
+    @classmethod
+    def of(cls, flow: Flow) -> SecretRotated:
+        return cls(
+            flow_id=flow.flow_id,
+            webhook_secret=flow.webhook_secret,
+            previous_secret_valid_until=flow.previous_secret_valid_until,
+        )
+
+
 class FlowPage(ApiModel):
     items: list[FlowSummary]
     next_cursor: str | None

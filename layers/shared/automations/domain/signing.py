@@ -43,7 +43,10 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def verify(secret: str, header: str | None, body: bytes, now: int, tolerance_seconds: int) -> VerifiedSignature:
+def verify(
+    secret: str | list[str], header: str | None, body: bytes, now: int, tolerance_seconds: int
+) -> VerifiedSignature:
+    """``secret``: one, or several that are valid at once (a rotation's grace period)."""
     if not header:
         raise InvalidSignature(f"missing {SIGNATURE_HEADER} header")
     parts: dict[str, list[str]] = {}
@@ -58,9 +61,12 @@ def verify(secret: str, header: str | None, body: bytes, now: int, tolerance_sec
         raise InvalidSignature(f"{SIGNATURE_HEADER} must look like 't=<unix seconds>,v1=<hex>'") from error
     if abs(now - timestamp) > tolerance_seconds:
         raise InvalidSignature(f"signature timestamp is outside the {tolerance_seconds}-second window")
-    expected = sign(secret, body, timestamp).split("v1=", 1)[1]
-    # every candidate is compared, so timing does not reveal which (if any) matched
-    matches = [hmac.compare_digest(expected, candidate) for candidate in candidates]
-    if not any(matches):
+    # every candidate is compared with every secret, so timing does not reveal which (if any) matched
+    matched = None
+    for one in [secret] if isinstance(secret, str) else secret:
+        expected = sign(one, body, timestamp).split("v1=", 1)[1]
+        if any([hmac.compare_digest(expected, candidate) for candidate in candidates]) and matched is None:
+            matched = expected
+    if matched is None:
         raise InvalidSignature("signature does not match the body")
-    return VerifiedSignature(timestamp=timestamp, digest=expected)
+    return VerifiedSignature(timestamp=timestamp, digest=matched)

@@ -150,6 +150,16 @@ class Flow(RecordModel):
     version: int
     trigger: Trigger
     webhook_secret: str
+    # after a rotation, the secret it replaced still verifies until then (senders switch over)
+    previous_webhook_secret: str | None = None
+    previous_secret_valid_until: str | None = None
     created_at: str
     updated_at: str
     deleted_at: str | None = Field(default=None, description="Deleted flows take no triggers; history stays")
+
+    def webhook_secrets(self, now: str) -> list[str]:
+        """The secrets a webhook signature may be made with now: the current one, and the one it
+        replaced while its grace period lasts."""
+        previous = self.previous_webhook_secret
+        still_valid = previous is not None and (self.previous_secret_valid_until or "") > now
+        return [self.webhook_secret, *([previous] if still_valid and previous else [])]

@@ -1,14 +1,18 @@
-"""API keys: stored only as SHA-256 hashes; a bearer key maps to exactly one account."""
+"""Accounts and their API keys: stored only as SHA-256 hashes; a bearer key maps to exactly one
+account. Keys are created, listed and revoked per account (rotation: create a new key, move the
+clients over, revoke the old one); a revoked key is refused from its next request on."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from automations.domain import clock
-from automations.errors import Unauthorized
-from automations.ports import AccountStore
+from automations.domain import clock, ids
+from automations.errors import Conflict, NotFound, Unauthorized
+from automations.ports import AccountStore, ApiKeyRecord
+
+PREFIX_LENGTH = 8  # "ak_AbCdE": enough to tell keys apart on screen, far too little to guess the rest
 
 
 def hash_api_key(key: str) -> str:
@@ -19,8 +23,9 @@ def new_api_key() -> str:
     return "ak_" + secrets.token_urlsafe(32)
 
 
-def register_api_key(store: AccountStore, account_id: str, key: str) -> None:
-    store.put_api_key(key_hash=hash_api_key(key), account_id=account_id, created_at=clock.iso(clock.now()))
+def key_id(key_hash: str) -> str:
+    """A key's public id: not secret, the start of its SHA-256 (what run history records as ``by``)."""
+    return f"apikey:{key_hash[:12]}"
 
 
 @dataclass(frozen=True)
@@ -32,17 +37,71 @@ class Caller:
     key_id: str
 
 
-def key_id(key_hash: str) -> str:
-    return f"apikey:{key_hash[:12]}"
+@dataclass(frozen=True)
+class NewKey:
+    """A key just made: ``secret`` is shown once and stored nowhere."""
+
+    key: ApiKeyRecord
+    secret: str
+
+
+def register_api_key(store: AccountStore, account_id: str, key: str, *, name: str | None = None) -> ApiKeyRecord:
+    """Store ``key`` (hashed) for the account, with its listing entry. Registering the same key
+    for the same account again keeps it as it was (so a local stack can re-register its demo key)."""
+    key_hash = hash_api_key(key)
+    record = ApiKeyRecord(
+        key_id=key_id(key_hash),
+        account_id=account_id,
+        prefix=key[:PREFIX_LENGTH],
+        created_at=clock.iso(clock.now()),
+        name=name,
+    )
+    return store.put_api_key(record, key_hash=key_hash)
+
+
+def create_key(store: AccountStore, account_id: str, name: str | None = None) -> NewKey:
+    secret = new_api_key()
+    return NewKey(key=register_api_key(store, account_id, secret, name=name), secret=secret)
+
+
+def create_account(store: AccountStore, name: str | None = None) -> tuple[str, NewKey]:
+    """A new account id and its first key (what ``automations admin create-account`` does)."""
+    account_id = ids.new_id("acct")
+    return account_id, create_key(store, account_id, name)
+
+
+def list_keys(store: AccountStore, account_id: str) -> list[ApiKeyRecord]:
+    """The account's keys, newest first, revoked ones included (with when)."""
+    return sorted(store.list_api_keys(account_id), key=lambda k: (k.created_at, k.key_id), reverse=True)
+
+
+def revoke_key(store: AccountStore, caller: Caller, key_id_: str) -> ApiKeyRecord:
+    """Revoke one of the caller's account's keys (again: no change). The key the caller is using
+    may go only while another live key remains: an account must not lock itself out."""
+    key = store.get_api_key(caller.account_id, key_id_)
+    if key is None:
+        raise NotFound(f"no API key {key_id_!r}")
+    if key.revoked_at:
+        return key
+    if key.key_id == caller.key_id and not any(
+        k.revoked_at is None and k.key_id != key.key_id for k in store.list_api_keys(caller.account_id)
+    ):
+        raise Conflict("this is the account's last live key and the one you are calling with: create another key first")
+    at = clock.iso(clock.now())
+    store.revoke_api_key(caller.account_id, key.key_id, at=at)
+    return replace(key, revoked_at=at)
 
 
 def authenticate(store: AccountStore, authorization: str | None) -> Caller:
-    """``Authorization: Bearer <key>`` -> the caller, or Unauthorized."""
+    """``Authorization: Bearer <key>`` -> the caller, or Unauthorized (also for a revoked key: the
+    key item is read consistently, so a revocation holds from the very next request)."""
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send 'Authorization: Bearer <api key>'")
     key_hash = hash_api_key(key.strip())
-    account_id = store.account_for_api_key(key_hash)
-    if account_id is None:
+    record = store.api_key_for_hash(key_hash)
+    if record is None:
         raise Unauthorized("unknown API key")
-    return Caller(account_id=account_id, key_id=key_id(key_hash))
+    if record.revoked_at:
+        raise Unauthorized("this API key was revoked")
+    return Caller(account_id=record.account_id, key_id=key_id(key_hash))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from automations.domain import clock, ids, signing
 from automations.errors import Conflict, NotFound, ValidationFailed
@@ -62,6 +63,33 @@ def delete_flow(store: FlowStore, account_id: str, flow_id: str) -> Flow:
     and its schedules removed by the stream (see ``reactions.follow_flow``). Deleting twice is fine."""
     get_owned_flow(store, account_id, flow_id)
     return store.delete_flow(flow_id, at=clock.iso(clock.now()))
+
+
+# How long a rotated-out webhook secret keeps verifying, unless the caller says otherwise.
+DEFAULT_SECRET_GRACE = timedelta(hours=24)
+MAX_SECRET_GRACE = timedelta(days=7)
+
+
+def rotate_webhook_secret(store: FlowStore, account_id: str, flow_id: str, grace: timedelta | None) -> Flow:
+    """A new webhook secret (shown once); the old one still verifies for ``grace`` (0: not at all),
+    so senders can switch without dropping calls. Rotating again ends an earlier grace period."""
+    grace = DEFAULT_SECRET_GRACE if grace is None else grace
+    if not timedelta(0) <= grace <= MAX_SECRET_GRACE:
+        raise ValidationFailed("graceSeconds must be between 0 and 604800 (7 days)")
+    flow = get_owned_flow(store, account_id, flow_id)
+    if flow.deleted_at is not None:
+        raise Conflict(f"flow '{flow_id}' was deleted at {flow.deleted_at}")
+    if flow.trigger.type != "webhook":
+        raise Conflict(
+            f"flow '{flow_id}' is triggered by {flow.trigger.type}, not a webhook: it has no secret to rotate"
+        )
+    valid_until = clock.iso(clock.wall_now() + grace)  # senders' clocks are real ones, like the signature window
+    try:
+        return store.rotate_webhook_secret(
+            flow_id, expected=flow.webhook_secret, new=signing.new_secret(), previous_valid_until=valid_until
+        )
+    except TransitionRejected as error:
+        raise Conflict(f"flow '{flow_id}' had its secret rotated at the same time; read it again") from error
 
 
 def get_owned_flow(store: FlowStore, account_id: str, flow_id: str) -> Flow:

@@ -52,7 +52,7 @@ def receive_webhook(
         raise NotFound(f"no webhook flow '{flow_id}'")
     lowered = {k.lower(): v for k, v in headers.items()}
     signature = signing.verify(
-        flow.webhook_secret,
+        flow.webhook_secrets(clock.iso(clock.wall_now())),
         lowered.get(signing.SIGNATURE_HEADER.lower()),
         raw_body,
         int(clock.wall_now().timestamp()),  # the caller signed with its real clock

@@ -2,7 +2,9 @@
 
 | item          | pk                 | sk                         | index keys                     |
 |---------------|--------------------|----------------------------|--------------------------------|
-| API key       | APIKEY#<sha256>    | APIKEY                     |                                |
+| API key       | APIKEY#<sha256>    | APIKEY                     | (the lookup of a bearer key)   |
+| account's key | ACCOUNT#<accountId>| KEY#<keyId>                | (the account's key listing;    |
+|               |                    |                            | written with the lookup item)  |
 | flow head     | FLOW#<flowId>      | FLOW                       | FlowsByAccount                 |
 | flow version  | FLOW#<flowId>      | VERSION#<000001>           |                                |
 | trigger event | TRIGGER#<id>       | TRIGGER                    |                                |
@@ -44,6 +46,17 @@ OVERDUE_SHARDS = 8
 
 def api_key(key_hash: str) -> Key:
     return {"pk": f"APIKEY#{key_hash}", "sk": "APIKEY"}
+
+
+def account_key(account_id: str, key_id: str) -> Key:
+    return {"pk": f"ACCOUNT#{account_id}", "sk": f"KEY#{key_id}"}
+
+
+ACCOUNT_KEYS_PREFIX = "KEY#"
+
+
+def account_partition(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
 
 
 def flow(flow_id: str) -> Key:

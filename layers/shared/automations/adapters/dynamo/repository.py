@@ -31,9 +31,10 @@ from automations.domain.status import (
     step_statuses_leading_to,
 )
 from automations.domain.triggers import TriggerEvent
-from automations.errors import InvalidCursor
+from automations.errors import Conflict, InvalidCursor, NotFound
 from automations.flows.definition import Flow, FlowVersion
 from automations.ports import (
+    ApiKeyRecord,
     AttemptResult,
     AttemptStart,
     DuplicateTrigger,
@@ -157,6 +158,18 @@ class _Update:
         return args
 
 
+def _api_key_record(item: dict[str, Any], key_hash: str) -> ApiKeyRecord:
+    """A stored key (lookup or listing item); keys stored before ids and prefixes existed get theirs here."""
+    return ApiKeyRecord(
+        key_id=item.get("keyId") or f"apikey:{key_hash[:12]}",
+        account_id=item["accountId"],
+        prefix=item.get("prefix", ""),
+        created_at=item.get("createdAt", ""),
+        name=item.get("name"),
+        revoked_at=item.get("revokedAt"),
+    )
+
+
 class DynamoRepository:
     """Implements ``automations.ports.Store`` (accounts, flows, triggers, runs) on one table."""
 
@@ -254,12 +267,82 @@ class DynamoRepository:
     # --- accounts -----------------------------------------------------------------
 
     def account_for_api_key(self, key_hash: str) -> str | None:
-        item = self._get(keys.api_key(key_hash), consistent=False)
-        return item["accountId"] if item else None
+        record = self.api_key_for_hash(key_hash)
+        return record.account_id if record and not record.revoked_at else None
 
-    def put_api_key(self, *, key_hash: str, account_id: str, created_at: str) -> None:
-        item = {**keys.api_key(key_hash), "entity": "apiKey", "accountId": account_id, "createdAt": created_at}
-        self.client.put_item(**self._put(item))
+    def api_key_for_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        # consistent: a key revoked a moment ago must not pass on a stale replica
+        item = self._get(keys.api_key(key_hash), consistent=True)
+        return _api_key_record(item, key_hash) if item else None
+
+    def put_api_key(self, record: ApiKeyRecord, *, key_hash: str) -> ApiKeyRecord:
+        existing = self.api_key_for_hash(key_hash)
+        if existing is not None:
+            # read first rather than let the condition fail: a failed transaction is costly on
+            # moto (it swaps the table, and with it the stream a local poller reads)
+            if existing.account_id != record.account_id:
+                raise Conflict("this API key belongs to another account")
+            return existing
+        fields = record.dump()
+        lookup = {**keys.api_key(key_hash), "entity": "apiKey", **fields}
+        listing = {
+            **keys.account_key(record.account_id, record.key_id),
+            "entity": "accountKey",
+            "keyHash": key_hash,
+            **fields,
+        }
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Put": self._put(lookup, "attribute_not_exists(pk)")},
+                {"Put": self._put(listing, "attribute_not_exists(pk)")},
+            ]
+        )
+        return record
+
+    def get_api_key(self, account_id: str, key_id: str) -> ApiKeyRecord | None:
+        item = self._get(keys.account_key(account_id, key_id))
+        return _api_key_record(item, item["keyHash"]) if item else None
+
+    def list_api_keys(self, account_id: str) -> list[ApiKeyRecord]:
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
+            "ExpressionAttributeValues": _serialize(
+                {":pk": keys.account_partition(account_id), ":sk": keys.ACCOUNT_KEYS_PREFIX}
+            ),
+            "ConsistentRead": True,
+        }
+        records: list[ApiKeyRecord] = []
+        while True:
+            response = self.client.query(**request)
+            for raw in response.get("Items", []):
+                item = _deserialize(raw)
+                records.append(_api_key_record(item, item["keyHash"]))
+            if "LastEvaluatedKey" not in response:
+                return records
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def revoke_api_key(self, account_id: str, key_id: str, *, at: str) -> None:
+        listing = self._get(keys.account_key(account_id, key_id))
+        if listing is None:
+            raise NotFound(f"no API key {key_id!r}")
+        update = {
+            "UpdateExpression": "SET revokedAt = if_not_exists(revokedAt, :at)",
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeValues": _serialize({":at": at}),
+        }
+        self.client.transact_write_items(
+            TransactItems=[
+                {"Update": {"TableName": self.table, "Key": _serialize(keys.api_key(listing["keyHash"])), **update}},
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": _serialize(keys.account_key(account_id, key_id)),
+                        **update,
+                    }
+                },
+            ]
+        )
 
     # --- flows --------------------------------------------------------------------
 
@@ -305,6 +388,13 @@ class DynamoRepository:
     def delete_flow(self, flow_id: str, *, at: str) -> Flow:
         update = _Update().set("deletedAt", at, only_if_absent=True)
         return Flow.model_validate(self._update(keys.flow(flow_id), update, "attribute_exists(pk)", returns="ALL_NEW"))
+
+    def rotate_webhook_secret(self, flow_id: str, *, expected: str, new: str, previous_valid_until: str) -> Flow:
+        update = _Update().set_all(
+            {"webhookSecret": new, "previousWebhookSecret": expected, "previousSecretValidUntil": previous_valid_until}
+        )
+        condition = f"{update.name('webhookSecret')} = {update.value('expected', expected)}"
+        return Flow.model_validate(self._update(keys.flow(flow_id), update, condition, returns="ALL_NEW"))
 
     def get_flow(self, flow_id: str) -> Flow | None:
         item = self._get(keys.flow(flow_id))

@@ -1,14 +1,22 @@
-"""/flows: create, list, read, publish, delete."""
+"""/flows: create, list, read, publish, delete; rotate a webhook flow's secret."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from automations.api.dependencies import AccountId, Repository
-from automations.api.schemas import FlowCreated, FlowDetail, FlowPage, FlowSummary
+from automations.api.schemas import (
+    FlowCreated,
+    FlowDetail,
+    FlowPage,
+    FlowSummary,
+    RotateSecretRequest,
+    SecretRotated,
+)
 from automations.flows.definition import FlowDefinition
 from automations.logic import flows
 
@@ -55,3 +63,23 @@ def get_flow(flow_id: Annotated[str, Path(alias="flowId")], account_id: AccountI
 )
 def delete_flow(flow_id: Annotated[str, Path(alias="flowId")], account_id: AccountId, repo: Repository) -> FlowSummary:
     return FlowSummary.of(flows.delete_flow(repo, account_id, flow_id))
+
+
+@router.post(
+    "/flows/<flowId>/secret",
+    summary="Rotate a webhook flow's signing secret",
+    description="Answers the new secret once. The old one still verifies for graceSeconds (default a day), "
+    "so senders can switch without losing calls.",
+    tags=["flows"],
+)
+def rotate_secret(
+    flow_id: Annotated[str, Path(alias="flowId")],
+    account_id: AccountId,
+    repo: Repository,
+    request: Annotated[RotateSecretRequest | None, Body()] = None,
+) -> SecretRotated:
+    grace = request.grace_seconds if request else None
+    rotated = flows.rotate_webhook_secret(
+        repo, account_id, flow_id, timedelta(seconds=grace) if grace is not None else None
+    )
+    return SecretRotated.of(rotated)
