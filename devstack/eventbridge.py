@@ -216,6 +216,10 @@ class EventBus:
         self._thread = threading.Thread(target=self._run, name="eventbridge", daemon=True)
         self._thread.start()
 
+    def begin_stop(self) -> None:
+        """Deliver what is queued, then end; without waiting (``stop`` waits)."""
+        self._draining.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         """Deliver what is queued (until the queue is empty, for up to ``timeout`` seconds); log what is left."""
         self._draining.set()

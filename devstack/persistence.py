@@ -362,6 +362,11 @@ class Saver:
         self.save_if_changed()  # what the start itself recorded (a restored stack's recovery)
         self._thread.start()
 
+    def begin_stop(self) -> None:
+        """Ask its thread to wind down without waiting (``stop`` waits), so that the stack's parts
+        stop side by side rather than one after another."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)

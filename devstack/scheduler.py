@@ -231,6 +231,11 @@ class Dispatcher:
     def start(self) -> None:
         self._thread.start()
 
+    def begin_stop(self) -> None:
+        """Ask its thread to wind down without waiting (``stop`` waits), so that the stack's parts
+        stop side by side rather than one after another."""
+        self._stop.set()
+
     def stop(self, wait_seconds: float = 5.0) -> None:
         """No more passes; deliveries under way get ``wait_seconds`` to end. One cut short was not
         settled, so the next start delivers it again."""

@@ -172,6 +172,12 @@ class LocalStack:
         """No new requests, no more firings or deliveries, then the last snapshot (executions still
         running are cut short here: the next start recovers them)."""
         self.api.shutdown()
+        # every part winds down at once; then each is waited for, in the order that keeps data whole
+        self.dispatcher.begin_stop()
+        self.poller.begin_stop()
+        self.event_bus.begin_stop()
+        if self.saver is not None:
+            self.saver.begin_stop()
         self.dispatcher.stop()
         self.poller.stop()
         self.event_bus.stop()  # what it still delivers is in the table (and its stream) before the last save

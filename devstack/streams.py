@@ -79,6 +79,11 @@ class StreamPoller:
         self.streams = boto3.client("dynamodbstreams", config=Config(account_id_endpoint_mode="disabled"))
         self._thread.start()
 
+    def begin_stop(self) -> None:
+        """Ask its thread to wind down without waiting (``stop`` waits), so that the stack's parts
+        stop side by side rather than one after another."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
