@@ -191,6 +191,16 @@ class DynamoRepository:
             request["ConditionExpression"] = condition
         return request
 
+    def _put_if_absent(self, item: dict[str, Any]) -> bool:
+        """Write ``item`` unless an item with its key exists; False if one did."""
+        try:
+            self.client.put_item(**self._put(item, "attribute_not_exists(pk)"))
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
     def _get(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self.table, Key=_serialize(key), ConsistentRead=consistent)
         return _deserialize(response["Item"]) if "Item" in response else None
@@ -476,13 +486,7 @@ class DynamoRepository:
             "acceptedAt": at,
             "expiresAt": until,
         }
-        try:
-            self.client.put_item(**self._put(item, "attribute_not_exists(pk)"))
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._put_if_absent(item)
 
     # --- runs ---------------------------------------------------------------------
 
@@ -765,13 +769,7 @@ class DynamoRepository:
             "expiresAt": self._expires_at(),
             **step.dump(),
         }
-        try:
-            self.client.put_item(**self._put(item, "attribute_not_exists(pk)"))
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._put_if_absent(item)
 
     def drop_queued_steps(self, run_id: str, node_ids: list[str]) -> list[str]:
         dropped = []
