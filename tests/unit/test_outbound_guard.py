@@ -506,7 +506,13 @@ def test_tls_to_a_pinned_address_sends_the_host_name_and_verifies_it(
 )
 def test_settings_and_the_guard_read_the_same_allowlist_syntax(entry: str) -> None:
     from automations.nodes.outbound import parse_allowlist
-    from automations.settings import check_allowlist_entry
+    from automations.settings import Settings
+
+    def check_allowlist_entry(entry: str) -> None:
+        try:
+            Settings.model_validate({"TABLE_NAME": "automations", "OUTBOUND_ALLOWLIST": entry})
+        except ValidationError as error:
+            raise ValueError(str(error)) from error
 
     def accepted(check: Any) -> bool:
         try:

@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from automations.nodes.base import NodeSettings
-
-# An allowlist entry that is not a network must be a host name, or "*." and a domain.
-_HOST_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$")
+from automations.nodes.base import NodeSettings, allowlist_entry
 
 
 def _comma_separated(value: object) -> object:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return value
-
-
-def check_allowlist_entry(entry: str) -> None:
-    """Raise ``ValueError`` naming an entry that is neither a network (CIDR, no host bits) nor a host
-    name; ``nodes.outbound.parse_allowlist`` reads the same syntax (a test keeps them in step)."""
-    text = entry.strip().lower()
-    try:
-        ipaddress.ip_network(text, strict=True)
-        return
-    except ValueError as error:
-        if "/" in text or ":" in text or text.replace(".", "").isdigit():
-            raise ValueError(f"allowlist entry '{entry}' is not a valid network: {error}") from error
-    if not _HOST_NAME.match(text):
-        raise ValueError(f"allowlist entry '{entry}' is neither a network (CIDR) nor a host name")
 
 
 class Settings(BaseModel):
@@ -66,7 +47,7 @@ class Settings(BaseModel):
     @classmethod
     def _valid_allowlist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for entry in value:
-            check_allowlist_entry(entry)
+            allowlist_entry(entry)
         return value
 
     def node_settings(self) -> NodeSettings:

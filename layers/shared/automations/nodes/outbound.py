@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
-import re
 import socket
 import threading
 import time
@@ -46,7 +45,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from automations.domain.redaction import redact_url
 from automations.errors import ConfigurationError, TransientError
-from automations.nodes.base import NodeSettings
+from automations.nodes.base import NodeSettings, allowlist_entry
 
 GuardMode = Literal["strict", "loopback"]
 GUARD_MODES: tuple[GuardMode, ...] = ("strict", "loopback")
@@ -103,7 +102,6 @@ _COMPATIBLE = _net("::/96")
 _NAT64 = _net("64:ff9b::/96")
 _SIXTOFOUR = _net("2002::/16")
 
-_HOST_NAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?$")
 CHUNK_BYTES = 16 * 1024
 
 
@@ -125,18 +123,13 @@ def parse_allowlist(entries: Iterable[str]) -> Allowlist:
     networks: list[IPNetwork] = []
     hosts: list[str] = []
     for raw in entries:
-        entry = raw.strip().lower()
-        if not entry:
+        if not raw.strip():
             continue
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=True))
-            continue
-        except ValueError as error:
-            if "/" in entry or ":" in entry or entry.replace(".", "").isdigit():
-                raise ValueError(f"allowlist entry '{raw}' is not a valid network: {error}") from error
-        if not _HOST_NAME.match(entry):
-            raise ValueError(f"allowlist entry '{raw}' is neither a network (CIDR) nor a host name")
-        hosts.append(entry.rstrip("."))
+        entry = allowlist_entry(raw)
+        if isinstance(entry, str):
+            hosts.append(entry)
+        else:
+            networks.append(entry)
     return Allowlist(tuple(networks), tuple(hosts))
 
 
