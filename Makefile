@@ -7,12 +7,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 TOOLS := .tools
 SAM := $(TOOLS)/sam/bin/sam
+# checkov pins dozens of packages of its own: its own tool environment, one per version (a new pin
+# installs afresh). Its settings and the checks skipped for every resource: .checkov.yaml.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := $(TOOLS)/checkov-$(CHECKOV_VERSION)/bin/checkov
 # sam build needs the deployed runtime's Python (3.13) on PATH; find one, pyenv's included.
 PY313_DIR ?= $(shell for d in "$$(dirname "$$(command -v python3.13 2>/dev/null)" 2>/dev/null)" \
 		$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | sort -rV); do \
 	[ -n "$$d" ] && "$$d/python3.13" -V >/dev/null 2>&1 && { echo "$$d"; break; }; done)
 
-.PHONY: help local local-reset invoke test lint build deploy clean
+.PHONY: help local local-reset invoke test lint policy bench build deploy clean
 .DEFAULT_GOAL := help
 
 $(STAMP): pyproject.toml
@@ -32,16 +36,34 @@ local-reset: $(STAMP)  ## make local, starting clean: forgets what the data dire
 invoke: $(STAMP)  ## one function, once, against the running local stack: FUNCTION=ApiFunction EVENT=events/api_list_flows.json
 	TZ=UTC $(BIN)/python -m devstack.invoke $(FUNCTION) $(EVENT)
 
-test: $(STAMP)  ## every test: unit, integration (moto), state machine, end-to-end
+# -p tests.unit.test_policies: the local stacks of the end-to-end tests record their functions' AWS
+# calls, and the session ends checking them against each function's policy in template.yaml.
+test: $(STAMP) policy  ## checkov (make policy), then every test: unit, integration (moto), state machine, end-to-end
 	$(BIN)/ruff check .
-	TZ=UTC $(BIN)/python -m pytest
+	TZ=UTC $(BIN)/python -m pytest -p tests.unit.test_policies
 
-lint: $(STAMP) $(SAM)  ## static checks: ruff, mypy, cfn-lint, sam validate --lint, asl-validator
+# Figures are ratios to a baseline timed in the same run (these machines are noisy); the README's
+# performance table is generated from bench/results.json, never typed.
+bench: $(STAMP)  ## benchmarks (cold starts as ratios to bare boto3) -> bench/results.json and the README's table
+	TZ=UTC $(BIN)/python -m bench
+	$(BIN)/python -m bench.report --readme README.md
+
+lint: $(STAMP) $(SAM) policy  ## static checks: ruff, mypy, cfn-lint, sam validate --lint, asl-validator, checkov
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
 	npx --yes asl-validator@3.16.0 --json-path statemachine/flow_interpreter.asl.json
+
+# Static policy analysis of template.yaml (IAM, encryption, logging...): checkov's CloudFormation
+# checks, which read SAM's resources too. Offline (no vendor platform); prints failures only.
+policy: $(CHECKOV)  ## static policy analysis of template.yaml: checkov (settings in .checkov.yaml)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) --config-file .checkov.yaml
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(TOOLS)/checkov-$(CHECKOV_VERSION)
+	$(TOOLS)/checkov-$(CHECKOV_VERSION)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/checkov-$(CHECKOV_VERSION)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 
 # aws-sam-cli pins its own boto3/pydantic: it lives in its own tool environment.
 $(SAM):

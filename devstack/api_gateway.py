@@ -44,7 +44,9 @@ def proxy_event(
         "requestContext": {
             "resourcePath": "/{proxy+}",
             "httpMethod": method,
-            "path": f"/{STAGE}{parts.path}",
+            # the URL's own path, as `sam local start-api` sends it: the local stack serves no
+            # stage prefix, so links built from it (Location, Swagger's server) stay local
+            "path": parts.path,
             "stage": STAGE,
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(clock.now().timestamp() * 1000),  # the stack's clock
@@ -137,6 +139,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":  # a HEAD answer has the headers of a GET, never its body
+            self.wfile.write(body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+    def __getattr__(self, name: str) -> Any:
+        # API Gateway's ANY method: every method (TRACE, QUERY, ...) reaches the function, whose
+        # router answers 405 with Allow for one a route lacks; no 501 from this server in front
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)

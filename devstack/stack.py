@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import os
+import secrets
 import socket
 import threading
 import time
@@ -75,10 +76,13 @@ class StackConfig:
 def outbound_guard_environment() -> dict[str, str]:
     """The outbound guard of the local stack's functions: flows on this machine may call services
     on this machine (loopback only, never the other private ranges), unless the stack is started
-    with ``AUTOMATIONS_SSRF_GUARD=strict``, which applies the deployed rules."""
+    with ``AUTOMATIONS_SSRF_GUARD=strict``, which applies the deployed rules, or ``offline``: loopback
+    only, no name looked up (the test suite's stacks)."""
+    from automations.nodes.base import GUARD_MODES
+
     mode = os.environ.get("AUTOMATIONS_SSRF_GUARD", "").strip().lower() or "loopback"
-    if mode not in ("loopback", "strict"):
-        raise RuntimeError(f"AUTOMATIONS_SSRF_GUARD must be 'strict' or 'loopback', got '{mode}'")
+    if mode not in GUARD_MODES:
+        raise RuntimeError(f"AUTOMATIONS_SSRF_GUARD must be one of {', '.join(GUARD_MODES)}, got '{mode}'")
     return {"OUTBOUND_GUARD": mode}
 
 
@@ -131,6 +135,7 @@ class LocalStack:
         self.moto.start()
         self._create_table()
         self._create_queues()
+        self._create_secrets()
         self._create_roles()
         self._create_schedule_groups()
         self._create_functions()
@@ -338,6 +343,15 @@ class LocalStack:
             self.resolver.refs[name] = url
             self.resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{name}"
             self.resolver.attributes[(name, "QueueName")] = f"{STACK}-{name}"
+
+    def _create_secrets(self) -> None:
+        """Every Secrets Manager secret, in moto, its value generated as CloudFormation would
+        (``GenerateSecretString``): a new one each start, so paging cursors sealed before a restart
+        answer 400 InvalidCursor, as after a rotation. Ref: the secret's ARN."""
+        client = boto3.client("secretsmanager")
+        for name in resources_of_type(self.template, "AWS::SecretsManager::Secret"):
+            arn = client.create_secret(Name=f"{STACK}-{name}", SecretString=secrets.token_urlsafe(32))["ARN"]
+            self.resolver.refs[name] = arn
 
     def _create_roles(self) -> None:
         """Every IAM role, in moto (nothing enforces its policies locally; functions use ``local-lambda``)."""

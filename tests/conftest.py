@@ -14,6 +14,7 @@ from moto import mock_aws
 from automations.adapters import scheduler, stepfunctions
 from automations.adapters.dynamo import repository as dynamo
 from automations.adapters.dynamo.repository import DynamoRepository
+from automations.adapters.secrets import read_secret
 from automations.settings import get_settings
 from devstack.functions import LambdaContext, load_handler_module
 from devstack.template import ROOT, load_template, table_create_args
@@ -23,6 +24,7 @@ from tests.support.target import TargetServer
 EVENTS = ROOT / "events"
 TABLE = "automations-test"
 SCHEDULE_GROUP = "automations-test-runs"
+CURSOR_SECRET_NAME = "automations-test-cursor-secret"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -71,11 +73,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "SCHEDULER_DEAD_LETTER_ARN": "arn:aws:sqs:us-east-1:123456789012:scheduler-dead-letters",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
-        "OUTBOUND_GUARD": "loopback",
+        "OUTBOUND_GUARD": "offline",  # loopback only, no name looked up
+        "CURSOR_SECRET_ARN": CURSOR_SECRET_NAME,  # made in moto by `repo`, like the template's
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    caches = (get_settings, dynamo.get_repository, stepfunctions.get_workflows, scheduler.get_schedules)
+    caches = (get_settings, dynamo.get_repository, stepfunctions.get_workflows, scheduler.get_schedules, read_secret)
     for cached in caches:
         cached.cache_clear()
     parameters.clear_caches()  # connection secrets are cached for minutes
@@ -91,6 +94,7 @@ def repo(aws_env: None, template: dict[str, Any]) -> Iterator[DynamoRepository]:
     with mock_aws():
         boto3.client("dynamodb").create_table(**table_create_args(template, TABLE))
         boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
+        boto3.client("secretsmanager").create_secret(Name=CURSOR_SECRET_NAME, SecretString="tests-cursor-secret")
         yield dynamo.get_repository()
 
 

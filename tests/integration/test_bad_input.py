@@ -12,7 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from automations.adapters.dynamo.repository import get_repository
 from automations.domain import clock, json_body, signing
 from tests.integration.conftest import api_event, signed_webhook, table_items
 
@@ -242,6 +244,32 @@ def test_the_same_signature_twice_is_refused_409_and_records_nothing(api, webhoo
     (remembered,) = [i for i in table_items() if i["sk"]["S"] == "SIGNATURE"]
     signed_at = int(event["headers"]["X-Signature"].split(",")[0].removeprefix("t="))
     assert int(remembered["expiresAt"]["N"]) == signed_at + 300 + signing.REPLAY_MARGIN_SECONDS
+
+
+def test_a_recording_that_fails_uses_no_signature_up_so_the_verbatim_retry_lands(
+    api, webhook_flow, monkeypatch
+) -> None:
+    # Given the table fails the first recording's transaction (throttled, or an outage)
+    repo = get_repository()
+    real = repo.client.transact_write_items
+    failures = iter([ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "TransactWriteItems")])
+
+    def flaky(**request):
+        if (error := next(failures, None)) is not None:
+            raise error
+        return real(**request)
+
+    monkeypatch.setattr(repo.client, "transact_write_items", flaky)
+    event = hook(webhook_flow, '{"n": 1}')
+    # When the signed call fails with a 500, and the sender retries it verbatim
+    assert api(event)[0] == 500
+    assert count("SIGNATURE") == 0  # the signature went with the recording: not remembered
+    status, body = api(event)
+    # Then the retry is recorded, once
+    assert status == 202, body
+    assert count("RUN") == 1 and count("SIGNATURE") == 1
+    # and the same request a third time is a replay
+    assert api(event)[1]["error"]["type"] == "SignatureReplayed"
 
 
 def test_a_replayed_signature_with_an_idempotency_key_added_is_still_refused(api, webhook_flow) -> None:

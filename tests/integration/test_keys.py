@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from automations.adapters.dynamo.repository import DynamoRepository
-from automations.logic.accounts import hash_api_key, key_id
+from automations.errors import Conflict
+from automations.logic import accounts
+from automations.logic.accounts import MAX_LIVE_KEYS, hash_api_key, key_id
 from automations_cli.main import cli
 from tests.conftest import TABLE
 from tests.integration.conftest import API_KEY, OTHER_KEY, api_event
@@ -91,6 +94,33 @@ def test_rotation_the_calling_key_may_go_only_while_another_live_key_remains(api
     assert status == 200 and revoked["revokedAt"], revoked
     assert api(keys_event("GET"))[0] == 401
     assert api(keys_event("GET", key=created["apiKey"]))[0] == 200
+
+
+def test_two_revocations_at_once_cannot_revoke_the_last_two_keys(api, repo: DynamoRepository, monkeypatch) -> None:
+    # Given two live keys, A (this test's) and B
+    a = key_id(hash_api_key(API_KEY))
+    b = create(api)
+    # and A's revocation of B listing the keys just before B's revocation of A commits
+    stale = repo.list_api_keys("acct_local")
+    assert accounts.revoke_key(repo, accounts.Caller("acct_local", b["keyId"]), a).revoked_at
+    monkeypatch.setattr(repo, "list_api_keys", lambda account_id: stale)
+    # When A's revocation of B goes ahead on what it listed
+    with pytest.raises(Conflict, match="last live key"):
+        accounts.revoke_key(repo, accounts.Caller("acct_local", a), b["keyId"])
+    # Then it is refused in its own transaction: B, now the only live key, still works
+    assert api(keys_event("GET", key=b["apiKey"]))[0] == 200
+
+
+def test_an_account_has_at_most_twenty_live_keys(api) -> None:
+    # Given an account with its first key and 19 more: 20 live keys
+    made = [create(api, name=f"k{n}") for n in range(MAX_LIVE_KEYS - 1)]
+    # When it asks for one more Then it is refused, naming the limit, and nothing is made
+    status, body = api(keys_event("POST", body={"name": "one too many"}))
+    assert status == 409 and "revoke one first" in body["error"]["message"]
+    assert len(api(keys_event("GET"))[1]["items"]) == MAX_LIVE_KEYS
+    # When one is revoked Then a new one can be made
+    assert api(keys_event("DELETE", f"/keys/{made[0]['keyId']}"))[0] == 200
+    assert api(keys_event("POST", body={"name": "replacement"}))[0] == 201
 
 
 def test_another_accounts_keys_are_invisible(api) -> None:

@@ -105,6 +105,22 @@ def test_an_event_schedules_a_run_a_day_before_its_start_and_a_redelivery_record
     assert [r["runId"] for r in page["items"]] == [run_id]
 
 
+def test_an_event_id_used_again_with_other_content_answers_422_and_changes_nothing(api, reminder_flow) -> None:
+    # Given an event recorded with its run
+    start = in_days(3)
+    _, first = post_event(api, "evt-r", "appointment.created", {"id": "apt-r", "start": start})
+    # When the same id comes with other data (or another type)
+    changed = post_event(api, "evt-r", "appointment.created", {"id": "apt-r", "start": in_days(4)})
+    retyped = post_event(api, "evt-r", "appointment.deleted", {"id": "apt-r"})
+    # Then both are refused, naming the id, and the first run is untouched
+    for status, body in (changed, retyped):
+        assert status == 422 and body["error"]["type"] == "IdempotencyKeyReused" and "evt-r" in body["error"]["message"]
+    run = get_run(api, first["runIds"][0])
+    assert run["status"] == "scheduled" and run["trigger"]["data"]["start"] == start
+    # while the same event again still answers the first recording
+    assert post_event(api, "evt-r", "appointment.created", {"id": "apt-r", "start": start}) == (202, first)
+
+
 def test_an_event_type_no_flow_subscribes_to_records_no_run(api, reminder_flow) -> None:
     status, answer = post_event(api, "evt-x", "invoice.paid", {"id": 1})
     assert (status, answer["runIds"], answer["cancelled"]) == (202, [], [])

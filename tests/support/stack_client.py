@@ -200,6 +200,7 @@ def local_stack_process(data_dir: Path, *args: str, label: str = "local stack") 
     api_port, moto_port = free_port(), free_port()
     log = tempfile.NamedTemporaryFile("w+", prefix="devstack-", suffix=".log", delete=False)  # noqa: SIM115
     env = {
+        "AUTOMATIONS_SSRF_GUARD": "offline",  # loopback only, no name looked up (unless the caller says)
         **os.environ,
         "AUTOMATIONS_API_KEY": API_KEY,
         "AUTOMATIONS_RETRY_WAIT_SCALE": RETRY_WAIT_SCALE,

@@ -49,10 +49,12 @@ class Net:
         self.names.setdefault(host, []).append(list(addresses))
 
     def getaddrinfo(self, host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0):
-        self.lookups.append(str(host))
-        answers = self.names.get(str(host))
+        answers = None if flags & socket.AI_NUMERICHOST else self.names.get(str(host))
         if answers is None:  # numeric spellings only: the real resolver's parsing, no DNS
+            if not flags & socket.AI_NUMERICHOST:
+                self.lookups.append(str(host))
             return REAL_GETADDRINFO(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+        self.lookups.append(str(host))
         addresses = answers.pop(0) if len(answers) > 1 else answers[0]
         infos = []
         for address in addresses:
@@ -265,6 +267,46 @@ def test_loopback_mode_calls_the_loopback_target(target: TargetServer) -> None:
         call(url, STRICT)
 
 
+# --- offline: loopback only, and no name is looked up (the test suite's local stacks) -----------
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("http://127.0.0.1:9/", True),
+        ("http://127.3.2.1/", True),
+        ("http://[::1]:9/", True),
+        ("http://2130706433/", True),  # numeric spellings still parse: no lookup needed
+        ("http://localhost:9/", True),
+        ("http://api.localhost/", True),
+        ("http://example.com/", False),
+        ("http://localhost.example/", False),
+        (f"http://{PUBLIC_V4}/", False),
+        ("http://10.0.0.1/", False),
+        ("http://[::ffff:127.0.0.1]/", False),
+        ("http://169.254.169.254/", False),
+    ],
+)
+def test_offline_mode_allows_loopback_only_and_never_asks_a_resolver(net: Net, url: str, allowed: bool) -> None:
+    # Given a resolver that would answer any name with a loopback address
+    net.resolve("example.com", "127.0.0.1")
+    net.resolve("localhost.example", "127.0.0.1")
+    # When the offline guard checks the URL
+    if allowed:
+        target = check_url(url, OutboundPolicy.of("offline"))
+        assert all(_loopback(sockaddr[0]) for _, sockaddr in target.addresses)
+    else:
+        with pytest.raises(ConfigurationError, match=r"offline|metadata"):
+            check_url(url, OutboundPolicy.of("offline"))
+    # Then no name reached the resolver except as a numeric spelling
+    assert not {"example.com", "localhost.example", "localhost", "api.localhost"} & set(net.lookups)
+    assert net.connects == []
+
+
+def _loopback(address: str) -> bool:
+    return address == "::1" or address.startswith("127.")
+
+
 # --- the allowlist ------------------------------------------------------------------------------
 
 
@@ -308,6 +350,8 @@ def test_the_local_stack_is_loopback_unless_started_strict(monkeypatch: pytest.M
     assert outbound_guard_environment()["OUTBOUND_GUARD"] == "loopback"
     monkeypatch.setenv("AUTOMATIONS_SSRF_GUARD", "strict")
     assert outbound_guard_environment() == {"OUTBOUND_GUARD": "strict"}
+    monkeypatch.setenv("AUTOMATIONS_SSRF_GUARD", "offline")
+    assert outbound_guard_environment() == {"OUTBOUND_GUARD": "offline"}
     monkeypatch.setenv("AUTOMATIONS_SSRF_GUARD", "off")
     with pytest.raises(RuntimeError, match="AUTOMATIONS_SSRF_GUARD"):
         outbound_guard_environment()
@@ -478,10 +522,14 @@ def test_tls_to_a_pinned_address_sends_the_host_name_and_verifies_it(
     # Then the connection went to the pinned address with the name as SNI and Host, and verified
     assert answer.response.status_code == 200 and json.loads(answer.content) == {"host": f"pinned.test:{port}"}
     assert seen == ["pinned.test"] and net.connects == [("127.0.0.1", port)]
-    # and a name the certificate does not carry fails verification, though the address is the same
+    # and a name the certificate does not carry fails verification, though the address is the same:
+    # permanent (ConfigurationError, one attempt), since a retry meets the same certificate
     net.resolve("other.test", "127.0.0.1")
-    with pytest.raises(TransientError, match=r"certificate|hostname"):
+    with pytest.raises(ConfigurationError, match=r"certificate was refused.*(certificate|hostname)"):
         fetch("GET", f"https://other.test:{port}/", policy=policy, timeout_seconds=5, max_bytes=1000, verify=ca)
+    # as is a certificate no trusted authority signed
+    with pytest.raises(ConfigurationError, match="certificate was refused"):
+        fetch("GET", f"https://pinned.test:{port}/", policy=policy, timeout_seconds=5, max_bytes=1000, verify=True)
 
 
 @pytest.mark.parametrize(

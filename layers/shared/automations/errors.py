@@ -47,6 +47,10 @@ class MalformedJson(BadRequest):
     pass
 
 
+class UnknownQueryParameter(BadRequest):
+    pass
+
+
 class InvalidCursor(BadRequest):
     pass
 
@@ -69,6 +73,10 @@ class InvalidSignature(Unauthorized):
 
 class NotFound(AutomationError):
     http_status = 404
+
+
+class MethodNotAllowed(AutomationError):
+    http_status = 405
 
 
 class Conflict(AutomationError):
@@ -154,6 +162,11 @@ class EmptyOutput(PermanentError):
     """The node declared ``failOnEmptyOutput`` and produced nothing."""
 
 
+class OutputTruncated(PermanentError):
+    """A placeholder or expression reads part of an earlier step's output that was too large to
+    record whole (``domain.item_budget``) and was recorded truncated: never a partial value."""
+
+
 class Expired(PermanentError):
     """A time-sensitive run reached its deadline before it could run."""
 
@@ -166,6 +179,7 @@ NODE_ERRORS: tuple[type[NodeError], ...] = (
     AuthenticationError,
     ExternalApiError,
     EmptyOutput,
+    OutputTruncated,
     Expired,
 )
 

@@ -61,6 +61,7 @@ class AttemptResult:
     duration_ms: int
     error: ErrorInfo | None = None
     http: HttpExchange | None = None
+    truncated: list[str] | None = None  # where ``http`` holds markers (``domain.item_budget``)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,14 @@ class InFlightRun:
 
 class DuplicateTrigger(Exception):
     """A trigger with this id was recorded before (a replayed Idempotency-Key)."""
+
+
+class KeyNotLive(Exception):
+    """The key a revocation counted on to stay live was revoked (or changed) meanwhile."""
+
+
+class SignatureTaken(Exception):
+    """The webhook signature was accepted before (it is remembered until its window ends)."""
 
 
 class TransitionRejected(Exception):
@@ -149,8 +158,10 @@ class AccountStore(Protocol):
 
     def get_api_key(self, account_id: str, key_id: str) -> ApiKeyRecord | None: ...
     def list_api_keys(self, account_id: str) -> list[ApiKeyRecord]: ...
-    def revoke_api_key(self, account_id: str, key_id: str, *, at: str) -> None:
-        """Mark the key revoked (the first time is kept), its lookup and listing entries together."""
+    def revoke_api_key(self, account_id: str, key_id: str, *, at: str, while_live: str) -> None:
+        """Mark the key revoked (the first time is kept), its lookup and listing entries together,
+        in one transaction with the check that key ``while_live`` is not revoked (``KeyNotLive``
+        otherwise): two revocations at once cannot leave the account without a live key."""
         ...
 
 
@@ -183,15 +194,26 @@ class Reschedule:
     cause: str
 
 
+@dataclass(frozen=True)
+class AcceptedSignature:
+    """A webhook signature to remember with its recording, so that it is accepted once."""
+
+    flow_id: str
+    digest: str
+    until: int  # unix seconds: past its window, DynamoDB's TTL drops it
+
+
 class TriggerStore(Protocol):
-    def record_trigger(self, trigger: TriggerEvent, runs: list[RunRecord]) -> None: ...
+    def record_trigger(
+        self, trigger: TriggerEvent, runs: list[RunRecord], signature: AcceptedSignature | None = None
+    ) -> None:
+        """The trigger, its runs and (a webhook's) signature, all or none: ``DuplicateTrigger`` if
+        the trigger id was recorded before, ``SignatureTaken`` if the signature was accepted before."""
+        ...
+
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None: ...
     def record_trigger_effects(self, trigger_id: str, *, cancelled: list[str], rescheduled: list[str]) -> None:
         """What an event did to runs recorded earlier (so a redelivery answers the same)."""
-        ...
-
-    def remember_signature(self, *, flow_id: str, digest: str, at: str, until: int) -> bool:
-        """Remember an accepted webhook signature until ``until`` (unix seconds); False if it was before."""
         ...
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from automations.nodes.base import NodeSettings, allowlist_entry
+from automations.nodes.base import GuardMode, NodeSettings, allowlist_entry
 
 
 def _comma_separated(value: object) -> object:
@@ -28,10 +28,12 @@ class Settings(BaseModel):
     scheduler_dead_letter_arn: str | None = Field(default=None, alias="SCHEDULER_DEAD_LETTER_ARN")
     history_retention_days: int = Field(default=90, alias="HISTORY_RETENTION_DAYS", ge=1)
     webhook_tolerance_seconds: int = Field(default=300, alias="WEBHOOK_TOLERANCE_SECONDS", ge=1)
+    # the secret that seals paging cursors (adapters/dynamo/cursors.py); only the API pages
+    cursor_secret_arn: str | None = Field(default=None, alias="CURSOR_SECRET_ARN")
     # The outbound guard (nodes/outbound.py): deployed engines must not be turned against the VPC,
     # loopback or the metadata endpoint ("strict", the default); the local stack sets "loopback"
     # (127.0.0.0/8 and ::1 also allowed) so flows can call services on the same machine.
-    outbound_guard: Literal["strict", "loopback"] = Field(default="strict", alias="OUTBOUND_GUARD")
+    outbound_guard: GuardMode = Field(default="strict", alias="OUTBOUND_GUARD")
     # Private targets a deployment needs: comma-separated networks (CIDR) and host names
     # ("10.20.0.0/16,billing.internal,*.corp.example"); metadata addresses stay refused.
     outbound_allowlist: Annotated[tuple[str, ...], BeforeValidator(_comma_separated)] = Field(

@@ -2,28 +2,49 @@
 
 from __future__ import annotations
 
+from re import Match
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+    OpenAPIResponseValidationMiddleware,
+)
+from aws_lambda_powertools.event_handler.openapi.dependant import get_flat_params
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from automations.api import openapi
 from automations.api.routes import events, flows, hooks, keys, ops, runs
 from automations.domain import json_body
-from automations.errors import AutomationError, MalformedJson, NotFound, UnsupportedMediaType, ValidationFailed
+from automations.errors import (
+    AutomationError,
+    InvalidSignature,
+    MalformedJson,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+    UnknownQueryParameter,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from automations.observability import logger
 
-API_TITLE = "Automations engine API"
-API_VERSION = "1.0.0"
 
-
-def error_response(error: AutomationError) -> Response:
+def error_response(error: AutomationError, headers: dict[str, str] | None = None) -> Response:
+    if isinstance(error, Unauthorized):  # RFC 9110: a 401 names the scheme that would work
+        challenge = openapi.SIGNATURE_CHALLENGE if isinstance(error, InvalidSignature) else openapi.BEARER_CHALLENGE
+        headers = {**(headers or {}), "WWW-Authenticate": challenge}
     return Response(
         status_code=error.http_status,
         content_type=content_types.APPLICATION_JSON,
         body={"error": error.to_dict()},
+        headers=headers,
     )
 
 
@@ -47,20 +68,57 @@ def validation_error(error: RequestValidationError) -> AutomationError:
     return ValidationFailed(f"invalid request: {summary}", details=details)
 
 
+class JsonObjectRequestValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, taking JSON objects only:
+
+    - no form or multipart parsing: a JSON route answers 415 to another type, before any parsing
+      (so a multipart type without a boundary is a 415, not a 500);
+    - a body that is not an object is refused: Powertools reads a list's first element as the
+      value of a field that is not a list (meant for repeated query values), so `[{..}, 5]` would
+      pass as `{..}`. Every body of this API is an object."""
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        content_type = app.current_event.headers.get("content-type", "").strip()
+        if content_type and not content_type.lower().startswith(content_types.APPLICATION_JSON):
+            raise RequestUnsupportedContentType("Unsupported content type", errors=[])
+        body = super()._get_body(app)
+        if body is not None and not isinstance(body, dict):
+            problem = {"type": "dict_type", "loc": ("body",), "msg": "the body must be a JSON object"}
+            raise RequestValidationError([problem])
+        return body
+
+
+class Resolver(APIGatewayRestResolver):
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # Powertools makes these on first use unless they exist
+        self._request_validation_middleware = JsonObjectRequestValidation()
+        self._response_validation_middleware = OpenAPIResponseValidationMiddleware(
+            validation_serializer=self._serializer,
+            has_response_validation_error=self._has_response_validation_error,
+        )
+
+    def _convert_matches_into_route_keys(self, match: Match[str]) -> dict[str, str]:
+        # API Gateway (REST) hands the path over still percent-encoded: `/keys/apikey%3Aab12` names
+        # the key `apikey:ab12`, so path parameters are decoded before the routes see them
+        return {name: unquote(value) for name, value in match.groupdict().items()}
+
+
 def build_resolver() -> APIGatewayRestResolver:
     # every JSON body is parsed once, by the strict parser: limits on size, depth and numbers
     # (``domain.json_body``); its errors are AutomationErrors, answered below like any other
-    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=json_body.parse)
+    app = Resolver(enable_validation=True, json_body_deserializer=json_body.parse)
     for group in (flows, hooks, events, runs, ops, keys):
         app.include_router(group.router)
-
-    app.enable_swagger(path="/swagger", title=API_TITLE, version=API_VERSION)
+    app.use([refuse_unknown_query_parameters])
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_json():
-        return Response(
-            200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION)
-        )
+        return Response(200, content_types.APPLICATION_JSON, openapi.document(app, app._get_base_path()))
+
+    @app.get("/swagger", include_in_schema=False)
+    def swagger():
+        return Response(200, "text/html", openapi.swagger_page(app, app._get_base_path()))
 
     @app.exception_handler(AutomationError)
     def handle_domain_error(error: AutomationError) -> Response:
@@ -85,7 +143,12 @@ def build_resolver() -> APIGatewayRestResolver:
 
     @app.not_found
     def handle_not_found(_: Exception) -> Response:
-        return error_response(NotFound(f"no route for {app.current_event.http_method} {app.current_event.path}"))
+        method, path = app.current_event.http_method.upper(), app.current_event.path
+        allowed = _methods_of(app, path)
+        if allowed:
+            refused = MethodNotAllowed(f"{path} takes {', '.join(allowed)}, not {method}")
+            return error_response(refused, {"Allow": ", ".join(allowed)})
+        return error_response(NotFound(f"no route for {method} {path}"))
 
     @app.exception_handler(Exception)
     def handle_unexpected(error: Exception) -> Response:
@@ -95,3 +158,31 @@ def build_resolver() -> APIGatewayRestResolver:
         return Response(500, content_types.APPLICATION_JSON, body)
 
     return app
+
+
+def _routes(app: APIGatewayRestResolver) -> list[Any]:
+    # Powertools keeps its routes here; tests/integration/test_api.py pins the 405 it makes possible
+    return [*app._static_routes, *app._dynamic_routes]
+
+
+def _methods_of(app: APIGatewayRestResolver, path: str) -> list[str]:
+    """The methods ``path`` takes. A fixed route wins over a pattern: ``/runs/retrigger`` is not
+    ``/runs/{runId}`` with the id "retrigger", so GET is not among its methods."""
+    static = {route.method for route in app._static_routes if route.rule.match(path)}
+    return sorted(static or {route.method for route in app._dynamic_routes if route.rule.match(path)})
+
+
+def refuse_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """400 for a query parameter the route does not take: a misspelt filter (``?stauts=failed``)
+    would otherwise be ignored and answer every run."""
+    given = set(app.current_event.query_string_parameters or {})
+    route = app.context.get("_route")
+    # (no route matched: the not-found answer runs as a route of its own, and answers 404 or 405)
+    if given and route is not None and any(route is registered for registered in _routes(app)):
+        known = {param.alias for param in get_flat_params(route.dependant) if isinstance(param.field_info, Query)}
+        if unknown := sorted(given - known):
+            takes = ", ".join(sorted(known)) or "none"
+            return error_response(
+                UnknownQueryParameter(f"unknown query parameter(s): {', '.join(unknown)} (this route takes: {takes})")
+            )
+    return next_middleware(app)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from automations.domain import clock
+from automations.domain.base import Moment
 from automations.domain.runs import (
     Attempt,
     ErrorInfo,
@@ -80,8 +81,13 @@ class FlowCreated(FlowDetail):
 
 
 class RotateSecretRequest(ApiModel):
+    # strict: `true` is not 1 second
     grace_seconds: int | None = Field(
-        default=None, ge=0, le=604_800, description="Seconds the old secret still verifies (default 86400; 0: none)"
+        default=None,
+        strict=True,
+        ge=0,
+        le=604_800,
+        description="Seconds the old secret still verifies (default 86400; 0: none)",
     )
 
 
@@ -185,6 +191,12 @@ class OverdueResponse(ApiModel):
         )
 
 
+TRUNCATED = (
+    "Where recorded values were too large to keep and were replaced by a marker "
+    '{"truncated": true, "bytes", "preview"} (JSON Pointers, e.g. /input/values/big)'
+)
+
+
 class AttemptView(ApiModel):
     attempt: int
     status: AttemptStatus
@@ -193,6 +205,7 @@ class AttemptView(ApiModel):
     duration_ms: int | None = None
     error: ErrorInfo | None = None
     http: HttpExchange | None = None
+    truncated: list[str] | None = Field(default=None, description=TRUNCATED)
 
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptView:
@@ -216,6 +229,7 @@ class StepView(ApiModel):
     carried_from: str | None = Field(
         default=None, description="Not run again: reused from this run (a re-trigger from a later step)"
     )
+    truncated: list[str] | None = Field(default=None, description=TRUNCATED)
     history: list[StatusChange] = Field(description="Every status the step passed through, oldest first")
     attempts: list[AttemptView]
 
@@ -315,11 +329,13 @@ class ResumedResponse(ApiModel):
 class BulkRetriggerRequest(ApiModel):
     flow_id: str | None = Field(default=None, description="One flow's runs; every flow's when absent")
     status: RunStatus = RunStatus.FAILED
-    from_: AwareDatetime | None = Field(default=None, alias="from", description="Due at or after (ISO 8601)")
-    to: AwareDatetime | None = Field(default=None, description="Due before (ISO 8601)")
+    from_: Moment | None = Field(default=None, alias="from", description="Due at or after (ISO 8601)")
+    to: Moment | None = Field(default=None, description="Due before (ISO 8601)")
     error_type: str | None = Field(default=None, description="Only runs that failed with this error type")
     from_step: str | None = Field(default=None, max_length=64, description="As for one re-trigger")
-    limit: int = Field(default=25, ge=1, le=BULK_LIMIT, description="Runs of the history read in this call")
+    limit: int = Field(
+        default=25, strict=True, ge=1, le=BULK_LIMIT, description="Runs of the history read in this call"
+    )
     cursor: str | None = None
 
 

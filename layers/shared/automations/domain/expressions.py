@@ -38,7 +38,7 @@ from functools import lru_cache
 from typing import Any
 
 from automations.domain.templating import ROOTS, Path, resolve, scan_literal, scan_path
-from automations.errors import ConfigurationError, MissingVariable
+from automations.errors import ConfigurationError, MissingVariable, OutputTruncated
 
 MAX_DEPTH = 32  # nested parentheses, lists and 'not's; keeps parsing and evaluation shallow
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -236,6 +236,8 @@ def _evaluate(node: Node, context: Any) -> Any:
             resolve(node[1], context)
         except MissingVariable:
             return False
+        except OutputTruncated:  # it is there, recorded truncated: reading it is the error
+            return True
         return True
     if kind == "list":
         return [_evaluate(item, context) for item in node[1]]

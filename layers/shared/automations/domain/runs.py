@@ -5,16 +5,22 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from automations.domain.base import RecordModel
+from automations.domain.item_budget import cap_message
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 
 
 class ErrorInfo(RecordModel):
     type: str
-    message: str
+    message: str = Field(description="At most 4 KB as recorded (a longer one is cut and ends '... [truncated]')")
     retryable: bool = False
+
+    @field_validator("message")
+    @classmethod
+    def _capped(cls, message: str) -> str:
+        return cap_message(message)
 
 
 class HttpExchange(RecordModel):
@@ -41,6 +47,10 @@ class Attempt(RecordModel):
     duration_ms: int | None = None
     error: ErrorInfo | None = None
     http: HttpExchange | None = None
+    truncated: list[str] | None = Field(
+        default=None,
+        description="Where recorded values were too large and were replaced by a marker (JSON Pointers)",
+    )
 
 
 class Step(RecordModel):
@@ -59,6 +69,10 @@ class Step(RecordModel):
     wake_at: str | None = Field(default=None, description="A waiting delay node wakes up at this time")
     carried_from: str | None = Field(
         default=None, description="Recorded by this earlier run and reused (a re-trigger from a later step)"
+    )
+    truncated: list[str] | None = Field(
+        default=None,
+        description="Where recorded values were too large and were replaced by a marker (JSON Pointers)",
     )
     history: list[StatusChange] = Field(default_factory=list)
 

@@ -43,7 +43,8 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from automations.errors import ConfigurationError, MissingVariable
+from automations.domain.item_budget import Truncated, find_truncated
+from automations.errors import ConfigurationError, MissingVariable, OutputTruncated
 
 ROOTS = frozenset({"trigger", "steps", "vars"})
 Path = tuple[str | int, ...]
@@ -125,9 +126,15 @@ def scan_literal(text: str, pos: int, error: ErrorFactory = TemplateSyntaxError)
 
 
 def resolve(path: Path, context: Any) -> Any:
-    """Follow ``path`` through dicts and lists only (never attributes); raise MissingVariable."""
+    """Follow ``path`` through dicts and lists only (never attributes); raise MissingVariable.
+
+    A value recorded truncated (``item_budget.Truncated``) on the way, or inside the value found,
+    raises ``OutputTruncated``: a node never reads part of a value as if it were the whole.
+    """
     cur = context
     for seg in path:
+        if isinstance(cur, Truncated):
+            break
         if isinstance(cur, dict) and str(seg) in cur:
             cur = cur[str(seg)]
         elif isinstance(cur, list | tuple) and isinstance(seg, int) and seg < len(cur):
@@ -135,6 +142,8 @@ def resolve(path: Path, context: Any) -> Any:
         else:
             name, step = format_path(path), format_path((seg,))
             raise MissingVariable(name, f"variable '{name}' does not resolve ('{step}' not found)")
+    if path[:1] != ("trigger",) and (cut := find_truncated(cur)) is not None:  # only outputs are cut
+        raise OutputTruncated(f"'{format_path(path)}' cannot be read: {cut.describe()}")
     return cur
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from automations.domain import clock, ids
 from automations.errors import Conflict, NotFound, Unauthorized
-from automations.ports import AccountStore, ApiKeyRecord
+from automations.ports import AccountStore, ApiKeyRecord, KeyNotLive
 
 PREFIX_LENGTH = 8  # "ak_AbCdE": enough to tell keys apart on screen, far too little to guess the rest
 
@@ -60,8 +60,16 @@ def register_api_key(store: AccountStore, account_id: str, key: str, *, name: st
 
 
 def create_key(store: AccountStore, account_id: str, name: str | None = None) -> NewKey:
+    """A new key for the account, while it has fewer than ``MAX_LIVE_KEYS`` live ones (409 then:
+    keys are for rotation and a few clients, not one per request)."""
+    live = sum(1 for key in store.list_api_keys(account_id) if key.revoked_at is None)
+    if live >= MAX_LIVE_KEYS:
+        raise Conflict(f"the account has {live} live API keys, the most it may have: revoke one first")
     secret = new_api_key()
     return NewKey(key=register_api_key(store, account_id, secret, name=name), secret=secret)
+
+
+MAX_LIVE_KEYS = 20
 
 
 def create_account(store: AccountStore, name: str | None = None) -> tuple[str, NewKey]:
@@ -76,20 +84,23 @@ def list_keys(store: AccountStore, account_id: str) -> list[ApiKeyRecord]:
 
 
 def revoke_key(store: AccountStore, caller: Caller, key_id_: str) -> ApiKeyRecord:
-    """Revoke one of the caller's account's keys (again: no change). The key the caller is using
-    may go only while another live key remains: an account must not lock itself out."""
+    """Revoke one of the caller's account's keys (again: no change), only while another key stays
+    live: an account must not lock itself out. Which one stays is checked in the revocation's own
+    transaction (the caller's key first), so two revocations at once cannot revoke the last two."""
     key = store.get_api_key(caller.account_id, key_id_)
     if key is None:
         raise NotFound(f"no API key {key_id_!r}")
     if key.revoked_at:
         return key
-    if key.key_id == caller.key_id and not any(
-        k.revoked_at is None and k.key_id != key.key_id for k in store.list_api_keys(caller.account_id)
-    ):
-        raise Conflict("this is the account's last live key and the one you are calling with: create another key first")
     at = clock.iso(clock.now())
-    store.revoke_api_key(caller.account_id, key.key_id, at=at)
-    return replace(key, revoked_at=at)
+    live = [k.key_id for k in store.list_api_keys(caller.account_id) if k.revoked_at is None and k.key_id != key.key_id]
+    for keeper in sorted(live, key=lambda key_id: key_id != caller.key_id):
+        try:
+            store.revoke_api_key(caller.account_id, key.key_id, at=at, while_live=keeper)
+        except KeyNotLive:
+            continue
+        return replace(key, revoked_at=at)
+    raise Conflict("this is the account's last live key: create another key first")
 
 
 def authenticate(store: AccountStore, authorization: str | None) -> Caller:

@@ -24,7 +24,7 @@ from automations.errors import NodeError
 from automations.flows.definition import EventTrigger, EventType, Flow
 from automations.logic.flows import live_flows
 from automations.logic.planning import correlation_key, deadline_after, due_time, event_run_plan
-from automations.logic.recording import record_runs, trigger_id_for
+from automations.logic.recording import record_runs, request_hash, trigger_id_for
 from automations.logic.waiting_runs import cancel_scheduled_run
 from automations.observability import logger
 from automations.ports import Reschedule, Store
@@ -55,6 +55,9 @@ def receive_event(store: Store, account_id: str, event: AccountEvent) -> EventOu
         event_type=event.type,
         event_id=event.id,
         data=event.data,
+        # the event id is the idempotency key: the same id with other content is refused (422)
+        idempotency_key=event.id,
+        request_hash=request_hash({"type": event.type, "data": event.data}),
     )
     flows = live_flows(store, account_id)
     subscribed = [f for f in flows if isinstance(f.trigger, EventTrigger) and f.trigger.event == event.type]

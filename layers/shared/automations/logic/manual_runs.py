@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from automations.domain import clock
-from automations.domain.base import CamelModel
+from automations.domain.base import CamelModel, Moment
 from automations.domain.triggers import TriggerEvent
 from automations.errors import Conflict
 from automations.flows.definition import EventTrigger, ScheduleTrigger
@@ -27,7 +27,7 @@ class ManualRunRequest(CamelModel):
     data: Annotated[Any, Field(description="What the run's trigger carries (a webhook flow's body)")] = Field(
         default_factory=dict
     )
-    at: AwareDatetime | None = Field(default=None, description="ISO 8601 with Z or an offset; absent: now")
+    at: Moment | None = Field(default=None, description="ISO 8601 with Z or an offset; absent: now")
 
 
 def run_manually(

@@ -15,10 +15,10 @@ import math
 import time
 from typing import Any
 
-from automations.domain import clock
+from automations.domain import clock, item_budget
 from automations.domain.interpreter import InterpreterState, NodeRef, NodeTask
 from automations.domain.redaction import redact_values
-from automations.domain.runs import ErrorInfo
+from automations.domain.runs import ErrorInfo, HttpExchange
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.domain.templating import render
 from automations.errors import EmptyOutput, NodeError, RateLimited
@@ -117,19 +117,30 @@ class _Attempt:
         self.started = time.monotonic()
 
     def record(self, params: dict[str, Any], outcome: NodeOutcome, error: ErrorInfo | None) -> None:
+        """Fits what is recorded to the items' budget first (``domain.item_budget``), so that no write
+        can fail for size after the node's call went out."""
         run_id, node = self.task.run_id, self.node
         ended_at = clock.iso(clock.now())
+        # the input goes first: later nodes read the output
+        recorded = item_budget.fit(
+            {"input": redact_values(params), "output": outcome.output if error is None else None}
+        )
+        marks = {"truncated": recorded.truncated or None}
+        if recorded.truncated:
+            logger.warning("step values recorded truncated", extra={"node_id": node.id, "at": recorded.truncated})
         if error is None and outcome.wait is not None:
             # the attempt goes on while the state machine waits; the step shows when it wakes up
-            fields = {**outcome.step_fields, "input": redact_values(params), "output": outcome.output}
+            fields = {**outcome.step_fields, **recorded.values, **marks}
             self.store.annotate_step(run_id=run_id, node_id=node.id, fields=fields)
             return
+        http, http_marks = _fitted_exchange(outcome.http)
         result = AttemptResult(
             status=AttemptStatus.FAILED if error else AttemptStatus.COMPLETED,
             ended_at=ended_at,
             duration_ms=int((time.monotonic() - self.started) * 1000),
             error=error,
-            http=outcome.http,
+            http=http,
+            truncated=http_marks,
         )
         if not self.store.finish_attempt(run_id=run_id, node_id=node.id, number=self.number, result=result):
             # a late outcome: this attempt was given up on (its invocation timed out) and closed
@@ -142,15 +153,25 @@ class _Attempt:
         update = StepUpdate(
             status=status,
             ended_at=ended_at if finished else None,
-            input=redact_values(params),
-            output=outcome.output if error is None else None,
+            input=recorded.values["input"],
+            output=recorded.values["output"],
             error=error,
-            fields={**outcome.step_fields, **({"error": None} if error is None else {})},
+            fields={**outcome.step_fields, **marks, **({"error": None} if error is None else {})},
             attempt=self.number,
         )
         if not self.store.update_step(run_id=run_id, node_id=node.id, node_type=node.type, update=update):
             # e.g. the platform marked the step interrupted while this attempt was in flight
             logger.warning("step moved on before this attempt ended", extra={"run_id": run_id, "node_id": node.id})
+
+
+def _fitted_exchange(http: HttpExchange | None) -> tuple[HttpExchange | None, list[str] | None]:
+    """The HTTP exchange as the attempt records it, within the item budget; where it was cut."""
+    if http is None:
+        return None, None
+    fitted = item_budget.fit({"request": http.request, "response": http.response}, prefix="/http")
+    if not fitted.truncated:
+        return http, None
+    return HttpExchange(request=fitted.values["request"], response=fitted.values["response"]), fitted.truncated
 
 
 def _close_dangling_attempts(store: Store, run_id: str, node_id: str, latest: int) -> None:

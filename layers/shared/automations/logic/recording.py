@@ -26,7 +26,7 @@ from automations.flows.definition import Flow
 from automations.logic.flows import load_version
 from automations.logic.steps import queued_step
 from automations.observability import Metric, count
-from automations.ports import DuplicateTrigger, RunRecord, Store
+from automations.ports import AcceptedSignature, DuplicateTrigger, RunRecord, Store
 
 
 @dataclass(frozen=True)
@@ -70,19 +70,23 @@ def request_hash(request: bytes | Any) -> str:
 def replayed(first: TriggerEvent, request_hash: str | None) -> Recorded:
     """The answer to a replay of ``first``: its recording, if the request is the same one."""
     if first.request_hash is not None and request_hash is not None and first.request_hash != request_hash:
+        key = f"event id '{first.event_id}'" if first.kind == "event" else f"Idempotency-Key '{first.idempotency_key}'"
         raise IdempotencyKeyReused(
-            f"Idempotency-Key '{first.idempotency_key}' was used with another request body "
-            f"(first recorded at {first.received_at}); use a new key for a new request"
+            f"{key} was used with another request body (first recorded at {first.received_at}); "
+            "use a new one for a new request"
         )
     return Recorded(first.trigger_id, first.run_ids, replayed=True, trigger=first)
 
 
-def record_runs(store: Store, trigger: TriggerEvent, plans: list[RunPlan]) -> Recorded:
-    """Record ``trigger`` and one run per plan (each with its first execution) in one transaction."""
+def record_runs(
+    store: Store, trigger: TriggerEvent, plans: list[RunPlan], signature: AcceptedSignature | None = None
+) -> Recorded:
+    """Record ``trigger`` and one run per plan (each with its first execution), and a webhook's
+    ``signature``, in one transaction (``SignatureTaken`` if it was accepted before)."""
     records = [_run_record(store, trigger, plan) for plan in plans]
     recorded = trigger.model_copy(update={"run_ids": [r.run.run_id for r in records]})
     try:
-        store.record_trigger(recorded, records)
+        store.record_trigger(recorded, records, signature)
     except DuplicateTrigger:
         first = store.get_trigger(trigger.trigger_id)
         assert first is not None, "a duplicate trigger exists by definition"

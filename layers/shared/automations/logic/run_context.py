@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from automations.domain.item_budget import Truncated, unreadable
 from automations.domain.runs import Run, Step
 from automations.domain.status import StepStatus
 from automations.domain.triggers import TriggerEvent
@@ -32,19 +33,24 @@ class RunContext:
         for step in sorted(self.steps, key=lambda s: s.step_number):
             entry: dict[str, Any] = {"status": str(step.status)}
             if step.status == StepStatus.COMPLETED:
-                entry["output"] = step.output
-                values.update(self._variables_of(step))
+                # parts recorded truncated read as OutputTruncated, never as the marker
+                output = unreadable(step.output, step.truncated or [], root="/output", node_id=step.node_id)
+                entry["output"] = output
+                values.update(self._variables_of(step, output))
             elif step.error:
                 entry["error"] = step.error.dump()
             steps[step.node_id] = entry
         return {"trigger": self.trigger.variables(), "steps": steps, "vars": values}
 
-    def _variables_of(self, step: Step) -> dict[str, Any]:
+    def _variables_of(self, step: Step, output: Any) -> dict[str, Any]:
         try:
             node = self.definition.node(step.node_id)
         except KeyError:  # a step carried over from a version without this node
             return {}
-        return REGISTRY.of(node).variables(node, step.output)
+        node_type = REGISTRY.of(node)
+        if isinstance(output, Truncated):  # recorded truncated whole: none of its variables can be read
+            return {name: output for name in node_type.assigned_variables(node)}
+        return node_type.variables(node, output)
 
 
 @dataclass(frozen=True)

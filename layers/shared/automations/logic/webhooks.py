@@ -17,7 +17,7 @@ from automations.domain.redaction import redact_headers
 from automations.domain.triggers import TriggerEvent
 from automations.errors import NotFound, PayloadTooLarge, SignatureReplayed
 from automations.logic.recording import Recorded, RunPlan, record_runs, replayed, request_hash, trigger_id_for
-from automations.ports import Store
+from automations.ports import AcceptedSignature, SignatureTaken, Store
 
 # Transport noise that API Gateway and CloudFront add: not worth keeping with the event.
 _TRANSPORT_HEADERS = (
@@ -73,20 +73,18 @@ def receive_webhook(
     )
     if (first := _first_recording(store, trigger)) is not None:
         return first  # a retry of a recorded call: its answer, whatever its signature
-    remembered = store.remember_signature(
-        flow_id=flow_id,
-        digest=signature.digest,
-        at=trigger.received_at,
-        until=signature.replay_until(tolerance_seconds),
-    )
-    if not remembered:
+    # the signature is remembered with the recording, in one transaction: a write that fails
+    # uses it up no more than it records the call, so the sender's verbatim retry still lands
+    accepted = AcceptedSignature(flow_id, signature.digest, signature.replay_until(tolerance_seconds))
+    try:
+        return record_runs(store, trigger, [RunPlan(flow=flow)], accepted)
+    except SignatureTaken:
         if (first := _first_recording(store, trigger)) is not None:
-            return first
+            return first  # the same call with its key, recorded by a concurrent retry
         raise SignatureReplayed(
             "this signature was accepted before: a signed request is accepted once (sign each new "
             "call anew; a retry with the first call's Idempotency-Key gets the first answer)"
-        )
-    return record_runs(store, trigger, [RunPlan(flow=flow)])
+        ) from None
 
 
 def _first_recording(store: Store, trigger: TriggerEvent) -> Recorded | None:

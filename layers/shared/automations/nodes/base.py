@@ -74,10 +74,15 @@ class SecretStore(Protocol):
     def get(self, name: str) -> str | None: ...
 
 
+GuardMode = Literal["strict", "loopback", "offline"]
+GUARD_MODES: tuple[GuardMode, ...] = ("strict", "loopback", "offline")
+
+
 @dataclass(frozen=True)
 class NodeSettings:
-    # the outbound guard (nodes.outbound): "strict" (deployed) or "loopback" (the local stack)
-    outbound_guard: Literal["strict", "loopback"] = "strict"
+    # the outbound guard (nodes.outbound): "strict" (deployed), "loopback" (the local stack) or
+    # "offline" (loopback only and no name lookups: the test suite's local stacks)
+    outbound_guard: GuardMode = "strict"
     # networks (CIDR) and host names ("*.corp.example") a deployment may call although private
     outbound_allowlist: tuple[str, ...] = ()
     max_recorded_body_bytes: int = 16_384

@@ -19,8 +19,11 @@
    marked truncated).
 
 Modes: ``strict`` (deployed) applies every rule; ``loopback`` (the local stack) also allows
-127.0.0.0/8 and ::1, as spelled. An allowlist of networks and host names lets a deployment
-reach private targets it names; metadata addresses are refused whatever the allowlist says.
+127.0.0.0/8 and ::1, as spelled; ``offline`` allows loopback addresses only and looks no name up
+(``localhost`` and ``*.localhost`` are 127.0.0.1, RFC 6761; any other name is refused), so
+nothing leaves the machine, not even a DNS query: the test suite's local stacks run so. An
+allowlist of networks and host names lets a deployment reach private targets it names; metadata
+addresses are refused whatever the allowlist says.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ import contextlib
 import http.client
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -45,10 +49,8 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from automations.domain.redaction import redact_url
 from automations.errors import ConfigurationError, TransientError
-from automations.nodes.base import NodeSettings, allowlist_entry
+from automations.nodes.base import GUARD_MODES, GuardMode, NodeSettings, allowlist_entry
 
-GuardMode = Literal["strict", "loopback"]
-GUARD_MODES: tuple[GuardMode, ...] = ("strict", "loopback")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -168,7 +170,10 @@ def refusal(ip: IPAddress, policy: OutboundPolicy, *, host_allowed: bool = False
         return "a cloud metadata address"
     if host_allowed or policy.allowlist.allows_address(ip):
         return None
-    if policy.mode == "loopback" and any(ip.version == net.version and ip in net for net in LOOPBACK):
+    loopback = any(ip.version == net.version and ip in net for net in LOOPBACK)
+    if policy.mode == "offline":
+        return None if loopback else "not a loopback address (the outbound guard is offline)"
+    if policy.mode == "loopback" and loopback:
         return None
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(ip)
@@ -202,6 +207,20 @@ def _literal(text: str) -> IPAddress:
     return ipaddress.ip_address(text.split("%", 1)[0])
 
 
+def _resolve(host: str, port: int, policy: OutboundPolicy) -> list[tuple[Any, ...]]:
+    if policy.mode != "offline":
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        host = "127.0.0.1"
+    try:  # numeric spellings only: no lookup leaves the machine
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        raise ConfigurationError(
+            f"host '{host}' is not looked up: the outbound guard is offline (loopback addresses and localhost only)"
+        ) from None
+
+
 def check_url(url: str, policy: OutboundPolicy) -> Target:
     """Resolve the URL's host once and check every address; raise ``ConfigurationError`` if refused."""
     try:
@@ -213,7 +232,7 @@ def check_url(url: str, policy: OutboundPolicy) -> Target:
         raise ConfigurationError(f"url must be an absolute http(s) URL, got '{redact_url(url)}'")
     host = parts.hostname
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _resolve(host, port, policy)
     except UnicodeError as error:
         raise ConfigurationError(f"host '{host}' is not a valid name: {error}") from error
     except socket.gaierror as error:
@@ -405,6 +424,8 @@ def fetch(
                 raise TransientError(f"no complete answer within {timeout_seconds:g}s") from error
             if isinstance(error, requests.Timeout):
                 raise TransientError(f"no answer within {timeout_seconds:g}s: {error}") from error
+            if _certificate_refused(error):  # the target's certificate, not the network: retrying repeats it
+                raise ConfigurationError(f"the target's TLS certificate was refused: {error}") from error
             if isinstance(error, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
                 raise TransientError(f"network error: {error}") from error
             raise ConfigurationError(f"request could not be sent: {error}") from error
@@ -412,6 +433,20 @@ def fetch(
     finally:
         done.set()
         session.close()
+
+
+def _certificate_refused(error: BaseException) -> bool:
+    """Whether certificate verification refused the target (requests wraps urllib3's error, which
+    wraps the ssl module's, in its arguments or its cause)."""
+    seen: object = error
+    for _ in range(8):
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        if not isinstance(seen, BaseException):
+            return False
+        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = seen.__cause__ or inner or seen.__context__
+    return False
 
 
 def _read_capped(response: requests.Response, call: _Call, max_bytes: int) -> tuple[bytes, bool]:

@@ -7,13 +7,12 @@ this module sees storage types.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import boto3
@@ -21,6 +20,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from automations.adapters.dynamo import keys
+from automations.adapters.dynamo.cursors import Cursors
+from automations.adapters.secrets import read_secret
 from automations.domain import clock
 from automations.domain.runs import Attempt, Execution, Run, Step
 from automations.domain.status import (
@@ -34,17 +35,20 @@ from automations.domain.triggers import TriggerEvent
 from automations.errors import Conflict, InvalidCursor, NotFound
 from automations.flows.definition import Flow, FlowVersion
 from automations.ports import (
+    AcceptedSignature,
     ApiKeyRecord,
     AttemptResult,
     AttemptStart,
     DuplicateTrigger,
     ExecutionEnd,
     InFlightRun,
+    KeyNotLive,
     Page,
     Reschedule,
     RunDetail,
     RunQuery,
     RunRecord,
+    SignatureTaken,
     StepUpdate,
     TransitionRejected,
 )
@@ -173,10 +177,17 @@ def _api_key_record(item: dict[str, Any], key_hash: str) -> ApiKeyRecord:
 class DynamoRepository:
     """Implements ``automations.ports.Store`` (accounts, flows, triggers, runs) on one table."""
 
-    def __init__(self, table_name: str, client: Any, retention_days: int = 90) -> None:
+    def __init__(
+        self,
+        table_name: str,
+        client: Any,
+        retention_days: int = 90,
+        cursor_secret: Callable[[], str] | None = None,
+    ) -> None:
         self.table = table_name
         self.client = client
         self.retention = timedelta(days=retention_days)
+        self.cursors = Cursors(cursor_secret)
         self._versions: dict[tuple[str, int], FlowVersion] = {}
 
     # --- helpers ------------------------------------------------------------------
@@ -252,7 +263,7 @@ class DynamoRepository:
             **extra,
         }
         key_names = _index_key_names(partition_attr)
-        start = _decode_cursor(cursor, key_names, partition)
+        start = self.cursors.open(cursor, key_names, partition)
         # a cursor of the same listing under other bounds (`from`/`to`) may point outside these
         position = start.get(sort_attr, {}).get("S", "") if start else None
         if position is not None and ((since and position < since) or (until and position > until)):
@@ -265,14 +276,14 @@ class DynamoRepository:
             response = self.client.query(**request)
             for raw in response.get("Items", []):
                 if len(items) == limit:  # the page is full and more exist: resume after the last one
-                    return items, _encode_cursor(last_key)
+                    return items, self.cursors.seal(last_key)
                 items.append(_deserialize(raw))
                 last_key = {name: raw[name] for name in key_names}
             start = response.get("LastEvaluatedKey")
             if start is None:
                 return items, None
         # read budget spent (a rare status in a long history): hand back what we have, and where to go on
-        return items, _encode_cursor(start or last_key)
+        return items, self.cursors.seal(start or last_key)
 
     # --- accounts -----------------------------------------------------------------
 
@@ -332,7 +343,7 @@ class DynamoRepository:
                 return records
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def revoke_api_key(self, account_id: str, key_id: str, *, at: str) -> None:
+    def revoke_api_key(self, account_id: str, key_id: str, *, at: str, while_live: str) -> None:
         listing = self._get(keys.account_key(account_id, key_id))
         if listing is None:
             raise NotFound(f"no API key {key_id!r}")
@@ -341,18 +352,37 @@ class DynamoRepository:
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeValues": _serialize({":at": at}),
         }
-        self.client.transact_write_items(
-            TransactItems=[
-                {"Update": {"TableName": self.table, "Key": _serialize(keys.api_key(listing["keyHash"])), **update}},
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": _serialize(keys.account_key(account_id, key_id)),
-                        **update,
-                    }
-                },
-            ]
-        )
+        still_live = {
+            "TableName": self.table,
+            "Key": _serialize(keys.account_key(account_id, while_live)),
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revokedAt)",
+        }
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _serialize(keys.api_key(listing["keyHash"])),
+                            **update,
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _serialize(keys.account_key(account_id, key_id)),
+                            **update,
+                        }
+                    },
+                    {"ConditionCheck": still_live},
+                ]
+            )
+        except ClientError as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
+            # the check failed, or a revocation of the same keys ran at the same moment
+            if reasons[2:3] == ["ConditionalCheckFailed"] or "TransactionConflict" in reasons:
+                raise KeyNotLive(while_live) from error
+            raise
 
     # --- flows --------------------------------------------------------------------
 
@@ -431,8 +461,11 @@ class DynamoRepository:
 
     # --- triggers -----------------------------------------------------------------
 
-    def record_trigger(self, trigger: TriggerEvent, runs: list[RunRecord]) -> None:
-        """The trigger, its runs, their first executions and carried steps in one transaction: all or none."""
+    def record_trigger(
+        self, trigger: TriggerEvent, runs: list[RunRecord], signature: AcceptedSignature | None = None
+    ) -> None:
+        """The trigger, its runs, their first executions and carried steps, and the webhook's
+        signature, in one transaction: all or none (so a failed write uses no signature up)."""
         expires = self._expires_at()
         items = [
             {
@@ -459,12 +492,23 @@ class DynamoRepository:
             for step in [*record.carried_steps, *([record.queued_step] if record.queued_step else [])]:
                 stored = {**keys.step(run.run_id, step.node_id), "entity": "step", "expiresAt": expires, **step.dump()}
                 items.append({"Put": self._put(stored)})
+        if signature is not None:
+            remembered = {
+                **keys.webhook_signature(signature.flow_id, signature.digest),
+                "entity": "webhookSignature",
+                "flowId": signature.flow_id,
+                "acceptedAt": trigger.received_at,
+                "expiresAt": signature.until,
+            }
+            items.append({"Put": self._put(remembered, "attribute_not_exists(pk)")})
         try:
             self.client.transact_write_items(TransactItems=items)
         except ClientError as error:
             reasons = error.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
                 raise DuplicateTrigger(trigger.trigger_id) from error
+            if signature is not None and reasons[-1].get("Code") == "ConditionalCheckFailed":
+                raise SignatureTaken(signature.digest) from error
             raise
 
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None:
@@ -474,19 +518,6 @@ class DynamoRepository:
     def record_trigger_effects(self, trigger_id: str, *, cancelled: list[str], rescheduled: list[str]) -> None:
         update = _Update().set("cancelled", cancelled).set("rescheduled", rescheduled)
         self._update(keys.trigger(trigger_id), update, "attribute_exists(pk)")
-
-    def remember_signature(self, *, flow_id: str, digest: str, at: str, until: int) -> bool:
-        """Only the first of the same signature is remembered; DynamoDB's TTL drops it after ``until``.
-        (TTL deletes within days, not at once: a remembered signature past its window answers as
-        before, since ``signing.verify`` refuses it first.)"""
-        item = {
-            **keys.webhook_signature(flow_id, digest),
-            "entity": "webhookSignature",
-            "flowId": flow_id,
-            "acceptedAt": at,
-            "expiresAt": until,
-        }
-        return self._put_if_absent(item)
 
     # --- runs ---------------------------------------------------------------------
 
@@ -689,13 +720,13 @@ class DynamoRepository:
             "Limit": limit,
         }
         key_names = ("pk", "sk", "scheduledByFlowPk", "scheduledByFlowSk")
-        start = _decode_cursor(cursor, key_names, partition)
+        start = self.cursors.open(cursor, key_names, partition)
         if start:
             request["ExclusiveStartKey"] = start
         response = self.client.query(**request)
         runs = [Run.model_validate(_deserialize(raw)) for raw in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
-        return Page(runs, _encode_cursor(last) if last else None)
+        return Page(runs, self.cursors.seal(last) if last else None)
 
     def overdue_runs(self, *, due_before: str, limit: int) -> list[Run]:
         items = self._query_shards(keys.OVERDUE, "overdue", keys.overdue_shards(), due_before, limit)
@@ -815,7 +846,7 @@ class DynamoRepository:
         update = _Update().set("status", str(result.status)).set("endedAt", result.ended_at)
         update.set("durationMs", result.duration_ms)
         update.set_all({"error": result.error.dump() if result.error else None})
-        update.set_all({"http": result.http.dump() if result.http else None})
+        update.set_all({"http": result.http.dump() if result.http else None, "truncated": result.truncated or None})
         update.set_all({"runId": run_id, "nodeId": node_id, "attempt": number, "entity": "attempt"})
         update.set("startedAt", result.ended_at, only_if_absent=True)
         update.set("expiresAt", self._expires_at(), only_if_absent=True)
@@ -867,27 +898,13 @@ def _index_key_names(partition_attr: str) -> tuple[str, str, str, str]:
     return ("pk", "sk", partition_attr, partition_attr[:-2] + "Sk")
 
 
-def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None, key_names: tuple[str, ...], partition: str) -> dict[str, Any] | None:
-    """A cursor is only valid for the listing it came from (same index partition)."""
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if key[key_names[2]] != {"S": partition} or set(key) - set(key_names):
-            raise ValueError("cursor from another listing")
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as error:
-        raise InvalidCursor("cursor is not valid for this listing") from error
-    return key
-
-
 @lru_cache(maxsize=1)
 def get_repository() -> DynamoRepository:
     """The process-wide repository, built on first use from the validated settings."""
     settings = get_settings()
     return DynamoRepository(
-        settings.table_name, boto3.client("dynamodb"), retention_days=settings.history_retention_days
+        settings.table_name,
+        boto3.client("dynamodb"),
+        retention_days=settings.history_retention_days,
+        cursor_secret=partial(read_secret, settings.cursor_secret_arn) if settings.cursor_secret_arn else None,
     )

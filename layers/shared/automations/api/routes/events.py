@@ -16,6 +16,7 @@ router = APIGatewayRouter()
 
 @router.post(
     "/events",
+    operation_id="postEvent",
     status_code=202,
     summary="Post an account event",
     description="One run for every flow whose trigger is {type: event, event: <type>} (scheduled at its "

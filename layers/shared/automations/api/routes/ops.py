@@ -18,6 +18,7 @@ router = APIGatewayRouter()
 
 @router.get(
     "/ops/overdue",
+    operation_id="listOverdueRuns",
     summary="Overdue runs: the count, per flow, and the runs (oldest first)",
     description="A growing count means the engine is falling behind its queue: escalate.",
     tags=["ops"],
@@ -34,6 +35,7 @@ def get_overdue(
 
 @router.get(
     "/ops/summary",
+    operation_id="getOpsSummary",
     summary="Runs by status per flow in a window and the one before; failure spikes flagged",
     description="The handbook's escalation signal: a spike in failed runs across multiple flows.",
     tags=["ops"],

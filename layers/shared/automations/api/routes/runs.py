@@ -7,7 +7,6 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
-from pydantic import AwareDatetime
 
 from automations.api.dependencies import AccountId, CurrentCaller, Repository
 from automations.api.schemas import (
@@ -23,6 +22,7 @@ from automations.api.schemas import (
     RunSummary,
     TriggerAcceptedResponse,
 )
+from automations.domain.base import Moment
 from automations.domain.status import RunStatus
 from automations.logic import history, retrigger, run_actions
 from automations.logic.manual_runs import ManualRunRequest, run_manually
@@ -32,6 +32,7 @@ router = APIGatewayRouter()
 
 @router.post(
     "/flows/<flowId>/runs",
+    operation_id="runFlow",
     status_code=202,
     summary="Run a flow now (or at 'at')",
     description="A manual run of any live flow: 'data' is what its trigger carries (a webhook flow's "
@@ -49,15 +50,21 @@ def run_flow(
     return TriggerAcceptedResponse(trigger_id=recorded.trigger_id, run_ids=recorded.run_ids)
 
 
-From = Annotated[AwareDatetime | None, Query(alias="from", description="Runs due at or after (ISO 8601)")]
-To = Annotated[AwareDatetime | None, Query(alias="to", description="Runs due before (ISO 8601)")]
+From = Annotated[Moment | None, Query(alias="from", description="Runs due at or after (ISO 8601)")]
+To = Annotated[Moment | None, Query(alias="to", description="Runs due before (ISO 8601)")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 HISTORY_ORDER = (
     "Newest due first: a run that starts at once is due when it was triggered, a scheduled one at its scheduledFor."
 )
 
 
-@router.get("/flows/<flowId>/runs", summary="Run history of a flow", description=HISTORY_ORDER, tags=["runs"])
+@router.get(
+    "/flows/<flowId>/runs",
+    operation_id="listFlowRuns",
+    summary="Run history of a flow",
+    description=HISTORY_ORDER,
+    tags=["runs"],
+)
 def list_runs(
     flow_id: Annotated[str, Path(alias="flowId")],
     account_id: AccountId,
@@ -74,6 +81,7 @@ def list_runs(
 
 @router.get(
     "/runs",
+    operation_id="listRuns",
     summary="Run history across the account's flows (e.g. ?status=failed: a spike)",
     description=HISTORY_ORDER,
     tags=["runs"],
@@ -95,13 +103,16 @@ def _page(page: history.Page[history.Run]) -> RunPage:
     return RunPage(items=[RunSummary.of(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/runs/<runId>", summary="A run with its trigger, steps and every attempt", tags=["runs"])
+@router.get(
+    "/runs/<runId>", operation_id="getRun", summary="A run with its trigger, steps and every attempt", tags=["runs"]
+)
 def get_run(run_id: Annotated[str, Path(alias="runId")], account_id: AccountId, repo: Repository) -> RunDetailResponse:
     return RunDetailResponse.of_view(history.get_run(repo, account_id, run_id))
 
 
 @router.post(
     "/runs/<runId>/retrigger",
+    operation_id="retriggerRun",
     status_code=202,
     summary="A new run of the flow's current version with the same trigger data",
     description="For a failed, cancelled or completed run. With fromStep the new run starts at that node "
@@ -123,6 +134,7 @@ def retrigger_run(
 
 @router.post(
     "/runs/retrigger",
+    operation_id="retriggerRuns",
     summary="Re-trigger every run that matches (one page per call)",
     description="Reads one page of the run history (flowId, status, from, to; then errorType) and "
     "re-triggers each match not re-triggered before; call again with nextCursor to go on.",
@@ -148,6 +160,7 @@ def retrigger_matching(
 
 @router.post(
     "/runs/<runId>/cancel",
+    operation_id="cancelRun",
     status_code=202,
     summary="Cancel a run: a scheduled one never starts; a running one's execution is stopped",
     description="The reason and the API key's id go into the run's history. A finished run answers 409.",
@@ -165,6 +178,7 @@ def cancel_run(
 
 @router.post(
     "/runs/<runId>/resume",
+    operation_id="resumeRun",
     status_code=202,
     summary="Continue an interrupted run from its interrupted step, in a new execution",
     description="Steps it completed are not run again. Only an interrupted run can be resumed (409 otherwise).",
