@@ -13,7 +13,6 @@ import json
 import re
 from typing import Any
 
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automations.adapters.dynamo.repository import get_repository
@@ -39,9 +38,10 @@ def run_id_of(detail: dict[str, Any]) -> str:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
-    detail = event.detail
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # the EventBridge event as it comes: only its `detail` is read (Powertools' EventBridgeEvent
+    # wrapper would import every event data class at init, for one dict lookup)
+    detail = event["detail"]
     run_id, name, status = run_id_of(detail), detail["name"], detail["status"]
     cause = detail.get("cause") or detail.get("error")
     recorded = lifecycle.execution_ended(get_repository(), run_id=run_id, name=name, status=status, cause=cause)

@@ -3,21 +3,84 @@
 Metric names are literals here (search for ``RunsFailed`` and you find where it is counted).
 ``EngineErrors`` counts the engine's own defects apart from runs failing at a step, so an
 alarm on one never fires for the other.
+
+The tracer is Powertools' ``Tracer``, built only when tracing is on (see ``LazyTracer``): the
+X-Ray SDK it imports and patches in costs about 0.1 s of a cold start on Lambda (0.2 s and more
+elsewhere, where the SDK also makes an X-Ray client for its sampling rules), for nothing when
+tracing is off (``POWERTOOLS_TRACE_DISABLED``, and everywhere outside Lambda: tests, the local
+stack). Lambda's active tracing (``Tracing: Active``) records each invocation without the SDK;
+the SDK adds the handler's subsegment and one per AWS or HTTP call.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Callable
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 SERVICE = "automations"
 METRICS_NAMESPACE = "Automations"
 
+
+def tracing_enabled() -> bool:
+    """Whether Powertools' Tracer would trace in this environment (its own rule: not when
+    ``POWERTOOLS_TRACE_DISABLED`` is true, nor outside Lambda, nor under SAM's or Chalice's
+    local emulators)."""
+    from aws_lambda_powertools.tracing.tracer import Tracer
+
+    return not Tracer._is_tracer_disabled()
+
+
+class LazyTracer:
+    """Powertools' ``Tracer``, made (and the X-Ray SDK imported) only when tracing is enabled.
+
+    ``capture_lambda_handler`` decides when it decorates the handler, at init: a sandbox's
+    environment does not change. Enabled, the handler is wrapped by the real Tracer, exactly as
+    before; disabled, it is returned as it is (the real Tracer, disabled, would only open
+    subsegments nobody records). Anything else (``put_annotation``, ``capture_method``,
+    ``provider``...) is the real Tracer's, made on first use.
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._tracer: Tracer | None = None
+
+    @property
+    def tracer(self) -> Tracer:
+        if self._tracer is None:
+            from aws_lambda_powertools import Tracer
+
+            self._tracer = Tracer(service=self.service)
+        return self._tracer
+
+    @property
+    def built(self) -> bool:
+        """Whether the real Tracer (and so the X-Ray SDK) has been made in this process."""
+        return self._tracer is not None
+
+    def capture_lambda_handler(self, lambda_handler: Callable[..., Any] | None = None, **options: Any) -> Any:
+        if lambda_handler is None:
+            return functools.partial(self.capture_lambda_handler, **options)
+        if not tracing_enabled():
+            return lambda_handler
+        return self.tracer.capture_lambda_handler(lambda_handler, **options)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # (copy and pickle probe these before __init__ has run)
+            raise AttributeError(name)
+        return getattr(self.tracer, name)
+
+
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = LazyTracer(service=SERVICE)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE)
 
 # An invocation with nothing to count (most stream batches) is normal, not worth a warning.
@@ -39,4 +102,14 @@ def count(metric: Metric, value: int = 1) -> None:
     metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
 
 
-__all__ = ["METRICS_NAMESPACE", "Metric", "MetricUnit", "count", "logger", "metrics", "tracer"]
+__all__ = [
+    "METRICS_NAMESPACE",
+    "LazyTracer",
+    "Metric",
+    "MetricUnit",
+    "count",
+    "logger",
+    "metrics",
+    "tracer",
+    "tracing_enabled",
+]

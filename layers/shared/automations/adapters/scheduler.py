@@ -14,8 +14,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
+from automations.adapters.clients import LazyClient
 from automations.domain import clock
 from automations.settings import get_settings
 
@@ -81,7 +80,7 @@ def get_schedules() -> EventBridgeSchedules:
     if not (settings.state_machine_arn and settings.schedule_group and settings.scheduler_role_arn):
         raise RuntimeError("STATE_MACHINE_ARN, SCHEDULE_GROUP and SCHEDULER_ROLE_ARN are needed to schedule runs")
     return EventBridgeSchedules(
-        boto3.client("scheduler"),
+        LazyClient("scheduler"),  # made on the first call: most stream records schedule nothing
         group=settings.schedule_group,
         state_machine_arn=settings.state_machine_arn,
         role_arn=settings.scheduler_role_arn,

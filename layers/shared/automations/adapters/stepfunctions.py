@@ -6,8 +6,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-import boto3
-
+from automations.adapters.clients import LazyClient
 from automations.ports import ExecutionStart
 from automations.settings import get_settings
 
@@ -50,4 +49,5 @@ def get_workflows() -> StepFunctionsWorkflows:
     settings = get_settings()
     if not settings.state_machine_arn:
         raise RuntimeError("STATE_MACHINE_ARN is not set for this function")
-    return StepFunctionsWorkflows(boto3.client("stepfunctions"), settings.state_machine_arn)
+    # the client is made on its first call: most stream records and sweeper ticks start nothing
+    return StepFunctionsWorkflows(LazyClient("stepfunctions"), settings.state_machine_arn)

@@ -1,0 +1,53 @@
+"""``python -m bench``: run the benchmarks, merge their figures into bench/results.json, print them.
+
+    python -m bench [--only cold_start] [--repeat 7] [--tracing as-deployed|off] [--output PATH]
+
+Each benchmark writes only its own keys (``cold_start.*``, ...); the file keeps the others'.
+``python -m bench.report`` renders the README's table from the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bench import cold_start, report, results
+
+BENCHMARKS = ("cold_start",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=BENCHMARKS, action="append", help="run only this benchmark (repeatable)")
+    parser.add_argument("--repeat", type=int, default=7, help="fresh interpreters per function (default 7)")
+    parser.add_argument(
+        "--tracing",
+        choices=("as-deployed", "off"),
+        default="as-deployed",
+        help="cold starts: the Tracer as template.yaml leaves it on Lambda (default), or disabled everywhere",
+    )
+    parser.add_argument("--functions", nargs="*", help="cold starts: only these functions (logical ids)")
+    parser.add_argument("--output", type=Path, default=results.RESULTS, help="the results file to merge into")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    figures: dict = {}
+    for name in args.only or BENCHMARKS:
+        if name == "cold_start":
+
+            def log(message: str) -> None:
+                print(message, file=sys.stderr, flush=True)
+
+            found = cold_start.measure(repeat=args.repeat, mode=args.tracing, only=args.functions, log=log)
+            print(cold_start.table(found))
+            figures.update(found)
+    merged = results.write(figures, args.output)
+    print(f"\n{len(figures)} figures merged into {args.output} ({time.monotonic() - started:.0f} s)")
+    print()
+    print(report.render(merged))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""What a function's fresh interpreter imports at init (its cold start): only what it needs.
+
+Each handler module is imported in an interpreter of its own, as Lambda does, with the layer on
+``sys.path``; the modules it left loaded are compared with what it must not need. (How long the
+imports take is the benchmark's to show, ``python -m bench``: never asserted here.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from devstack.template import ROOT, load_template, resources_of_type
+
+LAYER = ROOT / "layers" / "shared"
+FUNCTIONS = {
+    name: (spec["Properties"]["CodeUri"], spec["Properties"]["Handler"])
+    for name, spec in resources_of_type(load_template(), "AWS::Serverless::Function").items()
+}
+# the REST API's machinery: routing, OpenAPI models and request/response validation
+API_ONLY = ("aws_lambda_powertools.event_handler", "automations.api")
+XRAY = ("aws_xray_sdk",)
+
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "TABLE_NAME": "automations-test",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:interpreter",
+    "SCHEDULE_GROUP": "automations-test-runs",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "TZ": "UTC",
+}
+LAMBDA = {  # what the Lambda runtime sets: Powertools' Tracer is on unless disabled
+    "LAMBDA_TASK_ROOT": str(ROOT),
+    "AWS_LAMBDA_FUNCTION_NAME": "test",
+    "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+}
+
+IMPORT_HANDLER = """
+import importlib, json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+module = importlib.import_module(sys.argv[3])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def modules_at_init(function: str, **env: str) -> set[str]:
+    code_uri, handler = FUNCTIONS[function]
+    module = handler.rpartition(".")[0]
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_HANDLER, str(ROOT / code_uri), str(LAYER), module],
+        env={"PATH": os.environ.get("PATH", ""), **ENV, **env},
+        cwd=ROOT / code_uri,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def of(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.startswith(prefixes))
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_no_function_imports_the_xray_sdk_when_tracing_is_disabled(function: str) -> None:
+    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true", **LAMBDA), XRAY) == []
+
+
+def test_outside_lambda_tracing_is_off_and_the_xray_sdk_is_not_imported() -> None:
+    assert of(modules_at_init("StreamFunction"), XRAY) == []  # tests, the local stack
+
+
+@pytest.mark.parametrize("function", sorted(set(FUNCTIONS) - {"ApiFunction"}))
+def test_only_the_api_function_imports_the_rest_api_machinery(function: str) -> None:
+    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), API_ONLY) == []
+
+
+def test_the_api_function_does_import_it() -> None:  # (so the test above looks for the right names)
+    modules = modules_at_init("ApiFunction", POWERTOOLS_TRACE_DISABLED="true")
+    assert "aws_lambda_powertools.event_handler.middlewares.openapi_validation" in modules
+    assert "automations.api.resolver" in modules
+
+
+TRACE_A_HANDLER = """
+import json
+from aws_lambda_powertools.shared import constants
+from automations.observability import tracer
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return {"ok": True}
+
+from aws_xray_sdk.core import xray_recorder
+
+class Emitter:  # what would go to the daemon, kept here
+    def __init__(self):
+        self.sent = []
+    def send_entity(self, entity):
+        self.sent.append(entity.to_dict())
+    def set_daemon_address(self, address):
+        pass
+
+emitter = Emitter()
+xray_recorder.configure(emitter=emitter)
+assert handler({}, None) == {"ok": True}
+print(json.dumps([{"name": e["name"], "annotations": e.get("annotations", {})} for e in emitter.sent]))
+"""
+
+
+def test_with_tracing_enabled_the_handler_is_traced_as_before() -> None:
+    # Given Lambda's environment with tracing on, the handler is decorated by Powertools' Tracer:
+    # its invocation is a "## handler" subsegment, annotated as before
+    done = subprocess.run(
+        [sys.executable, "-c", TRACE_A_HANDLER],
+        env={"PATH": os.environ.get("PATH", ""), **ENV, **LAMBDA},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    sent: list[dict[str, Any]] = json.loads(done.stdout.splitlines()[-1])
+    (subsegment,) = [e for e in sent if e["name"] == "## handler"]
+    assert subsegment["annotations"] == {"ColdStart": True, "Service": "automations"}
+
+
+def test_the_lazy_tracer_follows_powertools_rule_for_being_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools import Tracer
+
+    from automations.observability import LazyTracer, tracing_enabled
+
+    def handler(event: Any, context: Any) -> str:
+        return "done"
+
+    monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
+    monkeypatch.delenv("POWERTOOLS_TRACE_DISABLED", raising=False)
+    assert not tracing_enabled()  # outside Lambda
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    assert tracing_enabled() == (not Tracer._is_tracer_disabled()) is True
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    assert not tracing_enabled()
+    lazy = LazyTracer(service="automations")
+    assert lazy.capture_lambda_handler(handler) is handler and not lazy.built
+    assert lazy.capture_lambda_handler()(handler) is handler and not lazy.built
+
+
+def test_a_lazy_client_is_made_on_first_use_and_then_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    from automations.adapters.clients import LazyClient
+
+    made: list[str] = []
+
+    class Client:
+        exceptions = "the client's exceptions"
+
+        def start_execution(self, **request: Any) -> dict[str, Any]:
+            return request
+
+    def client(service: str) -> Client:
+        made.append(service)
+        return Client()
+
+    monkeypatch.setattr(boto3, "client", client)
+    lazy = LazyClient("stepfunctions")
+    assert made == [] and not lazy.made
+    assert lazy.start_execution(name="a") == {"name": "a"}
+    assert lazy.exceptions == "the client's exceptions"
+    assert made == ["stepfunctions"] and lazy.made
+
+
+def test_the_sweeper_and_stream_adapters_make_their_clients_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
+    from automations.adapters import scheduler, stepfunctions
+    from automations.adapters.clients import LazyClient
+    from automations.settings import get_settings
+
+    for name, value in {**ENV, "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler"}.items():
+        monkeypatch.setenv(name, value)
+    for cached in (get_settings, stepfunctions.get_workflows, scheduler.get_schedules):
+        cached.cache_clear()
+    try:
+        for adapter in (stepfunctions.get_workflows(), scheduler.get_schedules()):
+            assert isinstance(adapter.client, LazyClient) and not adapter.client.made
+    finally:
+        for cached in (get_settings, stepfunctions.get_workflows, scheduler.get_schedules):
+            cached.cache_clear()
