@@ -196,3 +196,11 @@ def test_the_bearer_scheme_is_declared_and_the_webhook_is_signed_instead(documen
 
 def test_the_document_serves_the_base_path_it_was_asked_on(document) -> None:
     assert document["servers"] == [{"url": "/v1"}]
+
+
+
+def test_swagger_ui_serves_the_same_document(handler_of, lambda_context, accounts) -> None:
+    # Swagger's page embeds the document, its server the stage, and the bearer scheme for Authorize
+    response = handler_of("ApiFunction")(api_event("api_get_flow.json", path="/swagger", key=None), lambda_context)
+    assert response["statusCode"] == 200 and "SwaggerUIBundle" in response["body"]
+    assert '"servers": [{"url": "/v1"}]' in response["body"] and '"scheme": "bearer"' in response["body"]

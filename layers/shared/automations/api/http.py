@@ -13,7 +13,7 @@ Body = TypeVar("Body", bound=BaseModel)
 
 def base_path(request: Request) -> str:
     """The stage prefix of the request's URL (``/v1`` deployed on execute-api; none behind a custom
-    domain or on the local stack), found the way Powertools finds it for Swagger."""
+    domain or on the local stack): for Location headers and the OpenAPI document's server."""
     context = cast(APIGatewayProxyEvent, request.resolved_event).request_context  # the REST API's event
     stage = context.stage
     if stage and stage != "$default" and (context.path or "").startswith(f"/{stage}"):

@@ -6,7 +6,7 @@ from re import Match
 from typing import Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Request, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from automations.api import openapi
+from automations.api.http import base_path
 from automations.api.routes import events, flows, hooks, keys, ops, runs
 from automations.domain import json_body
 from automations.errors import (
@@ -113,12 +114,12 @@ def build_resolver() -> APIGatewayRestResolver:
     app.use([refuse_unknown_query_parameters])
 
     @app.get("/openapi.json", include_in_schema=False)
-    def openapi_json():
-        return Response(200, content_types.APPLICATION_JSON, openapi.document(app, app._get_base_path()))
+    def openapi_json(request: Request):
+        return Response(200, content_types.APPLICATION_JSON, openapi.document(app, base_path(request)))
 
     @app.get("/swagger", include_in_schema=False)
-    def swagger():
-        return Response(200, "text/html", openapi.swagger_page(app, app._get_base_path()))
+    def swagger(request: Request):
+        return Response(200, "text/html", openapi.swagger_page(app, base_path(request)))
 
     @app.exception_handler(AutomationError)
     def handle_domain_error(error: AutomationError) -> Response:
