@@ -1,6 +1,6 @@
 """Cold starts: every function of template.yaml, in fresh interpreters, against ``import boto3`` + one client.
 
-    python -m bench --only cold_start [--repeat 7] [--tracing as-deployed|off]
+    python -m bench --only cold_start [--repeat 7] [--tracing as-deployed|off|on]
 
 For each ``AWS::Serverless::Function`` (its ``CodeUri`` and ``Handler``), ``--repeat`` fresh
 interpreters (``bench/_cold_child.py``) each import the handler module (the init phase) and
@@ -20,9 +20,10 @@ the local stack sets). Nothing leaves this machine's loopback.
 Each function sees the environment template.yaml gives it (resolved against what the bench
 created) and the variables the Lambda runtime sets (``LAMBDA_TASK_ROOT``,
 ``AWS_LAMBDA_FUNCTION_NAME``, a trace header, the X-Ray daemon's address on loopback), so the
-libraries decide as they would deployed: with ``Tracing: Active`` and nothing disabling it,
-Powertools' Tracer is on (the X-Ray SDK is imported and traces). ``--tracing off`` adds
-``POWERTOOLS_TRACE_DISABLED=true`` to every function, as the tests and the local stack run.
+libraries decide as they would deployed: with ``Tracing: Active`` and the template's default
+``PowertoolsTraceDisabled`` ("true"), Powertools' Tracer is off (Lambda still traces each
+invocation). ``--tracing on`` sets ``POWERTOOLS_TRACE_DISABLED=false`` (the stack parameter's
+"false": the X-Ray SDK is imported and traces every call); ``--tracing off`` sets it "true".
 """
 
 from __future__ import annotations
@@ -64,14 +65,13 @@ _SECRET_REFERENCE = re.compile(r"\{\{resolve:secretsmanager:[^}]*\}\}")
 # the first events/<snake_case name>_*.json file, with no preparation.
 START = ("RunLifecycleFunction", "run_lifecycle_start.json")
 NOTIFY = ("HttpRequestFunction", "http_request_node.json")
-IS_PRO = ("ComputeNodeFunction", "compute_node_condition.json")
 PLAN: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "ApiFunction": ("api_webhook.json", []),  # a signed webhook: records a trigger and its run
     "StreamFunction": ("stream_execution_requested.json", []),  # starts the run's execution
     "RunLifecycleFunction": ("run_lifecycle_start.json", []),
     "HttpRequestFunction": ("http_request_node.json", [START]),
-    "ComputeNodeFunction": ("compute_node_condition.json", [START, NOTIFY]),
-    "SendEmailFunction": ("send_email_node.json", [START, NOTIFY, IS_PRO]),
+    "ComputeNodeFunction": ("compute_node_delay.json", [START]),  # a condition runs inline (in NOTIFY)
+    "SendEmailFunction": ("send_email_node.json", [START, NOTIFY]),
     "SweeperFunction": ("sweeper_tick.json", []),
     "ExecutionStatusFunction": ("execution_status_aborted.json", [START]),
 }
@@ -366,8 +366,8 @@ def child_environment(spec: FunctionSpec, stand_ins: dict[str, str], xray_port: 
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
     }
     env = {**inherited_environment(), **lambda_runtime, **spec.environment, **stand_ins}
-    if mode == "off":
-        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    if mode in ("off", "on"):
+        env["POWERTOOLS_TRACE_DISABLED"] = "true" if mode == "off" else "false"
     return env
 
 

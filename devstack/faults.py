@@ -86,19 +86,14 @@ class FaultBoard:
     # --- a crash in the middle of an invocation ---
 
     def crash_after_first_write(self) -> None:
-        """The current thread (an invocation) dies at its DynamoDB call after its first write."""
-        self._crashing.writes_left = 1
+        """The current thread (an invocation) dies as soon as its first DynamoDB write is done."""
+        self._crashing.armed = True
 
-    def before_dynamodb_call(self, action: str) -> None:
-        """Called before every DynamoDB request: raise ProcessExit where a crash is due."""
-        left = getattr(self._crashing, "writes_left", None)
-        if left is None:
-            return
-        if left == 0:
-            self._crashing.writes_left = None
-            raise ProcessExit(f"crashed before {action}")
-        if action in _WRITES:
-            self._crashing.writes_left = left - 1
+    def after_dynamodb_call(self, action: str) -> None:
+        """Called after every DynamoDB request that succeeded: raise ProcessExit where a crash is due."""
+        if getattr(self._crashing, "armed", False) and action in _WRITES:
+            self._crashing.armed = False
+            raise ProcessExit(f"crashed right after {action}")
 
 
 _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})

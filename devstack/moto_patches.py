@@ -409,11 +409,12 @@ def serialize_dynamodb() -> None:
         @functools.wraps(unlocked)
         def call_action(self: Any, _unlocked: Callable[..., Any] = unlocked) -> Any:
             action = self._get_action()
-            faults.BOARD.before_dynamodb_call(action)
             if faults.BOARD.take(fault="throttle", service="dynamodb", function=faults.current_function()):
                 raise _Throttled()
             with DYNAMODB_LOCK:
-                return _unlocked(self)
+                answer = _unlocked(self)
+            faults.BOARD.after_dynamodb_call(action)
+            return answer
 
         handler.call_action = call_action  # type: ignore[method-assign]
 

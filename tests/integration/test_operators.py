@@ -68,17 +68,23 @@ def modified(before: dict[str, Any], after_key: dict[str, str]) -> TableChange:
     return TableChange(event="MODIFY", new=item(after_key), old=before)
 
 
-SET = [{"id": "first", "type": "set", "values": {"x": 1}}, {"id": "second", "type": "set", "values": {"y": 2}}]
+# two nodes with Task states of their own (a `set` would run inline at StartRun); nothing here calls them
+TWO_TASKS = [
+    {"id": "first", "type": "http_request", "url": "http://127.0.0.1:9/first"},
+    {"id": "second", "type": "http_request", "url": "http://127.0.0.1:9/second"},
+]
 
 
 def test_cancelling_a_running_run_records_who_and_why_and_the_stream_stops_its_execution(
     api, repo, deps, workflows
 ) -> None:
     # Given a running run whose first step is in flight and whose next step is queued
-    flow_id = create_flow(api, SET)
+    flow_id = create_flow(api, TWO_TASKS)
     run_id = manual_run(api, flow_id)
     start(repo, run_id, workflows)
-    repo.begin_attempt(run_id=run_id, node_id="first", node_type="set", step_number=1, at=clock.iso(clock.now()))
+    repo.begin_attempt(
+        run_id=run_id, node_id="first", node_type="http_request", step_number=1, at=clock.iso(clock.now())
+    )
     before = item(keys.run(run_id))
     # When an operator cancels it with a reason
     status, answer = post(api, f"/runs/{run_id}/cancel", {"reason": "duplicate order"})
@@ -106,7 +112,7 @@ def test_cancelling_a_running_run_records_who_and_why_and_the_stream_stops_its_e
 def test_cancel_answers_409_for_a_finished_run_404_for_another_accounts_and_422_for_a_long_reason(
     api, repo, workflows
 ) -> None:
-    flow_id = create_flow(api, SET)
+    flow_id = create_flow(api, TWO_TASKS)
     run_id = manual_run(api, flow_id)
     assert repo.transition_run(run_id, RunStatus.RUNNING) and repo.transition_run(run_id, RunStatus.COMPLETED)
     status, answer = post(api, f"/runs/{run_id}/cancel")
@@ -117,16 +123,16 @@ def test_cancel_answers_409_for_a_finished_run_404_for_another_accounts_and_422_
 
 def test_resume_asks_for_a_new_execution_at_the_interrupted_step_keeping_its_number(api, repo, workflows) -> None:
     # Given a run interrupted at its second step
-    flow_id = create_flow(api, SET)
+    flow_id = create_flow(api, TWO_TASKS)
     run_id = manual_run(api, flow_id)
     start(repo, run_id, workflows)
     now = clock.iso(clock.now())
-    repo.begin_attempt(run_id=run_id, node_id="first", node_type="set", step_number=1, at=now)
-    repo.begin_attempt(run_id=run_id, node_id="second", node_type="set", step_number=2, at=now)
+    repo.begin_attempt(run_id=run_id, node_id="first", node_type="http_request", step_number=1, at=now)
+    repo.begin_attempt(run_id=run_id, node_id="second", node_type="http_request", step_number=2, at=now)
     assert repo.transition_run(run_id, RunStatus.INTERRUPTED)
     lifecycle.execution_ended(repo, run_id=run_id, name=run_id, status="TIMED_OUT")
     for node_id, status in (("first", StepStatus.COMPLETED), ("second", StepStatus.INTERRUPTED)):
-        repo.update_step(run_id=run_id, node_id=node_id, node_type="set", update=StepUpdate(status=status))
+        repo.update_step(run_id=run_id, node_id=node_id, node_type="http_request", update=StepUpdate(status=status))
     # When an operator resumes it
     status, answer = post(api, f"/runs/{run_id}/resume")
     # Then a second execution is requested at the interrupted step, which keeps its step number
@@ -145,7 +151,7 @@ def test_runs_in_flight_whose_execution_is_gone_end_interrupted_and_live_ones_ar
 ) -> None:
     # Given three running runs: one whose execution lives, one aborted without an event, one unknown
     start_time = clock.now()
-    flow_id = create_flow(api, SET)
+    flow_id = create_flow(api, TWO_TASKS)
     alive, aborted, unknown = (manual_run(api, flow_id) for _ in range(3))
     for run_id in (alive, aborted, unknown):
         start(repo, run_id, workflows)
@@ -176,7 +182,7 @@ def test_runs_in_flight_whose_execution_is_gone_end_interrupted_and_live_ones_ar
 
 def test_a_cursor_is_refused_under_other_bounds_and_from_must_come_before_to(api) -> None:
     # Given a page of a flow's history with a cursor
-    flow_id = create_flow(api, SET)
+    flow_id = create_flow(api, TWO_TASKS)
     base = clock.now() - timedelta(hours=5)
     for hours in range(4):
         manual_run(api, flow_id, clock.iso(base + timedelta(hours=hours)))
@@ -195,7 +201,7 @@ def test_a_cursor_is_refused_under_other_bounds_and_from_must_come_before_to(api
 
 def test_the_summary_counts_the_window_and_the_one_before_and_flags_only_jumps(api, repo) -> None:
     # Given a flow with 2 failures 90 minutes ago and 6 in the last hour, and one with 4 failures now
-    jumping, steady = create_flow(api, SET, "jumping"), create_flow(api, SET, "steady")
+    jumping, steady = create_flow(api, TWO_TASKS, "jumping"), create_flow(api, TWO_TASKS, "steady")
     now = clock.now()
     earlier = [manual_run(api, jumping, clock.iso(now - timedelta(minutes=90 + i))) for i in range(2)]
     recent = [manual_run(api, jumping, clock.iso(now - timedelta(minutes=5 + i))) for i in range(6)]

@@ -19,19 +19,34 @@ def step(node_id: str, status: StepStatus) -> Step:
     return Step(run_id="r", node_id=node_id, node_type="http_request", step_number=1, status=status, started_at="x")
 
 
+_S, _R = StepStatus, RunStatus
+
+
 @pytest.mark.parametrize(
-    ("step_status", "run_status"),
+    ("old", "new", "run_status"),
     [
-        (StepStatus.RUNNING, RunStatus.RUNNING),
-        (StepStatus.RETRYING, RunStatus.RETRYING),
-        (StepStatus.COMPLETED, RunStatus.RUNNING),
-        (StepStatus.FAILED, RunStatus.RUNNING),
-        (StepStatus.INTERRUPTED, RunStatus.INTERRUPTED),
-        (StepStatus.SCHEDULED, None),
+        # what moves the run: a change of what its step in flight calls for
+        (_S.RUNNING, _S.RETRYING, _R.RETRYING),
+        (_S.RETRYING, _S.RUNNING, _R.RUNNING),
+        (_S.RETRYING, _S.FAILED, _R.RUNNING),  # retries exhausted: the run goes on (or ends) from here
+        (_S.RUNNING, _S.INTERRUPTED, _R.INTERRUPTED),
+        (_S.SCHEDULED, _S.INTERRUPTED, _R.INTERRUPTED),
+        (_S.INTERRUPTED, _S.RUNNING, _R.RUNNING),  # resumed
+        (None, _S.INTERRUPTED, _R.INTERRUPTED),
+        # what does not: the run is `running` already, so no write is spent on it
+        (_S.SCHEDULED, _S.RUNNING, None),
+        (None, _S.RUNNING, None),  # a step that runs inline begins without being queued
+        (_S.RUNNING, _S.COMPLETED, None),
+        (_S.RUNNING, _S.FAILED, None),
+        (None, _S.FAILED, None),
+        (None, _S.SCHEDULED, None),  # queued
     ],
 )
-def test_in_flight_step_changes_move_the_run(step_status: StepStatus, run_status: RunStatus | None) -> None:
-    assert rollup.run_status_for_step(step_status) == run_status
+def test_a_step_change_moves_the_run_only_when_it_calls_for_another_status(
+    old: StepStatus | None, new: StepStatus, run_status: RunStatus | None
+) -> None:
+    # Given a step moving from `old` to `new` / When the roll-up reads it / Then the run moves (or not)
+    assert rollup.run_status_for_step(old, new) == run_status
 
 
 def test_all_steps_completed_means_completed() -> None:

@@ -120,3 +120,17 @@ def test_functions_that_run_nodes_reach_only_runs_flows_and_triggers_never_api_k
         assert prefixes and all(p.endswith("#*") and not p.startswith("APIKEY") for p in prefixes)
     writes = next(s for s in statements if "dynamodb:PutItem" in s["Action"])
     assert writes["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"] == ["RUN#*"]
+
+
+def test_deployed_functions_trace_invocations_but_not_each_call_unless_asked(template) -> None:
+    # Given the template's defaults
+    globals_ = template["Globals"]["Function"]
+    variables = globals_["Environment"]["Variables"]
+    # Then Lambda's active tracing traces every invocation, while Powertools' per-call tracing (the
+    # X-Ray SDK, a slower cold start) is off unless the stack parameter turns it on
+    assert globals_["Tracing"] == "Active"
+    assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Ref": "PowertoolsTraceDisabled"}
+    parameter = template["Parameters"]["PowertoolsTraceDisabled"]
+    assert (parameter["Default"], sorted(parameter["AllowedValues"])) == ("true", ["false", "true"])
+    # and no trace ever records a handler's response (run detail, email addresses)
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"

@@ -62,6 +62,7 @@ class AttemptResult:
     error: ErrorInfo | None = None
     http: HttpExchange | None = None
     truncated: list[str] | None = None  # where ``http`` holds markers (``domain.item_budget``)
+    started_at: str | None = None  # when it began (its step's claim); unknown: when it ended
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class Step(RecordModel):
     error: ErrorInfo | None = None
     attempt_count: int = 0
     wake_at: str | None = Field(default=None, description="A waiting delay node wakes up at this time")
+    next_node: str | None = Field(default=None, description="The node it chose to run next (a condition)")
     carried_from: str | None = Field(
         default=None, description="Recorded by this earlier run and reused (a re-trigger from a later step)"
     )
@@ -75,6 +76,21 @@ class Step(RecordModel):
         description="Where recorded values were too large and were replaced by a marker (JSON Pointers)",
     )
     history: list[StatusChange] = Field(default_factory=list)
+
+    def attempt_started_at(self, number: int) -> str | None:
+        """When attempt ``number`` began: each attempt's claim moves the step to `running`, once."""
+        starts = [change.at for change in self.history if change.status == StepStatus.RUNNING]
+        return starts[number - 1] if 0 < number <= len(starts) else None
+
+    def attempt_in_flight(self) -> Attempt | None:
+        """The attempt running now. Its own item is written when it ends; until then its step says it runs."""
+        if self.status != StepStatus.RUNNING or not self.attempt_count:
+            return None
+        number = self.attempt_count
+        started = self.attempt_started_at(number) or self.started_at or ""
+        return Attempt(
+            run_id=self.run_id, node_id=self.node_id, attempt=number, status=AttemptStatus.RUNNING, started_at=started
+        )
 
 
 class ExecutionOutcome(StrEnum):

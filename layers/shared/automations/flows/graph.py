@@ -25,6 +25,11 @@ def default_next(definition: FlowDefinition, node: Node) -> str | None:
     return definition.nodes[position + 1].id if position + 1 < len(definition.nodes) else None
 
 
+def after_failure(definition: FlowDefinition, node: Node) -> str | None:
+    """Where a run goes after ``node`` failed for good: on with ``onError: continue``, else to its end."""
+    return default_next(definition, node) if node.on_error == "continue" else None
+
+
 def ref(definition: FlowDefinition, node_id: str | None) -> NodeRef:
     """The interpreter's pointer to a node (with the Task state that runs it), or the end of the flow."""
     if node_id is None:

@@ -18,9 +18,11 @@ from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.errors import NotFound
 from automations.flows import graph
 from automations.logic.flows import load_version
+from automations.logic.node_runner import proceed
 from automations.logic.run_context import StepAtNode, load_step_at_node
-from automations.logic.steps import end_step, queue_next
+from automations.logic.steps import end_step
 from automations.logic.waiting_runs import settle_before_start
+from automations.nodes import REGISTRY
 from automations.observability import Metric, count, logger
 from automations.ports import AttemptResult, ExecutionEnd, StepUpdate, Store, TransitionRejected
 
@@ -62,9 +64,11 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         return InterpreterState(run_id=task.run_id)
     definition = load_version(store, run.flow_id, run.flow_version).definition
     first = execution.start_at or definition.nodes[0].id
-    return InterpreterState(
+    state = InterpreterState(
         run_id=run.run_id, step_number=execution.first_step_number, node=graph.ref(definition, first)
     )
+    # the first node's step was queued with the execution's request; one that runs inline runs now
+    return proceed(store, state) if REGISTRY.of(definition.node(first)).runs_inline else state
 
 
 def wake_up(store: Store, task: LifecycleTask) -> InterpreterState:
@@ -76,15 +80,16 @@ def wake_up(store: Store, task: LifecycleTask) -> InterpreterState:
     if step is None:
         raise NotFound(f"run '{run.run_id}' has no waiting step at '{node.id}'")
     now = clock.iso(clock.now())
-    began = clock.parse_iso(step.started_at) if step.started_at else clock.now()
+    started = step.attempt_started_at(step.attempt_count) or step.started_at
+    began = clock.parse_iso(started) if started else clock.now()
     duration_ms = int((clock.now() - began).total_seconds() * 1000)
-    result = AttemptResult(status=AttemptStatus.COMPLETED, ended_at=now, duration_ms=duration_ms)
+    result = AttemptResult(status=AttemptStatus.COMPLETED, started_at=started, ended_at=now, duration_ms=duration_ms)
     store.finish_attempt(run_id=run.run_id, node_id=node.id, number=step.attempt_count, result=result)
     output = {**(step.output or {}), "wokeAt": now}
     update = StepUpdate(status=StepStatus.COMPLETED, ended_at=now, output=output)
     store.update_step(run_id=run.run_id, node_id=node.id, node_type=node.type, update=update)
     following = graph.ref(definition, graph.default_next(definition, node))
-    return queue_next(store, InterpreterState(run_id=run.run_id, step_number=task.step_number + 1, node=following))
+    return proceed(store, InterpreterState(run_id=run.run_id, step_number=task.step_number + 1, node=following))
 
 
 def error_from_catch(caught: dict[str, Any] | None) -> ErrorInfo:
@@ -109,8 +114,8 @@ def step_failed(store: Store, task: LifecycleTask) -> InterpreterState:
     found = load_step_at_node(store, task.run_id, task.node_id)
     _fail_step(store, found, error_from_catch(task.error))
     node, definition = found.node, found.definition
-    following = graph.ref(definition, graph.default_next(definition, node) if node.on_error == "continue" else None)
-    return queue_next(store, InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following))
+    following = graph.ref(definition, graph.after_failure(definition, node))
+    return proceed(store, InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following))
 
 
 def _fail_step(store: Store, found: StepAtNode, error: ErrorInfo) -> None:

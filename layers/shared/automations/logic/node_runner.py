@@ -7,27 +7,31 @@ raises the node's error for the state machine's Retry/Catch blocks to act on. Tw
 control back to the state machine without raising: a wait (the node waits until a time; the
 lifecycle's ``wake_up`` completes it) and a 429 with a short Retry-After (wait exactly that long,
 then run the node again).
+
+Wherever the interpreter goes on to a next node (``proceed``), pure nodes (``runs_inline``:
+``condition``, ``set``) run right there, each as a step of its own: they cost no Task state.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from automations.domain import clock, item_budget
 from automations.domain.interpreter import InterpreterState, NodeRef, NodeTask
 from automations.domain.redaction import redact_values
-from automations.domain.runs import ErrorInfo, HttpExchange
+from automations.domain.runs import ErrorInfo, HttpExchange, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.domain.templating import render
 from automations.errors import EmptyOutput, NodeError, RateLimited
 from automations.flows import graph
 from automations.flows.definition import Node
 from automations.logic.run_context import RunContext, load_run_context
-from automations.logic.steps import queue_next
+from automations.logic.steps import end_step, queue_next
 from automations.nodes import REGISTRY
-from automations.nodes.base import NodeContext, NodeOutcome, NodeServices
+from automations.nodes.base import NodeContext, NodeOutcome, NodeServices, NodeSettings
 from automations.observability import logger
 from automations.ports import AttemptResult, StepUpdate, Store
 
@@ -58,22 +62,96 @@ def inline_retry_after(error: NodeError | None, attempt: int) -> int | None:
 
 
 def run_node(store: Store, task: NodeTask, services: NodeServices) -> InterpreterState:
+    """One attempt of the node a Task state names; then on to the next node (see ``proceed``)."""
+    done = _attempt(store, task, services)
+    if done.error is not None:
+        raise done.error
+    if done.state.wait is not None or done.state.retry_after_seconds is not None:  # this node again, later
+        return done.state
+    return proceed(store, done.state)
+
+
+def proceed(store: Store, state: InterpreterState) -> InterpreterState:
+    """Go to ``state.node``: nodes that run inline (pure: ``condition``, ``set``) run here and now,
+    each as a step of its own, until a node that needs its Task state, or the end; that node's step
+    is queued and the state machine goes there."""
+    while state.node.id is not None and REGISTRY.get(state.node.type).runs_inline:
+        state = _run_inline(store, state)
+    return queue_next(store, state)
+
+
+class _ReadsNoSecrets:
+    def get(self, name: str) -> str | None:
+        raise RuntimeError(f"a node that runs inline read the secret '{name}'")
+
+
+# what an inline node gets as services: it reads nothing from outside (see NodeType.runs_inline)
+_INLINE_SERVICES = NodeServices(secrets=_ReadsNoSecrets(), settings=NodeSettings())
+
+
+def _run_inline(store: Store, state: InterpreterState) -> InterpreterState:
+    """One inline node, from its queued (or absent) step to the state after it. It has no Task
+    state, so no Retry or Catch: what ``StepFailed`` does for a Task's error is done here."""
+    assert state.node.id is not None
+    task = NodeTask(run_id=state.run_id, step_number=state.step_number, node_id=state.node.id)
+    done = _attempt(store, task, _INLINE_SERVICES)
+    if done.state.wait is not None or done.state.retry_after_seconds is not None:
+        raise RuntimeError(f"node type '{state.node.type}' runs inline but asked to wait")
+    if done.error is None:
+        return done.state
+    if done.error.retryable:  # recorded `retrying`; inline, the same input can only fail again
+        end_step(
+            store,
+            run_id=task.run_id,
+            node_id=task.node_id,
+            node_type=state.node.type,
+            step=None,
+            status=StepStatus.FAILED,
+            error=error_info(done.error),
+        )
+    assert done.context is not None and done.node is not None
+    following = graph.after_failure(done.context.definition, done.node)
+    return InterpreterState(
+        run_id=task.run_id, step_number=task.step_number + 1, node=graph.ref(done.context.definition, following)
+    )
+
+
+@dataclass
+class _Done:
+    """One attempt's end: the state after it (the next node, or this one to wait or run again), or
+    the node's error (recorded already)."""
+
+    state: InterpreterState
+    error: NodeError | None = None
+    context: RunContext | None = None
+    node: Node | None = None
+
+
+def _attempt(store: Store, task: NodeTask, services: NodeServices) -> _Done:
     context = load_run_context(store, task.run_id)
     if context.run.status == RunStatus.CANCELLED:  # an operator cancelled it; its execution is being stopped
         logger.info("run cancelled; not running the node", extra={"node_id": task.node_id})
-        return InterpreterState(run_id=task.run_id)
+        return _Done(InterpreterState(run_id=task.run_id))
     node = context.definition.node(task.node_id)
     node_type = REGISTRY.of(node)
+    earlier = context.step(node.id)
+    if earlier is not None and earlier.status == StepStatus.COMPLETED:
+        # a retried invocation (the first completed the node, then died or timed out before its
+        # answer reached the state machine; or it ran the node inline): go on from the recorded step
+        logger.warning("step completed already; going on from it", extra={"node_id": node.id})
+        next_id = earlier.next_node or graph.default_next(context.definition, node)
+        return _Done(
+            InterpreterState(
+                run_id=task.run_id, step_number=task.step_number + 1, node=graph.ref(context.definition, next_id)
+            )
+        )
+    now = clock.iso(clock.now())
     claim = store.begin_attempt(
-        run_id=task.run_id,
-        node_id=node.id,
-        node_type=node.type,
-        step_number=task.step_number,
-        at=clock.iso(clock.now()),
+        run_id=task.run_id, node_id=node.id, node_type=node.type, step_number=task.step_number, at=now
     )
     if claim.dangling_attempt:
-        _close_dangling_attempts(store, task.run_id, node.id, claim.dangling_attempt)
-    attempt = _Attempt(store, task, node, claim.number)
+        _close_dangling_attempts(store, context.step(node.id), task.run_id, node.id, claim.dangling_attempt)
+    attempt = _Attempt(store, task, node, claim.number, started_at=now)
     params: dict[str, Any] = {}
     try:
         variables = context.variables()
@@ -87,20 +165,24 @@ def run_node(store: Store, task: NodeTask, services: NodeServices) -> Interprete
         raise
     if outcome.error is None and node.fail_on_empty_output and node_type.is_empty(outcome.output):
         outcome.error = EmptyOutput(f"node '{node.id}' produced empty output and declares failOnEmptyOutput")
+    if outcome.next_node is not None:  # the branch it chose, kept with the step (see `earlier` above)
+        outcome.step_fields["nextNode"] = outcome.next_node
     attempt.record(params, outcome, error_info(outcome.error) if outcome.error else None)
     here = NodeRef(id=node.id, type=node.type, task=node_type.task)
     retry_after = inline_retry_after(outcome.error, claim.number)
     if retry_after is not None:
-        return InterpreterState(
-            run_id=task.run_id, step_number=task.step_number, node=here, retry_after_seconds=retry_after
+        return _Done(
+            InterpreterState(
+                run_id=task.run_id, step_number=task.step_number, node=here, retry_after_seconds=retry_after
+            )
         )
     if outcome.error is not None:
-        raise outcome.error
+        return _Done(InterpreterState(run_id=task.run_id), outcome.error, context, node)
     if outcome.wait is not None:
-        return InterpreterState(run_id=task.run_id, step_number=task.step_number, node=here, wait=outcome.wait)
+        return _Done(InterpreterState(run_id=task.run_id, step_number=task.step_number, node=here, wait=outcome.wait))
     next_id = outcome.next_node if outcome.next_node is not None else graph.default_next(context.definition, node)
     following = graph.ref(context.definition, next_id)
-    return queue_next(store, InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following))
+    return _Done(InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following))
 
 
 def _node_context(context: RunContext, node: Node, variables: dict[str, Any]) -> NodeContext:
@@ -112,9 +194,9 @@ def _node_context(context: RunContext, node: Node, variables: dict[str, Any]) ->
 class _Attempt:
     """Records the outcome of one attempt and the step it belongs to."""
 
-    def __init__(self, store: Store, task: NodeTask, node: Node, number: int) -> None:
+    def __init__(self, store: Store, task: NodeTask, node: Node, number: int, *, started_at: str) -> None:
         self.store, self.task, self.node, self.number = store, task, node, number
-        self.started = time.monotonic()
+        self.started_at, self.started = started_at, time.monotonic()
 
     def record(self, params: dict[str, Any], outcome: NodeOutcome, error: ErrorInfo | None) -> None:
         """Fits what is recorded to the items' budget first (``domain.item_budget``), so that no write
@@ -136,6 +218,7 @@ class _Attempt:
         http, http_marks = _fitted_exchange(outcome.http)
         result = AttemptResult(
             status=AttemptStatus.FAILED if error else AttemptStatus.COMPLETED,
+            started_at=self.started_at,
             ended_at=ended_at,
             duration_ms=int((time.monotonic() - self.started) * 1000),
             error=error,
@@ -174,18 +257,22 @@ def _fitted_exchange(http: HttpExchange | None) -> tuple[HttpExchange | None, li
     return HttpExchange(request=fitted.values["request"], response=fitted.values["response"]), fitted.truncated
 
 
-def _close_dangling_attempts(store: Store, run_id: str, node_id: str, latest: int) -> None:
+def _close_dangling_attempts(store: Store, step: Step | None, run_id: str, node_id: str, latest: int) -> None:
     """Earlier attempts never reported (their invocations timed out or crashed): say so.
 
-    From the latest down, until one that had ended: an invocation can die before it even
-    recorded its attempt (then nothing but the count knows of it), and so can the next one.
+    From the latest down, until one that had ended: an invocation can die before it recorded its
+    attempt's end (then only its step's claim knows of it), and so can the next one.
     """
     error = ErrorInfo(
         type="AttemptLost",
         message="no outcome was recorded: the invocation timed out or crashed before it finished",
         retryable=True,
     )
-    result = AttemptResult(status=AttemptStatus.FAILED, ended_at=clock.iso(clock.now()), duration_ms=0, error=error)
+    now = clock.iso(clock.now())
     for number in range(latest, 0, -1):
+        started = step.attempt_started_at(number) if step is not None else None
+        result = AttemptResult(
+            status=AttemptStatus.FAILED, started_at=started, ended_at=now, duration_ms=0, error=error
+        )
         if not store.finish_attempt(run_id=run_id, node_id=node_id, number=number, result=result):
             return

@@ -75,9 +75,10 @@ def follow_execution_end(change: TableChange, deps: ReactionDeps) -> str:
 @ROUTER.on("step", "INSERT", "MODIFY", when=lambda change: change.changed("status"))
 def roll_step_status_up(change: TableChange, deps: ReactionDeps) -> str:
     assert change.new is not None
-    target = rollup.run_status_for_step(StepStatus(change.new["status"]))
+    old = (change.old or {}).get("status")
+    target = rollup.run_status_for_step(StepStatus(old) if old else None, StepStatus(change.new["status"]))
     if target is None:
-        return "ignored"
+        return "run has its status"
     moved = deps.store.transition_run(change.new["runId"], target)
     return f"run {target}" if moved else "run unchanged"
 

@@ -21,8 +21,13 @@ _IN_FLIGHT: dict[StepStatus, RunStatus] = {
 }
 
 
-def run_status_for_step(step_status: StepStatus) -> RunStatus | None:
-    return _IN_FLIGHT.get(step_status)
+def run_status_for_step(old: StepStatus | None, new: StepStatus) -> RunStatus | None:
+    """The status a step's change from ``old`` to ``new`` moves its run to; None when the run has it
+    already. A step's first status (or its move from queued) comes while its run is `running`, so
+    only a change of what the step calls for moves the run: no write for a no-op."""
+    target = _IN_FLIGHT.get(new)
+    before = _IN_FLIGHT.get(old, RunStatus.RUNNING) if old is not None else RunStatus.RUNNING
+    return None if target == before else target
 
 
 def step_counts(steps: list[Step]) -> StepCounts:

@@ -15,9 +15,12 @@ def end_step(
 ) -> None:
     """Close the step's open attempt (it never reported) with ``error``, then move the step to ``status``."""
     now = clock.iso(clock.now())
-    if step is not None and step.status == StepStatus.RUNNING and step.attempt_count:
-        result = AttemptResult(status=AttemptStatus.FAILED, ended_at=now, duration_ms=0, error=error)
-        store.finish_attempt(run_id=run_id, node_id=node_id, number=step.attempt_count, result=result)
+    open_attempt = step.attempt_in_flight() if step is not None else None
+    if open_attempt is not None:
+        result = AttemptResult(
+            status=AttemptStatus.FAILED, started_at=open_attempt.started_at, ended_at=now, duration_ms=0, error=error
+        )
+        store.finish_attempt(run_id=run_id, node_id=node_id, number=open_attempt.attempt, result=result)
     # a node usually recorded its own error already; this covers what it could not record
     update = StepUpdate(status=status, ended_at=now, error=error)
     store.update_step(run_id=run_id, node_id=node_id, node_type=node_type, update=update)

@@ -131,6 +131,10 @@ class NodeType(Generic[N]):
     model: type[N]
     task: ClassVar[str] = COMPUTE_TASK  # the interpreter's Task state that runs it
     function: ClassVar[str] = COMPUTE_FUNCTION  # the function (template logical id) behind that state
+    # Pure: reads nothing but its variables, never waits, and fails only permanently (the same input
+    # gives the same result). Such a node runs where the task before it chooses the next node, as a
+    # step of its own but without a Task state (a Lambda invocation and two state transitions less).
+    runs_inline: ClassVar[bool] = False
 
     @property
     def name(self) -> str:

@@ -23,6 +23,7 @@ class ConditionNode(NodeBase):
 
 class Condition(NodeType[ConditionNode]):
     model = ConditionNode
+    runs_inline = True
 
     def execute(
         self, node: ConditionNode, params: dict[str, Any], context: NodeContext, services: NodeServices

@@ -22,6 +22,7 @@ class SetNode(NodeBase):
 
 class SetVariables(NodeType[SetNode]):
     model = SetNode
+    runs_inline = True
 
     def execute(
         self, node: SetNode, params: dict[str, Any], context: NodeContext, services: NodeServices

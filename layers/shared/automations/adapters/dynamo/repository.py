@@ -821,7 +821,8 @@ class DynamoRepository:
         return dropped
 
     def begin_attempt(self, *, run_id: str, node_id: str, node_type: str, step_number: int, at: str) -> AttemptStart:
-        """Step -> running and the next attempt number claimed, in one conditional update."""
+        """Step -> running and the next attempt number claimed, in one conditional update (the only write
+        of an attempt's start)."""
         update = _Update().record_status(StepStatus.RUNNING, at).set("nodeType", node_type)
         update.set_all({"runId": run_id, "nodeId": node_id, "entity": "step", "expiresAt": self._expires_at()})
         update.set("stepNumber", step_number, only_if_absent=True).set("startedAt", at, only_if_absent=True)
@@ -833,28 +834,38 @@ class DynamoRepository:
         )
         number = int(old.get("attemptCount", 0)) + 1
         previous = StepStatus(old["status"]) if old else None
-        attempt = Attempt(run_id=run_id, node_id=node_id, attempt=number, status=AttemptStatus.RUNNING, started_at=at)
-        item = {**keys.attempt(run_id, node_id, number), "entity": "attempt", "expiresAt": self._expires_at()}
-        self.client.put_item(**self._put({**item, **attempt.dump()}))
+        # the attempt's own item is written once, when it ends (finish_attempt); until then the step
+        # says it runs (see Step.attempt_in_flight)
         dangling = number - 1 if previous == StepStatus.RUNNING else None
         return AttemptStart(number=number, previous_status=previous, dangling_attempt=dangling)
 
     def finish_attempt(self, *, run_id: str, node_id: str, number: int, result: AttemptResult) -> bool:
-        """Only an attempt still running ends: a late outcome (an invocation that timed out and was
-        given up on, its attempt already closed) changes nothing. An attempt whose record was never
-        written (its invocation died between claiming the number and recording it) is recorded now."""
-        update = _Update().set("status", str(result.status)).set("endedAt", result.ended_at)
-        update.set("durationMs", result.duration_ms)
-        update.set_all({"error": result.error.dump() if result.error else None})
-        update.set_all({"http": result.http.dump() if result.http else None, "truncated": result.truncated or None})
-        update.set_all({"runId": run_id, "nodeId": node_id, "attempt": number, "entity": "attempt"})
-        update.set("startedAt", result.ended_at, only_if_absent=True)
-        update.set("expiresAt", self._expires_at(), only_if_absent=True)
-        condition = update.status_in([AttemptStatus.RUNNING], or_absent=True)
+        """The attempt's item, written when it ends (its start is on the step). Only an attempt still
+        open ends: a late outcome (an invocation that timed out and was given up on, its attempt already
+        closed) changes nothing."""
+        attempt = Attempt(
+            run_id=run_id,
+            node_id=node_id,
+            attempt=number,
+            status=result.status,
+            started_at=result.started_at or result.ended_at,
+            ended_at=result.ended_at,
+            duration_ms=result.duration_ms,
+            error=result.error,
+            http=result.http,
+            truncated=result.truncated or None,
+        )
+        item = {**keys.attempt(run_id, node_id, number), "entity": "attempt", "expiresAt": self._expires_at()}
+        # an item `running` was written at its claim by an earlier engine version: it may still end
+        request = self._put({**item, **attempt.dump()}, "attribute_not_exists(pk) OR #status = :running")
+        request["ExpressionAttributeNames"] = {"#status": "status"}
+        request["ExpressionAttributeValues"] = _serialize({":running": str(AttemptStatus.RUNNING)})
         try:
-            self._update(keys.attempt(run_id, node_id, number), update, condition)
-        except TransitionRejected:
-            return False
+            self.client.put_item(**request)
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
         return True
 
     def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None:
