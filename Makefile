@@ -44,7 +44,7 @@ test: $(STAMP) policy  ## checkov (make policy), then every test: unit, integrat
 
 # Figures are ratios to a baseline timed in the same run (these machines are noisy); the README's
 # performance table is generated from bench/results.json, never typed.
-bench: $(STAMP)  ## benchmarks (cold starts as ratios to bare boto3) -> bench/results.json and the README's table
+bench: $(STAMP)  ## benchmarks (cold starts as ratios to bare boto3; cost per run) -> bench/results.json and the README's table
 	TZ=UTC $(BIN)/python -m bench
 	$(BIN)/python -m bench.report --readme README.md
 

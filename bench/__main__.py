@@ -1,8 +1,8 @@
 """``python -m bench``: run the benchmarks, merge their figures into bench/results.json, print them.
 
-    python -m bench [--only cold_start] [--repeat 7] [--tracing as-deployed|off] [--output PATH]
+    python -m bench [--only cold_start|cost] [--repeat 7] [--tracing as-deployed|off] [--runs 3] [--output PATH]
 
-Each benchmark writes only its own keys (``cold_start.*``, ...); the file keeps the others'.
+Each benchmark writes only its own keys (``cold_start.*``, ``cost.*``); the file keeps the others'.
 ``python -m bench.report`` renders the README's table from the file.
 """
 
@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, report, results
+from bench import cold_start, cost, report, results
 
-BENCHMARKS = ("cold_start",)
+BENCHMARKS = ("cold_start", "cost")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,23 +24,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="fresh interpreters per function (default 7)")
     parser.add_argument(
         "--tracing",
-        choices=("as-deployed", "off"),
+        choices=("as-deployed", "off", "on"),
         default="as-deployed",
-        help="cold starts: the Tracer as template.yaml leaves it on Lambda (default), or disabled everywhere",
+        help="cold starts: Powertools' Tracer as the template sets it (default), off, or on (per-call tracing)",
     )
     parser.add_argument("--functions", nargs="*", help="cold starts: only these functions (logical ids)")
+    parser.add_argument("--runs", type=int, default=3, help="cost: runs per flow variant (default 3)")
+    parser.add_argument("--variants", nargs="*", choices=cost.VARIANTS, help="cost: only these flow variants")
     parser.add_argument("--output", type=Path, default=results.RESULTS, help="the results file to merge into")
     args = parser.parse_args(argv)
     started = time.monotonic()
     figures: dict = {}
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
     for name in args.only or BENCHMARKS:
         if name == "cold_start":
-
-            def log(message: str) -> None:
-                print(message, file=sys.stderr, flush=True)
-
             found = cold_start.measure(repeat=args.repeat, mode=args.tracing, only=args.functions, log=log)
             print(cold_start.table(found))
+            figures.update(found)
+        elif name == "cost":
+            found = cost.measure(runs=args.runs, variants=args.variants, log=log)
+            print(cost.table(found))
             figures.update(found)
     merged = results.write(figures, args.output)
     print(f"\n{len(figures)} figures merged into {args.output} ({time.monotonic() - started:.0f} s)")

@@ -14,8 +14,10 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import math
 import queue
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -28,6 +30,10 @@ from devstack import faults
 from devstack.template import ROOT
 
 _module_counter = itertools.count()
+
+# Every function made in this process, by logical id: what ``GET /_local/functions`` reports
+# invocation counts from (the local API is wired up without the functions; one stack per process).
+LIVE: dict[str, LocalFunction] = {}
 
 
 @dataclass
@@ -85,16 +91,20 @@ class _Invocation(threading.Thread):
         self.error: Exception | None = None
         self.crash = crash  # a fault armed on /_local/faults: die part-way through
         self.crashed = False
+        self.seconds = 0.0  # the handler's run time (what Lambda bills)
 
     def run(self) -> None:
         if self.crash:
             faults.BOARD.crash_after_first_write()
+        started = time.perf_counter()
         try:
             self.result = self.handler(self.event, self.context)
         except Exception as error:
             self.error = error
         except faults.ProcessExit:
             self.crashed = True
+        finally:
+            self.seconds = time.perf_counter() - started
 
 
 def _exited(request_id: str) -> dict[str, Any]:
@@ -139,6 +149,20 @@ class LocalFunction:
         # gives its slot back though its container is thrown away, so a new one can be made
         self._slots = threading.BoundedSemaphore(self.max_containers)
         self._imports = threading.Lock()
+        self._counting = threading.Lock()
+        self.invocations = 0
+        self.billed_ms = 0  # each invocation's duration rounded up to 1 ms, as Lambda bills it
+        LIVE[self.name] = self
+
+    def _count(self, seconds: float) -> None:
+        with self._counting:
+            self.invocations += 1
+            self.billed_ms += math.ceil(seconds * 1000)
+
+    def stats(self) -> dict[str, int]:
+        """Invocations so far, their billed duration (ms, handler time, imports not included) and memory."""
+        with self._counting:
+            return {"invocations": self.invocations, "durationMs": self.billed_ms, "memoryMb": self.memory_mb}
 
     def _new_container(self) -> Callable[..., Any]:
         with self._imports:  # concurrent first imports of one module can see it half initialised
@@ -166,15 +190,19 @@ class LocalFunction:
                 timeout_seconds=self.timeout_seconds,
                 aws_request_id=str(uuid.uuid4()),
             )
+            given = self.timeout_seconds * self.timeout_scale
             if faults.BOARD.take(fault="timeout", function=self.name):
                 self._idle.put(handler)
+                self._count(given)  # a timed-out invocation is billed up to its timeout
                 raise FunctionError(self._timed_out(context.aws_request_id))
             crash = faults.BOARD.take(fault="crash", function=self.name)
             invocation = _Invocation(handler, event, context, crash=crash)
             invocation.start()
-            invocation.join(self.timeout_seconds * self.timeout_scale)
+            invocation.join(given)
             if invocation.is_alive():  # abandoned, with its container: Lambda discards the sandbox
+                self._count(given)
                 raise FunctionError(self._timed_out(context.aws_request_id))
+            self._count(invocation.seconds)
             if invocation.crashed:  # so is a container whose process died
                 raise FunctionError(_exited(context.aws_request_id))
             self._idle.put(handler)

@@ -9,7 +9,7 @@
 | POST /_local/sendgrid/v3/mail/send   | the email sink: speaks SendGrid's mail-send API        |
 | GET  /_local/emails                  | what the sink "sent": recipients, subject, bodies      |
 | POST /_local/faults                  | arm a fault (see devstack/faults.py); GET lists, DELETE clears |
-| GET  /_local/functions               | each function as the stack runs it: code, handler, environment |
+| GET  /_local/functions               | each function as the stack runs it: code, environment, invocations |
 | POST /_local/demo                    | (re)create the demo objects events/*.json name (devstack/demo.py) |
 | GET  /_local/clock                   | the local clock: ``{"now": "<ISO 8601 Z>"}`` (devstack/clock.py) |
 | POST /_local/clock                   | ``{"advance": "PT24H"}`` or ``{"set": "<ISO 8601>"}``: forward; the new now |
@@ -40,6 +40,7 @@ from automations.logic.accounts import new_api_key, register_api_key
 from devstack import demo, faults
 from devstack.clock import ClockError, LocalClock
 from devstack.eventbridge import EventBus
+from devstack.functions import LIVE as LIVE_FUNCTIONS
 from devstack.schedule_targets import Deliverer
 from devstack.scheduler import Dispatcher
 from devstack.template import function_environment, load_template, resources_of_type
@@ -199,7 +200,8 @@ class LocalApi:
 
         The stack resolved every template variable once and exported it to its own process (one
         process, one environment), so the values are read back from there: they are exactly what
-        the in-process handlers see.
+        the in-process handlers see. ``stats`` counts the invocations so far and their billed
+        duration (what the cost bench reads).
         """
         template = load_template()
         globals_ = (template.get("Globals") or {}).get("Function", {})
@@ -217,6 +219,8 @@ class LocalApi:
                 "memorySize": int(props.get("MemorySize", 128)),
                 "environment": {key: os.environ[key] for key in variables if key in os.environ},
             }
+            if name in LIVE_FUNCTIONS:
+                functions[name]["stats"] = LIVE_FUNCTIONS[name].stats()
         body = {
             "motoEndpoint": self.moto_endpoint,
             "region": os.environ["AWS_REGION"],

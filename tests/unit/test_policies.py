@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from devstack.template import ROOT, resources_of_type
+from tests.support import aws_calls
 
 NODE_FUNCTIONS = ("HttpRequestFunction", "SendEmailFunction", "ComputeNodeFunction")
 # code that runs a flow's nodes or follows their executions: never near API keys or accounts
@@ -291,88 +292,8 @@ def test_the_policy_check_refuses_what_a_policy_does_not_grant(functions) -> Non
 
 # --- recorded: every AWS call the functions made in this session's end-to-end tests ---------------------
 
-RECORD_DIR = "AUTOMATIONS_RECORD_AWS_CALLS"
-
-# sitecustomize.py for the local stacks the end-to-end tests start (they inherit PYTHONPATH): when
-# botocore.client is imported, every API call is appended to <dir>/<pid>.jsonl with its thread's name
-# (a function's invocation runs in a thread named "<LogicalId>-<request id>", devstack/functions.py).
-RECORDER = r"""
-import os
-
-if os.environ.get("AUTOMATIONS_RECORD_AWS_CALLS"):
-    import importlib.abc
-    import json
-    import re
-    import sys
-    import threading
-
-    _lock = threading.Lock()
-    _key = re.compile(r"^\s*\(?\s*(\S+)\s*=\s*(:\w+)")
-    _kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
-
-    def _pk(request, field):
-        return ((request.get(field) or {}).get("pk") or {}).get("S")
-
-    def _entries(service, operation, params):
-        if service != "dynamodb":
-            return [(operation, None, params.get("Name"))]
-        if operation == "PutItem":
-            return [(operation, None, _pk(params, "Item"))]
-        if operation in ("GetItem", "UpdateItem", "DeleteItem"):
-            return [(operation, None, _pk(params, "Key"))]
-        if operation == "Query":
-            match = _key.match(params.get("KeyConditionExpression", ""))
-            values = params.get("ExpressionAttributeValues") or {}
-            return [(operation, params.get("IndexName"), values.get(match.group(2), {}).get("S") if match else None)]
-        if operation == "TransactWriteItems":
-            found = []
-            for item in params.get("TransactItems", []):
-                ((kind, request),) = item.items()
-                found.append((_kinds[kind], None, _pk(request, "Item" if kind == "Put" else "Key")))
-            return found
-        return [(operation, params.get("IndexName"), None)]
-
-    def _patch(module):
-        original = module.BaseClient._make_api_call
-        path = os.path.join(os.environ["AUTOMATIONS_RECORD_AWS_CALLS"], f"{os.getpid()}.jsonl")
-
-        def recorded(self, operation_name, api_params):
-            try:
-                service = self.meta.service_model.signing_name
-                lines = [
-                    json.dumps({"thread": threading.current_thread().name, "service": service,
-                                "operation": operation, "index": index, "key": key})
-                    for operation, index, key in _entries(service, operation_name, api_params)
-                ]
-            except Exception as error:  # never in the way of the call itself
-                lines = [json.dumps({"error": repr(error)})]
-            with _lock, open(path, "a") as out:
-                out.write("".join(line + "\n" for line in lines))
-            return original(self, operation_name, api_params)
-
-        module.BaseClient._make_api_call = recorded
-
-    class _PatchOnImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-        def find_spec(self, name, path, target=None):
-            if name != "botocore.client":
-                return None
-            for finder in sys.meta_path:
-                if finder is not self and hasattr(finder, "find_spec"):
-                    spec = finder.find_spec(name, path, target)
-                    if spec is not None:
-                        self.loader, spec.loader = spec.loader, self
-                        return spec
-            return None
-
-        def create_module(self, spec):
-            return self.loader.create_module(spec)
-
-        def exec_module(self, module):
-            self.loader.exec_module(module)
-            _patch(module)
-
-    sys.meta_path.insert(0, _PatchOnImport())
-"""
+# The recorder (a sitecustomize.py the local stacks the end-to-end tests start inherit through
+# PYTHONPATH) lives in tests/support/aws_calls.py, shared with the cost bench (bench/cost.py).
 
 _recording: dict[str, Path] = {}
 _complete: dict[str, bool] = {}
@@ -381,9 +302,7 @@ _complete: dict[str, bool] = {}
 def pytest_configure(config: pytest.Config) -> None:
     """As a plugin (``-p tests.unit.test_policies``): record what this session's local stacks call."""
     directory = Path(tempfile.mkdtemp(prefix="aws-calls-"))
-    (directory / "sitecustomize.py").write_text(RECORDER)
-    os.environ[RECORD_DIR] = str(directory)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")]))
+    os.environ.update(aws_calls.install(directory))
     _recording["dir"] = directory
 
 
@@ -422,18 +341,14 @@ def recorded_calls(template: dict[str, Any]) -> Iterator[list[Call]]:
         pytest.skip("needs the recording plugin: `make test` (pytest -p tests.unit.test_policies)")
     names = set(resources_of_type(template, "AWS::Serverless::Function"))
     calls = []
-    for path in sorted(directory.glob("*.jsonl")):
-        for line in path.read_text().splitlines():
-            entry = json.loads(line)
-            assert "error" not in entry, entry
-            match = re.fullmatch(r"(\w+)-[0-9a-f]{8}", entry["thread"])
-            if match is None or match.group(1) not in names:
-                continue  # the local stack's own machinery (setup, stream poller, scheduler, ...)
-            service = entry["service"]
-            resource = (entry["index"] or TABLE) if service == "dynamodb" else None
-            calls.append(
-                Call(match.group(1), f"{IAM_PREFIX.get(service, service)}:{entry['operation']}", resource, entry["key"])
-            )
+    for entry in aws_calls.entries(directory):
+        assert "error" not in entry, entry
+        function = aws_calls.function_of(entry, names)
+        if function is None:
+            continue  # the local stack's own machinery (setup, stream poller, scheduler, ...)
+        service = entry["service"]
+        resource = (entry["index"] or TABLE) if service == "dynamodb" else None
+        calls.append(Call(function, f"{IAM_PREFIX.get(service, service)}:{entry['operation']}", resource, entry["key"]))
     if not calls:
         pytest.skip("no end-to-end test ran in this session: nothing was recorded")
     yield calls
