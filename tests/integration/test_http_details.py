@@ -131,7 +131,8 @@ def test_a_paging_cursor_is_sealed_and_carries_no_table_key(call, webhook_flow) 
     cursor = page["nextCursor"]
     # Then the cursor shows none of the table's keys, names or values
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    assert not re.search(rb"RUN#|FLOW#|ACCOUNT#|pk|sk|run_", raw)
+    # (quoted names: two bare letters turn up in random ciphertext about once in 300 cursors)
+    assert not re.search(rb'RUN#|FLOW#|ACCOUNT#|"pk"|"sk"|run_', raw)
     # and it works, once, as handed out
     status, _, second = call(api_event("api_list_runs.json", path=path, query={"limit": "1", "cursor": cursor}))
     assert status == 200 and second["items"][0]["runId"] != page["items"][0]["runId"]

@@ -68,6 +68,9 @@ def test_pure_nodes_after_a_task_run_inside_it_and_the_state_machine_goes_to_the
         ("tell", 4, StepStatus.SCHEDULED),  # queued for its Task state
     ]
     assert [a.status for a in steps["note"].attempts] == [AttemptStatus.COMPLETED]
+    # and each was one write: the step holds its attempt (no attempt item), history from running on
+    assert [item["sk"]["S"] for item in attempt_items()] == ["ATTEMPT#fetch#0001"]
+    assert steps["note"].step.ran_inline and [h.status for h in steps["note"].step.history] == ["running", "completed"]
 
 
 def test_a_run_starting_at_a_pure_node_runs_it_at_start(handler_of, lambda_context, repo, target) -> None:
@@ -109,6 +112,9 @@ def test_a_pure_node_that_fails_fails_its_step_and_the_run_goes_to_its_end(
     assert (check.step.status, check.step.error.type) == (StepStatus.FAILED, "MissingVariable")
     assert [(a.status, a.error.type) for a in check.attempts] == [(AttemptStatus.FAILED, "MissingVariable")]
     assert "tell" not in steps  # never reached
+    # and a retried invocation of the request's task ends the run the same way, recording nothing more
+    assert handler_of("HttpRequestFunction")(http_task("fetch", 1), lambda_context) == state
+    assert len(steps_of(repo)["check"].attempts) == 1 and len(target.calls("/inline/missing")) == 1
 
 
 def test_a_pure_node_that_fails_with_on_error_continue_goes_on(handler_of, lambda_context, repo, target) -> None:

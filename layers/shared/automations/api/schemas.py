@@ -230,6 +230,10 @@ class StepView(ApiModel):
         default=None, description="Not run again: reused from this run (a re-trigger from a later step)"
     )
     truncated: list[str] | None = Field(default=None, description=TRUNCATED)
+    ran_inline: bool | None = Field(
+        default=None,
+        description="A pure node (condition, set) run inside the task before it: it has no Task state of its own",
+    )
     history: list[StatusChange] = Field(description="Every status the step passed through, oldest first")
     attempts: list[AttemptView]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from automations.domain import clock
 from automations.domain.base import RecordModel
 from automations.domain.item_budget import cap_message
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
@@ -68,6 +69,9 @@ class Step(RecordModel):
     attempt_count: int = 0
     wake_at: str | None = Field(default=None, description="A waiting delay node wakes up at this time")
     next_node: str | None = Field(default=None, description="The node it chose to run next (a condition)")
+    ran_inline: bool | None = Field(
+        default=None, description="Run inline (a pure node): its one attempt is recorded on the step itself"
+    )
     carried_from: str | None = Field(
         default=None, description="Recorded by this earlier run and reused (a re-trigger from a later step)"
     )
@@ -81,6 +85,23 @@ class Step(RecordModel):
         """When attempt ``number`` began: each attempt's claim moves the step to `running`, once."""
         starts = [change.at for change in self.history if change.status == StepStatus.RUNNING]
         return starts[number - 1] if 0 < number <= len(starts) else None
+
+    def inline_attempt(self) -> Attempt | None:
+        """A step that ran inline records its one attempt on itself (one write): that attempt."""
+        if not self.ran_inline or self.status not in (StepStatus.COMPLETED, StepStatus.FAILED):
+            return None
+        started, ended = self.started_at or "", self.ended_at
+        took = clock.parse_iso(ended) - clock.parse_iso(started) if started and ended else None
+        return Attempt(
+            run_id=self.run_id,
+            node_id=self.node_id,
+            attempt=1,
+            status=AttemptStatus.COMPLETED if self.status == StepStatus.COMPLETED else AttemptStatus.FAILED,
+            started_at=started,
+            ended_at=ended,
+            duration_ms=int(took.total_seconds() * 1000) if took is not None else None,
+            error=self.error,
+        )
 
     def attempt_in_flight(self) -> Attempt | None:
         """The attempt running now. Its own item is written when it ends; until then its step says it runs."""

@@ -69,9 +69,9 @@ def get_run(store: Store, account_id: str, run_id: str) -> RunView:
     by_node: dict[str, list[Attempt]] = {}
     for attempt in sorted(detail.attempts, key=lambda a: a.attempt):
         by_node.setdefault(attempt.node_id, []).append(attempt)
-    for step in detail.steps:  # the attempt running now has no item of its own yet
-        running = step.attempt_in_flight()
-        if running is not None and running.attempt not in {a.attempt for a in by_node.get(step.node_id, [])}:
-            by_node.setdefault(step.node_id, []).append(running)
+    for step in detail.steps:  # attempts with no item of their own: the one running now, an inline node's
+        unrecorded = step.attempt_in_flight() or step.inline_attempt()
+        if unrecorded is not None and unrecorded.attempt not in {a.attempt for a in by_node.get(step.node_id, [])}:
+            by_node.setdefault(step.node_id, []).append(unrecorded)
     steps = [StepView(step, by_node.get(step.node_id, [])) for step in detail.steps]
     return RunView(detail.run, store.get_trigger(detail.run.trigger_id), steps, detail.executions)

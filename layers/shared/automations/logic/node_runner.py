@@ -22,14 +22,14 @@ from typing import Any
 from automations.domain import clock, item_budget
 from automations.domain.interpreter import InterpreterState, NodeRef, NodeTask
 from automations.domain.redaction import redact_values
-from automations.domain.runs import ErrorInfo, HttpExchange, Step
+from automations.domain.runs import ErrorInfo, HttpExchange, StatusChange, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.domain.templating import render
 from automations.errors import EmptyOutput, NodeError, RateLimited
 from automations.flows import graph
 from automations.flows.definition import Node
 from automations.logic.run_context import RunContext, load_run_context
-from automations.logic.steps import end_step, queue_next
+from automations.logic.steps import queue_next
 from automations.nodes import REGISTRY
 from automations.nodes.base import NodeContext, NodeOutcome, NodeServices, NodeSettings
 from automations.observability import logger
@@ -91,24 +91,15 @@ _INLINE_SERVICES = NodeServices(secrets=_ReadsNoSecrets(), settings=NodeSettings
 
 def _run_inline(store: Store, state: InterpreterState) -> InterpreterState:
     """One inline node, from its queued (or absent) step to the state after it. It has no Task
-    state, so no Retry or Catch: what ``StepFailed`` does for a Task's error is done here."""
+    state, so no Retry or Catch: what ``StepFailed`` does for a Task's error is done here (its
+    errors are permanent: the same input fails the same way)."""
     assert state.node.id is not None
     task = NodeTask(run_id=state.run_id, step_number=state.step_number, node_id=state.node.id)
-    done = _attempt(store, task, _INLINE_SERVICES)
+    done = _attempt(store, task, _INLINE_SERVICES, inline=True)
     if done.state.wait is not None or done.state.retry_after_seconds is not None:
         raise RuntimeError(f"node type '{state.node.type}' runs inline but asked to wait")
-    if done.error is None:
+    if done.error is None and not done.failed_before:
         return done.state
-    if done.error.retryable:  # recorded `retrying`; inline, the same input can only fail again
-        end_step(
-            store,
-            run_id=task.run_id,
-            node_id=task.node_id,
-            node_type=state.node.type,
-            step=None,
-            status=StepStatus.FAILED,
-            error=error_info(done.error),
-        )
     assert done.context is not None and done.node is not None
     following = graph.after_failure(done.context.definition, done.node)
     return InterpreterState(
@@ -125,9 +116,10 @@ class _Done:
     error: NodeError | None = None
     context: RunContext | None = None
     node: Node | None = None
+    failed_before: bool = False  # an inline node's step recorded failed by an earlier invocation
 
 
-def _attempt(store: Store, task: NodeTask, services: NodeServices) -> _Done:
+def _attempt(store: Store, task: NodeTask, services: NodeServices, *, inline: bool = False) -> _Done:
     context = load_run_context(store, task.run_id)
     if context.run.status == RunStatus.CANCELLED:  # an operator cancelled it; its execution is being stopped
         logger.info("run cancelled; not running the node", extra={"node_id": task.node_id})
@@ -135,10 +127,12 @@ def _attempt(store: Store, task: NodeTask, services: NodeServices) -> _Done:
     node = context.definition.node(task.node_id)
     node_type = REGISTRY.of(node)
     earlier = context.step(node.id)
-    if earlier is not None and earlier.status == StepStatus.COMPLETED:
-        # a retried invocation (the first completed the node, then died or timed out before its
-        # answer reached the state machine; or it ran the node inline): go on from the recorded step
-        logger.warning("step completed already; going on from it", extra={"node_id": node.id})
+    if earlier is not None and earlier.status in (StepStatus.COMPLETED, *((StepStatus.FAILED,) if inline else ())):
+        # a retried invocation (the first ran the node, or ran it inline, then died or timed out
+        # before its answer reached the state machine): go on from the recorded step
+        logger.warning("step recorded already; going on from it", extra={"node_id": node.id})
+        if earlier.status == StepStatus.FAILED:
+            return _Done(InterpreterState(run_id=task.run_id), None, context, node, failed_before=True)
         next_id = earlier.next_node or graph.default_next(context.definition, node)
         return _Done(
             InterpreterState(
@@ -146,12 +140,16 @@ def _attempt(store: Store, task: NodeTask, services: NodeServices) -> _Done:
             )
         )
     now = clock.iso(clock.now())
-    claim = store.begin_attempt(
-        run_id=task.run_id, node_id=node.id, node_type=node.type, step_number=task.step_number, at=now
-    )
-    if claim.dangling_attempt:
-        _close_dangling_attempts(store, context.step(node.id), task.run_id, node.id, claim.dangling_attempt)
-    attempt = _Attempt(store, task, node, claim.number, started_at=now)
+    attempt: _Attempt
+    if inline:  # one attempt, recorded with its step in one write: no claim
+        attempt = _InlineAttempt(store, task, node, started_at=now, queued=earlier)
+    else:
+        claim = store.begin_attempt(
+            run_id=task.run_id, node_id=node.id, node_type=node.type, step_number=task.step_number, at=now
+        )
+        if claim.dangling_attempt:
+            _close_dangling_attempts(store, earlier, task.run_id, node.id, claim.dangling_attempt)
+        attempt = _Attempt(store, task, node, claim.number, started_at=now)
     params: dict[str, Any] = {}
     try:
         variables = context.variables()
@@ -169,7 +167,7 @@ def _attempt(store: Store, task: NodeTask, services: NodeServices) -> _Done:
         outcome.step_fields["nextNode"] = outcome.next_node
     attempt.record(params, outcome, error_info(outcome.error) if outcome.error else None)
     here = NodeRef(id=node.id, type=node.type, task=node_type.task)
-    retry_after = inline_retry_after(outcome.error, claim.number)
+    retry_after = inline_retry_after(outcome.error, attempt.number)
     if retry_after is not None:
         return _Done(
             InterpreterState(
@@ -198,18 +196,22 @@ class _Attempt:
         self.store, self.task, self.node, self.number = store, task, node, number
         self.started_at, self.started = started_at, time.monotonic()
 
-    def record(self, params: dict[str, Any], outcome: NodeOutcome, error: ErrorInfo | None) -> None:
-        """Fits what is recorded to the items' budget first (``domain.item_budget``), so that no write
-        can fail for size after the node's call went out."""
-        run_id, node = self.task.run_id, self.node
-        ended_at = clock.iso(clock.now())
-        # the input goes first: later nodes read the output
+    def fitted(self, params: dict[str, Any], outcome: NodeOutcome, error: ErrorInfo | None) -> item_budget.Fitted:
+        """The step's input and output fitted to the items' budget (``domain.item_budget``), so that no
+        write can fail for size after the node's call went out; the input is cut first (later nodes
+        read the output)."""
         recorded = item_budget.fit(
             {"input": redact_values(params), "output": outcome.output if error is None else None}
         )
-        marks = {"truncated": recorded.truncated or None}
         if recorded.truncated:
-            logger.warning("step values recorded truncated", extra={"node_id": node.id, "at": recorded.truncated})
+            logger.warning("step values recorded truncated", extra={"node_id": self.node.id, "at": recorded.truncated})
+        return recorded
+
+    def record(self, params: dict[str, Any], outcome: NodeOutcome, error: ErrorInfo | None) -> None:
+        run_id, node = self.task.run_id, self.node
+        ended_at = clock.iso(clock.now())
+        recorded = self.fitted(params, outcome, error)
+        marks = {"truncated": recorded.truncated or None}
         if error is None and outcome.wait is not None:
             # the attempt goes on while the state machine waits; the step shows when it wakes up
             fields = {**outcome.step_fields, **recorded.values, **marks}
@@ -245,6 +247,44 @@ class _Attempt:
         if not self.store.update_step(run_id=run_id, node_id=node.id, node_type=node.type, update=update):
             # e.g. the platform marked the step interrupted while this attempt was in flight
             logger.warning("step moved on before this attempt ended", extra={"run_id": run_id, "node_id": node.id})
+
+
+class _InlineAttempt(_Attempt):
+    """An inline node's one attempt: the whole step (input, output, error, times, history) in one
+    write. Run history reads the attempt from the step (``Step.inline_attempt``)."""
+
+    def __init__(self, store: Store, task: NodeTask, node: Node, *, started_at: str, queued: Step | None) -> None:
+        super().__init__(store, task, node, 1, started_at=started_at)
+        self.queued = queued  # the step as queued (a run that starts at this node), if it was
+
+    def record(self, params: dict[str, Any], outcome: NodeOutcome, error: ErrorInfo | None) -> None:
+        ended_at = clock.iso(clock.now())
+        recorded = self.fitted(params, outcome, error)
+        status = StepStatus.FAILED if error is not None else StepStatus.COMPLETED
+        step = Step(
+            run_id=self.task.run_id,
+            node_id=self.node.id,
+            node_type=self.node.type,
+            step_number=self.task.step_number,
+            status=status,
+            queued_at=self.queued.queued_at if self.queued else None,
+            started_at=self.started_at,
+            ended_at=ended_at,
+            input=recorded.values["input"],
+            output=recorded.values["output"],
+            error=error,
+            attempt_count=1,
+            next_node=outcome.next_node,
+            truncated=recorded.truncated or None,
+            ran_inline=True,
+            history=[
+                *(self.queued.history if self.queued else []),
+                StatusChange(status=StepStatus.RUNNING, at=self.started_at),
+                StatusChange(status=status, at=ended_at),
+            ],
+        )
+        if not self.store.record_inline_step(step):  # another invocation of the same task recorded it
+            logger.warning("inline step recorded already", extra={"run_id": step.run_id, "node_id": step.node_id})
 
 
 def _fitted_exchange(http: HttpExchange | None) -> tuple[HttpExchange | None, list[str] | None]:

@@ -802,6 +802,24 @@ class DynamoRepository:
         }
         return self._put_if_absent(item)
 
+    def record_inline_step(self, step: Step) -> bool:
+        item = {
+            **keys.step(step.run_id, step.node_id),
+            "entity": "step",
+            "expiresAt": self._expires_at(),
+            **step.dump(),
+        }
+        request = self._put(item, "attribute_not_exists(pk) OR #status = :queued")
+        request["ExpressionAttributeNames"] = {"#status": "status"}
+        request["ExpressionAttributeValues"] = _serialize({":queued": str(StepStatus.SCHEDULED)})
+        try:
+            self.client.put_item(**request)
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
     def drop_queued_steps(self, run_id: str, node_ids: list[str]) -> list[str]:
         dropped = []
         for node_id in node_ids:
