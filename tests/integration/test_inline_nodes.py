@@ -10,8 +10,10 @@ import pytest
 
 from automations.adapters.dynamo.repository import DynamoRepository
 from automations.domain import clock
-from automations.domain.status import AttemptStatus, StepStatus
-from automations.logic import history
+from automations.domain.interpreter import LifecycleTask
+from automations.domain.status import AttemptStatus, RunStatus, StepStatus
+from automations.logic import executions, history, lifecycle
+from automations.ports import StepUpdate
 from tests.conftest import load_event
 from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
 
@@ -188,3 +190,35 @@ def test_a_retried_invocation_of_a_completed_node_goes_on_from_its_step_without_
     steps = steps_of(repo)
     assert [len(steps[n].attempts) for n in ("fetch", "check")] == [1, 1]
     assert steps["check"].step.next_node == "b"
+
+
+def test_a_run_resumed_at_a_pure_node_its_execution_left_interrupted_runs_it_over_that_step(
+    handler_of, lambda_context, repo, target
+) -> None:
+    # Given a run interrupted at a condition (an execution that ended mid-way left its step interrupted)
+    nodes = [
+        {
+            "id": "check",
+            "type": "condition",
+            "if": "trigger.body.email == 'ada@example.com'",
+            "then": "tell",
+            "else": "tell",
+        },
+        {"id": "tell", "type": "http_request", "url": target.url("/resume")},
+    ]
+    seed_demo_run(repo, nodes, {"email": "ada@example.com"})
+    assert repo.transition_run(RUN_ID, RunStatus.RUNNING) and repo.transition_run(RUN_ID, RunStatus.INTERRUPTED)
+    assert repo.update_step(
+        run_id=RUN_ID, node_id="check", node_type="condition", update=StepUpdate(status=StepStatus.INTERRUPTED)
+    )
+    # When it is resumed there and its new execution starts
+    execution = executions.request_execution(repo, run_id=RUN_ID, start_at="check", reason="resumed by a test")
+    state = lifecycle.start(repo, LifecycleTask(action="start", run_id=RUN_ID, execution_name=execution.name))
+    # Then the condition ran inline over the interrupted step, keeping what happened to it before
+    assert state.node.id == "tell"
+    check = steps_of(repo)["check"].step
+    assert check.status == StepStatus.COMPLETED and [h.status for h in check.history][-3:] == [
+        "interrupted",
+        "running",
+        "completed",
+    ]

@@ -255,7 +255,7 @@ class _InlineAttempt(_Attempt):
 
     def __init__(self, store: Store, task: NodeTask, node: Node, *, started_at: str, queued: Step | None) -> None:
         super().__init__(store, task, node, 1, started_at=started_at)
-        self.queued = queued  # the step as queued (a run that starts at this node), if it was
+        self.queued = queued  # the step as it was: queued (a run starting here) or interrupted, if any
 
     def record(self, params: dict[str, Any], outcome: NodeOutcome, error: ErrorInfo | None) -> None:
         ended_at = clock.iso(clock.now())

@@ -809,9 +809,12 @@ class DynamoRepository:
             "expiresAt": self._expires_at(),
             **step.dump(),
         }
-        request = self._put(item, "attribute_not_exists(pk) OR #status = :queued")
+        # over a queued step (a run starting here), or one an interrupted execution left; never over an end
+        request = self._put(item, "attribute_not_exists(pk) OR NOT (#status IN (:completed, :failed))")
         request["ExpressionAttributeNames"] = {"#status": "status"}
-        request["ExpressionAttributeValues"] = _serialize({":queued": str(StepStatus.SCHEDULED)})
+        request["ExpressionAttributeValues"] = _serialize(
+            {":completed": str(StepStatus.COMPLETED), ":failed": str(StepStatus.FAILED)}
+        )
         try:
             self.client.put_item(**request)
         except ClientError as error:
