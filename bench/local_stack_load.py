@@ -64,10 +64,14 @@ def create_flow(url: str, key: str, target: str, nodes: int) -> dict[str, Any]:
     return response.json()
 
 
-def fire(url: str, flow: dict[str, Any], count: int, clients: int) -> tuple[list[str], int, int, float]:
-    """Send ``count`` signed webhooks from ``clients`` threads: (run ids, 5xx, connection errors, start time)."""
+def fire(
+    url: str, flow: dict[str, Any], count: int, clients: int
+) -> tuple[list[str], int, int, dict[str, int], float]:
+    """Send ``count`` signed webhooks from ``clients`` threads: (run ids, 5xx, connection errors,
+    other refusals by status, start time)."""
     run_ids: list[str] = []
     errors = {"5xx": 0, "connection": 0}
+    refused: dict[str, int] = {}
     lock = threading.Lock()
     local = threading.local()
 
@@ -88,11 +92,13 @@ def fire(url: str, flow: dict[str, Any], count: int, clients: int) -> tuple[list
                 errors["5xx"] += 1
             elif response.status_code == 202:
                 run_ids.extend(response.json()["runIds"])
+            else:  # a refusal is a result too: never dropped from the figures
+                refused[str(response.status_code)] = refused.get(str(response.status_code), 0) + 1
 
     started = time.monotonic()
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(one, range(count)))
-    return run_ids, errors["5xx"], errors["connection"], started
+    return run_ids, errors["5xx"], errors["connection"], refused, started
 
 
 def wait_until_ended(url: str, key: str, run_ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -111,7 +117,7 @@ def wait_until_ended(url: str, key: str, run_ids: list[str], timeout: float) -> 
 def measure(url: str, key: str, runs: int, clients: int, nodes: int, timeout: float) -> dict[str, Any]:
     target = start_target()
     flow = create_flow(url, key, f"http://127.0.0.1:{target.server_address[1]}/sink", nodes)
-    run_ids, five_xx, connection_errors, started = fire(url, flow, runs, clients)
+    run_ids, five_xx, connection_errors, refused, started = fire(url, flow, runs, clients)
     ended = wait_until_ended(url, key, run_ids, timeout)
     wall = time.monotonic() - started
     latencies = sorted(
@@ -133,6 +139,7 @@ def measure(url: str, key: str, runs: int, clients: int, nodes: int, timeout: fl
         "p95_seconds": round(latencies[int(0.95 * (len(latencies) - 1))], 2) if latencies else None,
         "max_seconds": round(latencies[-1], 2) if latencies else None,
         "http_5xx": five_xx,
+        "refused_4xx": refused,
         "connection_errors": connection_errors,
         "wall_seconds": round(wall, 1),
     }
