@@ -31,10 +31,6 @@ from devstack.template import ROOT
 
 _module_counter = itertools.count()
 
-# Every function made in this process, by logical id: what ``GET /_local/functions`` reports
-# invocation counts from (the local API is wired up without the functions; one stack per process).
-LIVE: dict[str, LocalFunction] = {}
-
 
 @dataclass
 class LambdaContext:
@@ -152,7 +148,6 @@ class LocalFunction:
         self._counting = threading.Lock()
         self.invocations = 0
         self.billed_ms = 0  # each invocation's duration rounded up to 1 ms, as Lambda bills it
-        LIVE[self.name] = self
 
     def _count(self, seconds: float) -> None:
         with self._counting:

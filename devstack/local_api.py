@@ -40,7 +40,7 @@ from automations.logic.accounts import new_api_key, register_api_key
 from devstack import demo, faults
 from devstack.clock import ClockError, LocalClock
 from devstack.eventbridge import EventBus
-from devstack.functions import LIVE as LIVE_FUNCTIONS
+from devstack.functions import LocalFunction
 from devstack.schedule_targets import Deliverer
 from devstack.scheduler import Dispatcher
 from devstack.template import function_environment, load_template, resources_of_type
@@ -116,6 +116,7 @@ class LocalApi:
     deliverer: Deliverer
     event_bus: EventBus = field(default_factory=EventBus)
     sink: EmailSink = field(default_factory=EmailSink)
+    functions: dict[str, LocalFunction] = field(default_factory=dict)  # for their invocation counts
 
     def routes(self) -> dict[tuple[str, str], LocalRoute]:
         return {
@@ -219,8 +220,8 @@ class LocalApi:
                 "memorySize": int(props.get("MemorySize", 128)),
                 "environment": {key: os.environ[key] for key in variables if key in os.environ},
             }
-            if name in LIVE_FUNCTIONS:
-                functions[name]["stats"] = LIVE_FUNCTIONS[name].stats()
+            if name in self.functions:
+                functions[name]["stats"] = self.functions[name].stats()
         body = {
             "motoEndpoint": self.moto_endpoint,
             "region": os.environ["AWS_REGION"],

@@ -490,4 +490,5 @@ class LocalStack:
             dispatcher=self.dispatcher,
             deliverer=self.deliverer,
             event_bus=self.event_bus,
+            functions=self.functions,
         )
