@@ -204,8 +204,19 @@ class DynamoRepository:
 
     def _put_if_absent(self, item: dict[str, Any]) -> bool:
         """Write ``item`` unless an item with its key exists; False if one did."""
+        return self._put_unless(item, [])
+
+    def _put_unless(self, item: dict[str, Any], statuses: list[str]) -> bool:
+        """Write ``item`` unless an item with its key exists in a status other than ``statuses``
+        (one of those it replaces); False if one did."""
+        request = self._put(item, "attribute_not_exists(pk)")
+        if statuses:
+            values = {f":s{n}": status for n, status in enumerate(statuses)}
+            request["ConditionExpression"] += f" OR #status IN ({', '.join(values)})"
+            request["ExpressionAttributeNames"] = {"#status": "status"}
+            request["ExpressionAttributeValues"] = _serialize(values)
         try:
-            self.client.put_item(**self._put(item, "attribute_not_exists(pk)"))
+            self.client.put_item(**request)
         except ClientError as error:
             if _condition_failed(error):
                 return False
@@ -809,19 +820,9 @@ class DynamoRepository:
             "expiresAt": self._expires_at(),
             **step.dump(),
         }
-        # over a queued step (a run starting here), or one an interrupted execution left; never over an end
-        request = self._put(item, "attribute_not_exists(pk) OR NOT (#status IN (:completed, :failed))")
-        request["ExpressionAttributeNames"] = {"#status": "status"}
-        request["ExpressionAttributeValues"] = _serialize(
-            {":completed": str(StepStatus.COMPLETED), ":failed": str(StepStatus.FAILED)}
-        )
-        try:
-            self.client.put_item(**request)
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        # over a queued step (a run starting here), or one an execution left unfinished; never over an end
+        unfinished = [s for s in StepStatus if s not in (StepStatus.COMPLETED, StepStatus.FAILED)]
+        return self._put_unless(item, [str(s) for s in unfinished])
 
     def drop_queued_steps(self, run_id: str, node_ids: list[str]) -> list[str]:
         dropped = []
@@ -878,16 +879,7 @@ class DynamoRepository:
         )
         item = {**keys.attempt(run_id, node_id, number), "entity": "attempt", "expiresAt": self._expires_at()}
         # an item `running` was written at its claim by an earlier engine version: it may still end
-        request = self._put({**item, **attempt.dump()}, "attribute_not_exists(pk) OR #status = :running")
-        request["ExpressionAttributeNames"] = {"#status": "status"}
-        request["ExpressionAttributeValues"] = _serialize({":running": str(AttemptStatus.RUNNING)})
-        try:
-            self.client.put_item(**request)
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._put_unless({**item, **attempt.dump()}, [str(AttemptStatus.RUNNING)])
 
     def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None:
         """Facts about a step that do not change its status (a delay's wake-up time)."""
