@@ -1,8 +1,10 @@
 """``python -m bench``: run the benchmarks, merge their figures into bench/results.json, print them.
 
-    python -m bench [--only cold_start|cost] [--repeat 7] [--tracing as-deployed|off] [--runs 3] [--output PATH]
+    python -m bench [--only cold_start|cost|overdue|local] [--repeat 7] [--tracing as-deployed|off|on]
+                    [--runs 3] [--overdue-sizes 1000 100000] [--output PATH]
 
-Each benchmark writes only its own keys (``cold_start.*``, ``cost.*``); the file keeps the others'.
+Each benchmark writes only its own keys (``cold_start.*``, ``cost.*``, ``overdue.*``, ``local.*``);
+the file keeps the others'.
 ``python -m bench.report`` renders the README's table from the file.
 """
 
@@ -13,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from bench import cold_start, cost, report, results
+from bench import cold_start, cost, local, overdue, report, results
 
-BENCHMARKS = ("cold_start", "cost")
+BENCHMARKS = ("cold_start", "cost", "overdue", "local")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--functions", nargs="*", help="cold starts: only these functions (logical ids)")
     parser.add_argument("--runs", type=int, default=3, help="cost: runs per flow variant (default 3)")
     parser.add_argument("--variants", nargs="*", choices=cost.VARIANTS, help="cost: only these flow variants")
+    parser.add_argument(
+        "--overdue-sizes", nargs="*", type=int, default=list(overdue.SIZES), help="overdue: table sizes (runs)"
+    )
     parser.add_argument("--output", type=Path, default=results.RESULTS, help="the results file to merge into")
     args = parser.parse_args(argv)
     started = time.monotonic()
@@ -48,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             found = cost.measure(runs=args.runs, variants=args.variants, log=log)
             print(cost.table(found))
             figures.update(found)
+        elif name == "overdue":
+            figures.update(overdue.measure(args.overdue_sizes, log=log))
+        elif name == "local":
+            figures.update(local.measure(log=log))
     merged = results.write(figures, args.output)
     print(f"\n{len(figures)} figures merged into {args.output} ({time.monotonic() - started:.0f} s)")
     print()

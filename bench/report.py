@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bench import local, overdue
 from bench.results import RESULTS
 
 COLD = "cold_start."
@@ -165,7 +166,10 @@ def _other_rows(figures: Mapping[str, Any]) -> list[str]:
     others = sorted(
         key
         for key, value in figures.items()
-        if not key.startswith(COLD) and not _is_cost_table_key(key) and isinstance(value, Mapping) and "median" in value
+        if not key.startswith((COLD, "local.", "overdue."))
+        and not _is_cost_table_key(key)
+        and isinstance(value, Mapping)
+        and "median" in value
     )
     if not others:
         return []
@@ -183,7 +187,14 @@ def render(figures: Mapping[str, Any]) -> str:
         f"({figures.get('measured_at', '?')}); every timing is a ratio to a baseline timed in the same run.",
         "",
     ]
-    sections = [rows for rows in (_cold_start_rows(figures), cost_rows(figures), _other_rows(figures)) if rows]
+    tables = (
+        _cold_start_rows(figures),
+        cost_rows(figures),
+        overdue.rows(dict(figures)),
+        local.rows(dict(figures)),
+        _other_rows(figures),
+    )
+    sections = [rows for rows in tables if rows]
     for i, rows in enumerate(sections):
         lines += ([""] if i else []) + rows
     return "\n".join(lines).rstrip() + "\n"

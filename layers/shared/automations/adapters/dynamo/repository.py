@@ -488,16 +488,7 @@ class DynamoRepository:
         ]
         for record in runs:
             run = record.run
-            item = {
-                **keys.run(run.run_id),
-                **keys.run_history_keys(run.run_id, run.account_id, run.flow_id, run.scheduled_for),
-                "entity": "run",
-                "expiresAt": expires,
-                **run.dump(),
-            }
-            if run.status == RunStatus.SCHEDULED:
-                item.update(keys.scheduled_index_keys(run.run_id, run.flow_id, run.scheduled_for, run.correlation_key))
-            items.append({"Put": self._put(item, "attribute_not_exists(pk)")})
+            items.append({"Put": self._put(self.new_run_item(run, expires), "attribute_not_exists(pk)")})
             if record.execution is not None:
                 items.append({"Put": self._put(self._execution_item(record.execution), "attribute_not_exists(pk)")})
             for step in [*record.carried_steps, *([record.queued_step] if record.queued_step else [])]:
@@ -521,6 +512,20 @@ class DynamoRepository:
             if signature is not None and reasons[-1].get("Code") == "ConditionalCheckFailed":
                 raise SignatureTaken(signature.digest) from error
             raise
+
+    def new_run_item(self, run: Run, expires_at: int | None = None) -> dict[str, Any]:
+        """A run as recorded: with the keys of the run-history indexes, and while it waits, of the
+        sparse ones (Overdue, ScheduledByFlow, ScheduledByKey)."""
+        item = {
+            **keys.run(run.run_id),
+            **keys.run_history_keys(run.run_id, run.account_id, run.flow_id, run.scheduled_for),
+            "entity": "run",
+            "expiresAt": expires_at if expires_at is not None else self._expires_at(),
+            **run.dump(),
+        }
+        if run.status == RunStatus.SCHEDULED:
+            item.update(keys.scheduled_index_keys(run.run_id, run.flow_id, run.scheduled_for, run.correlation_key))
+        return item
 
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None:
         item = self._get(keys.trigger(trigger_id))
