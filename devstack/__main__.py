@@ -85,7 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         help="where the engine's data survives a restart (default: .local-data in the repository)",
     )
     parser.add_argument("--reset", action="store_true", help="forget the data directory's contents; start clean")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a template parameter, as sam deploy --parameter-overrides gives it (e.g. ExpressFirst=false)",
+    )
     args = parser.parse_args(argv)
+    parameters = dict(item.partition("=")[::2] for item in args.parameter)
     # Before anything starts: the stack binds its API last, after ~10 s of setup, and a busy
     # moto port would hang it (moto's server thread exits without telling its caller).
     ports = [(args.port, "AUTOMATIONS_PORT", "--port"), (args.moto_port, "AUTOMATIONS_MOTO_PORT", "--moto-port")]
@@ -109,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         function_timeout_scales=timeout_scales(os.environ.get("AUTOMATIONS_FUNCTION_TIMEOUT_SCALE", "")),
         data_dir=args.data_dir.resolve(),
         reset=args.reset,
+        parameters=parameters,
     )
     try:
         stack = LocalStack(config).start()

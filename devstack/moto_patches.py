@@ -216,6 +216,74 @@ def stop_execution_aborts_at_once(emit: Callable[[Any], None]) -> None:
     StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign]
 
 
+def express_executions_as_on_aws() -> None:
+    """Express executions as AWS runs them, where moto runs them as Standard ones:
+
+    - a start is never deduplicated by name: every StartExecution is a new execution, and its ARN
+      is ``arn:aws:states:<region>:<account>:express:<machine>:<name>:<id>`` (moto: the Standard
+      form, and a second start of the name answers the first execution or ExecutionAlreadyExists);
+    - the execution knows it is Express (moto records every machine's executions as STANDARD), so
+      no status-change event goes out for it (``execution_status_changes_go_to``), as on AWS;
+    - DescribeExecution and StopExecution refuse an Express execution's ARN (InvalidArn), as AWS
+      does. GetExecutionHistory still answers (AWS: refused; its log group is the history there):
+      the local stack shows Express runs' states that way, and the cost benchmark counts them.
+    Apply after ``stop_execution_aborts_at_once``.
+    """
+    import uuid
+
+    from moto.stepfunctions.exceptions import InvalidArn
+    from moto.stepfunctions.models import StateMachine, StateMachineInstance, StepFunctionBackend
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    instance_init = StateMachineInstance.__init__
+
+    def knows_its_type(self: StateMachineInstance, *args: Any, **kwargs: Any) -> None:
+        instance_init(self, *args, **kwargs)
+        self.sm_type = self.type
+
+    StateMachineInstance.__init__ = knows_its_type  # type: ignore[method-assign]
+
+    dedupe = StateMachine._handle_name_input_idempotency
+
+    def by_name_on_standard_only(self: StateMachine, name: str, execution_input: str) -> Any:
+        return None if self.type == "EXPRESS" else dedupe(self, name, execution_input)
+
+    StateMachine._handle_name_input_idempotency = by_name_on_standard_only  # type: ignore[method-assign]
+
+    execution_init = Execution.__init__
+
+    def express_arn(self: Execution, *args: Any, **kwargs: Any) -> None:
+        if str(kwargs.get("sm_type")) in ("EXPRESS", "StateMachineType.EXPRESS"):
+            parts = str(kwargs["exec_arn"]).split(":")
+            parts[5] = "express"
+            kwargs["exec_arn"] = ":".join(parts) + f":{uuid.uuid4()}"
+        execution_init(self, *args, **kwargs)
+
+    Execution.__init__ = express_arn  # type: ignore[method-assign]
+
+    validate = StepFunctionBackend._validate_execution_arn
+
+    def or_express(self: StepFunctionBackend, execution_arn: str) -> None:
+        if execution_arn.split(":")[5:6] != ["express"]:  # moto's pattern knows only the Standard form
+            validate(self, execution_arn)
+
+    StepFunctionBackend._validate_execution_arn = or_express  # type: ignore[method-assign]
+
+    def refuses_express(action: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(action)
+        def unless_express(self: StepFunctionResponse) -> Any:
+            arn = str(self._get_param("executionArn") or "")
+            if arn.split(":")[5:6] == ["express"]:
+                raise InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: express' ({arn})")
+            return action(self)
+
+        return unless_express
+
+    StepFunctionResponse.describe_execution = refuses_express(StepFunctionResponse.describe_execution)  # type: ignore[method-assign]
+    StepFunctionResponse.stop_execution = refuses_express(StepFunctionResponse.stop_execution)  # type: ignore[method-assign]
+
+
 def reuse_interpreter_clients() -> None:
     """moto builds a boto3 client for every Task call; reusing them roughly doubles throughput."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils

@@ -71,6 +71,8 @@ class StackConfig:
     log_level: str = "WARNING"
     data_dir: Path | None = None  # where state survives a restart; None keeps nothing
     reset: bool = False  # forget what data_dir holds before starting
+    # template parameters, as `sam deploy --parameter-overrides` gives them (e.g. ExpressFirst=false)
+    parameters: dict[str, str] = field(default_factory=dict)
 
 
 def outbound_guard_environment() -> dict[str, str]:
@@ -110,9 +112,11 @@ class LocalStack:
         self._prepare_environment()
         # like `sam deploy --parameter-overrides`: SendGrid is the local email sink
         self.resolver.refs["SendGridBaseUrl"] = f"http://{self.config.host}:{self.config.api_port}/_local/sendgrid"
+        self._override_parameters()
         moto_patches.execute_state_machines()
         moto_patches.execution_status_changes_go_to(self._emit_status_change)
         moto_patches.stop_execution_aborts_at_once(self._emit_status_change)
+        moto_patches.express_executions_as_on_aws()
         moto_patches.run_lambdas_in_process(self._function_by_physical_name)
         moto_patches.scale_retry_waits(self.config.retry_wait_scale)
         moto_patches.timestamp_waits_follow(self.clock.now)
@@ -307,6 +311,16 @@ class LocalStack:
 
     def _function_by_physical_name(self, physical: str) -> LocalFunction | None:
         return next((f for f in self.functions.values() if f.arn.endswith(f":{physical}")), None)
+
+    def _override_parameters(self) -> None:
+        declared = self.template.get("Parameters") or {}
+        for name, value in self.config.parameters.items():
+            if name not in declared:
+                raise ValueError(f"template.yaml declares no parameter '{name}'")
+            allowed = declared[name].get("AllowedValues")
+            if allowed is not None and value not in [str(v) for v in allowed]:
+                raise ValueError(f"parameter {name} must be one of {', '.join(map(str, allowed))}, got '{value}'")
+            self.resolver.refs[name] = value
 
     def _create_state_machines(self) -> None:
         client = boto3.client("stepfunctions")

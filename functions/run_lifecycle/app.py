@@ -1,5 +1,5 @@
 """RunLifecycleFunction: the state machine's bookkeeping tasks (start, wake up, step failed, end,
-engine error)."""
+engine error, and Express's hand-off to Standard)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ ACTIONS: dict[LifecycleAction, Callable[..., InterpreterState | dict[str, Any]]]
     "step_failed": lifecycle.step_failed,
     "end": lifecycle.end,
     "engine_error": lifecycle.engine_error,
+    "hand_off": lifecycle.hand_off_to_standard,
 }
 
 

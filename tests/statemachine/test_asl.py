@@ -9,11 +9,22 @@ from typing import Any
 import pytest
 
 from automations import errors
-from automations.errors import BOOKKEEPING, NODE_RETRIERS, RATE_LIMITED, TRANSIENT, node_catchers
+from automations.domain.interpreter import HAND_OFF_TASK, continued_task
+from automations.errors import (
+    BOOKKEEPING,
+    CONTINUED_RETRIERS,
+    NODE_RETRIERS,
+    RATE_LIMITED,
+    TRANSIENT,
+    express_node_catchers,
+    node_catchers,
+)
 from automations.nodes import REGISTRY
 from devstack.template import ROOT
+from statemachine import generate
 
-ASL_PATH = ROOT / "statemachine" / "flow_interpreter.asl.json"
+ASL_PATH = generate.STANDARD
+EXPRESS_PATH = generate.EXPRESS
 
 # Errors Step Functions and the Lambda integration document (not raised by our code).
 DOCUMENTED_ERRORS = {
@@ -37,6 +48,16 @@ def asl() -> dict[str, Any]:
     return json.loads(ASL_PATH.read_text())
 
 
+@pytest.fixture(scope="module")
+def express_asl() -> dict[str, Any]:
+    return json.loads(EXPRESS_PATH.read_text())
+
+
+@pytest.fixture(scope="module", params=["standard", "express"])
+def each_asl(request) -> dict[str, Any]:
+    return json.loads((ASL_PATH if request.param == "standard" else EXPRESS_PATH).read_text())
+
+
 def transitions(state: dict[str, Any]) -> list[str]:
     targets = [state.get("Next"), state.get("Default")]
     targets += [c["Next"] for c in state.get("Choices", [])]
@@ -45,14 +66,13 @@ def transitions(state: dict[str, Any]) -> list[str]:
 
 
 def node_tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Task states that run a node (their Payload carries the node id and no lifecycle action)."""
-    return {
-        name: state
-        for name, state in asl["States"].items()
-        if state["Type"] == "Task"
-        and "nodeId.$" in state["Parameters"]["Payload"]
-        and "action" not in state["Parameters"]["Payload"]
-    }
+    """Task states that run a node, apart from their AfterHandOff twins."""
+    names = generate.node_tasks(asl)
+    return {name: asl["States"][name] for name in names if not name.endswith(continued_task(""))}
+
+
+def continued_tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: state for name, state in asl["States"].items() if name.endswith(continued_task(""))}
 
 
 def routes(asl: dict[str, Any]) -> dict[str, str]:
@@ -61,7 +81,13 @@ def routes(asl: dict[str, Any]) -> dict[str, str]:
     return {c["StringEquals"]: c["Next"] for c in choices if c.get("Variable") == "$.node.task"}
 
 
-def test_every_transition_lands_on_a_state_and_every_state_is_reachable(asl) -> None:
+def test_the_generated_states_and_the_express_machine_are_what_the_generator_makes_of_the_standard_one() -> None:
+    for path, text in generate.generated().items():
+        assert path.read_text() == text, f"{path.name} is stale: run python -m statemachine.generate"
+
+
+def test_every_transition_lands_on_a_state_and_every_state_is_reachable(each_asl) -> None:
+    asl = each_asl
     states = asl["States"]
     for name, state in states.items():
         for target in transitions(state):
@@ -75,16 +101,16 @@ def test_every_transition_lands_on_a_state_and_every_state_is_reachable(asl) -> 
     assert reachable == set(states)
 
 
-def test_every_error_name_is_raised_by_the_code_or_documented(asl) -> None:
+def test_every_error_name_is_raised_by_the_code_or_documented(each_asl) -> None:
     raised = {cls.__name__ for cls in errors.NODE_ERRORS}
-    for name, state in asl["States"].items():
+    for name, state in each_asl["States"].items():
         for block in state.get("Retry", []) + state.get("Catch", []):
             for error in block["ErrorEquals"]:
                 assert error in raised | DOCUMENTED_ERRORS, f"{name}: '{error}' is neither raised nor documented"
 
 
 def test_retryable_errors_are_exactly_those_with_a_retrier(asl) -> None:
-    for name, state in node_tasks(asl).items():
+    for name, state in {**node_tasks(asl), **continued_tasks(asl)}.items():
         retried = {e for block in state["Retry"] for e in block["ErrorEquals"]}
         for cls in errors.NODE_ERRORS:
             assert (cls.__name__ in retried) == cls.retryable, f"{name}: {cls.__name__} retryable={cls.retryable}"
@@ -102,9 +128,27 @@ def test_node_tasks_carry_the_retry_profiles_and_catch_step_failures_apart_from_
     assert everything_else["ErrorEquals"] == ["States.ALL"]
 
 
-def test_bookkeeping_tasks_only_retry_lambda_service_errors(asl) -> None:
+def test_a_continued_task_is_its_node_task_with_the_rest_of_each_retry_schedule(asl) -> None:
+    # Given the node tasks and their AfterHandOff twins
+    tasks, twins = node_tasks(asl), continued_tasks(asl)
+    assert set(twins) == {continued_task(name) for name in tasks}
+    for name, state in tasks.items():
+        twin = twins[continued_task(name)]
+        # Then each twin is its task but for the retriers, which go on after one attempt made on Express
+        assert {k: v for k, v in twin.items() if k not in ("Retry", "Comment")} == {
+            k: v for k, v in state.items() if k not in ("Retry", "Comment")
+        }
+        assert twin["Retry"] == [p.to_asl() for p in CONTINUED_RETRIERS]
+    # and the schedule is the one Standard runs, from its second wait (the hand-off waits the first)
+    for profile, rest in zip(NODE_RETRIERS, CONTINUED_RETRIERS, strict=True):
+        assert rest.wait_ceilings() == profile.wait_ceilings()[1:]
+
+
+def test_bookkeeping_tasks_only_retry_lambda_service_errors(each_asl) -> None:
+    asl = each_asl
+    tasks = generate.node_tasks(asl)
     for name, state in asl["States"].items():
-        if state["Type"] == "Task" and name not in node_tasks(asl):
+        if state["Type"] == "Task" and name not in tasks:
             assert state["Retry"] == [BOOKKEEPING.to_asl()], name
 
 
@@ -128,7 +172,8 @@ def test_rate_limits_get_a_slower_retrier(asl) -> None:
 def test_every_registered_node_type_routes_to_its_task_state_and_function(asl, template) -> None:
     routed = routes(asl)
     assert routed == {value: value for value in routed}, "a route value is the name of the state it leads to"
-    assert set(routed) == {t.task for t in REGISTRY.types()} | {"EndRun"}
+    tasks = {t.task for t in REGISTRY.types()}
+    assert set(routed) == tasks | {continued_task(t) for t in tasks} | {"EndRun"}
     functions = template["Resources"]
     for node_type in REGISTRY.types():
         state = asl["States"][node_type.task]
@@ -158,8 +203,41 @@ def test_a_run_failing_at_a_step_ends_its_execution_in_success_and_only_engine_e
     assert states["RecordEngineError"]["Next"] == "EngineFailed"
 
 
-def test_substitutions_match_the_template(template) -> None:
-    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL_PATH.read_text()))
-    machine = template["Resources"]["FlowInterpreter"]["Properties"]
+@pytest.mark.parametrize(
+    ("resource", "path", "kind"),
+    [("FlowInterpreter", ASL_PATH, "STANDARD"), ("FlowInterpreterExpress", EXPRESS_PATH, "EXPRESS")],
+)
+def test_substitutions_match_the_template(template, resource, path, kind) -> None:
+    placeholders = set(re.findall(r"\$\{(\w+)\}", path.read_text()))
+    machine = template["Resources"][resource]["Properties"]
     assert set(machine["DefinitionSubstitutions"]) == placeholders
-    assert machine["DefinitionUri"] == "statemachine/flow_interpreter.asl.json"
+    assert machine["DefinitionUri"] == f"statemachine/{path.name}"
+    assert machine["Type"] == kind
+
+
+# --- Express: the same interpreter, handing off wherever Standard would wait ----------------
+
+
+def test_express_waits_nowhere_and_hands_off_where_standard_would_wait(express_asl) -> None:
+    states = express_asl["States"]
+    assert not [name for name, state in states.items() if state["Type"] == "Wait"]
+    choices = states["NextNode"]["Choices"]
+    assert {"Variable": "$.retryAfterSeconds", "IsPresent": True, "Next": HAND_OFF_TASK} in choices
+    assert {"Variable": "$.wait", "IsPresent": True, "Next": HAND_OFF_TASK} in choices
+    assert routes(express_asl) == {t.task: t.task for t in REGISTRY.types()} | {"EndRun": "EndRun", "HandOff": "HandOff"}
+
+
+def test_express_node_tasks_retry_nothing_and_hand_off_what_standard_would_retry(express_asl) -> None:
+    for name, state in node_tasks(express_asl).items():
+        assert "Retry" not in state, name
+        assert state["Catch"] == express_node_catchers(HAND_OFF_TASK, "StepFailed", "RecordEngineError"), name
+    handed_off = set(express_node_catchers(HAND_OFF_TASK, "StepFailed", "RecordEngineError")[0]["ErrorEquals"])
+    assert handed_off == {error for profile in NODE_RETRIERS for error in profile.error_equals}
+
+
+def test_the_hand_off_carries_the_whole_state_and_ends_the_express_execution(express_asl) -> None:
+    hand_off = express_asl["States"][HAND_OFF_TASK]
+    payload = hand_off["Parameters"]["Payload"]
+    assert payload["action"] == "hand_off"
+    assert (payload["state.$"], payload["executionArn.$"]) == ("$", "$$.Execution.Id")
+    assert hand_off.get("End") is True

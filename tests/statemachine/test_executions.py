@@ -46,8 +46,9 @@ def store(stack: StackClient) -> DynamoRepository:
 @pytest.fixture
 def workflows(stack: StackClient) -> StepFunctionsWorkflows:
     client = sfn(stack)
-    (machine,) = client.list_state_machines()["stateMachines"]
-    return StepFunctionsWorkflows(client, machine["stateMachineArn"])
+    machines = {m["name"]: m["stateMachineArn"] for m in client.list_state_machines()["stateMachines"]}
+    standard = next(arn for name, arn in machines.items() if name.endswith("-FlowInterpreter"))
+    return StepFunctionsWorkflows(client, lambda machine: standard)
 
 
 def test_a_second_execution_continues_the_run_at_a_later_node_with_earlier_outputs(

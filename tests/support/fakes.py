@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from automations.domain.runs import Machine
 from automations.ports import ExecutionStart
 
 
@@ -15,7 +16,7 @@ class RecordingWorkflows:
         self.statuses: dict[str, str] = {}
         self.described: list[str] = []
 
-    def start(self, *, name: str, run_id: str) -> ExecutionStart:
+    def start(self, *, name: str, run_id: str, machine: Machine = Machine.STANDARD) -> ExecutionStart:
         self.started.append(name)
         self.statuses.setdefault(name, "RUNNING")
         return ExecutionStart(arn=f"arn:aws:states:::execution:{name}", started=True)

@@ -94,7 +94,8 @@ EXPECTED_DYNAMODB = {
     | _grants(_PUT, TABLE, {"RUN#", "TRIGGER#"})
     | _grants(_QUERY | _UPDATE | _DELETE, TABLE, {"RUN#"})
     | _grants(_QUERY, "ScheduledByFlow", {"FLOW#"}),
-    "SweeperFunction": _grants(_GET, TABLE, {"FLOW#"})
+    # flows of overdue runs; the execution of a run in flight (an Express one's age says if it lives)
+    "SweeperFunction": _grants(_GET, TABLE, {"FLOW#", "RUN#"})
     | _grants(_UPDATE, TABLE, {"RUN#"})
     | _grants(_QUERY, "Overdue", {"OVERDUE#"})
     | _grants(_QUERY, "InFlight", {"INFLIGHT#"}),

@@ -227,6 +227,17 @@ class RetryProfile:
             ceilings.append(min(wait, self.max_delay_seconds) if self.max_delay_seconds else wait)
         return ceilings
 
+    def after(self, retries: int) -> RetryProfile:
+        """The same schedule from its retry ``retries + 1`` on: what is left once that many were made."""
+        return RetryProfile(
+            error_equals=self.error_equals,
+            interval_seconds=int(self.interval_seconds * self.backoff_rate**retries),
+            backoff_rate=self.backoff_rate,
+            max_attempts=self.max_attempts - retries,
+            max_delay_seconds=self.max_delay_seconds,
+            jitter=self.jitter,
+        )
+
     def to_asl(self) -> dict[str, Any]:
         block: dict[str, Any] = {
             "ErrorEquals": list(self.error_equals),
@@ -268,6 +279,22 @@ BOOKKEEPING = RetryProfile(
 
 NODE_RETRIERS = (TRANSIENT, RATE_LIMITED)
 
+
+def retrier_for(error_name: str) -> RetryProfile | None:
+    """The node retrier that retries this Step Functions error name, if any."""
+    return next((profile for profile in NODE_RETRIERS if error_name in profile.error_equals), None)
+
+
+# --- Express: the first retryable failure hands off ---------------------------------------
+#
+# An Express execution lives at most 5 minutes, and a retry schedule's waits (5 s, 1 min, 5 min)
+# do not fit it. So on Express a node task has no Retry block: what a Standard retrier would retry
+# is caught and handed off to the Standard machine (the HandOff state), which waits the schedule's
+# first wait and runs the node in a Task state whose retriers continue the schedule from there.
+HANDED_OFF_ERRORS: tuple[str, ...] = tuple(dict.fromkeys(e for p in NODE_RETRIERS for e in p.error_equals))
+# Express made one attempt before handing off: the continued Task state retries what is left.
+CONTINUED_RETRIERS = tuple(profile.after(1) for profile in NODE_RETRIERS)
+
 # --- Catch blocks of node tasks ------------------------------------------------------------
 #
 # A node task's error that is a step failing (a node error, or retries of a Lambda or timeout
@@ -289,4 +316,12 @@ def node_catchers(step_failed: str, engine_error: str) -> list[dict[str, Any]]:
     return [
         {"ErrorEquals": list(STEP_FAILURES), "ResultPath": "$.error", "Next": step_failed},
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": engine_error},
+    ]
+
+
+def express_node_catchers(hand_off: str, step_failed: str, engine_error: str) -> list[dict[str, Any]]:
+    """On Express, a node task's retryable failure hands off first; the rest as on Standard."""
+    return [
+        {"ErrorEquals": list(HANDED_OFF_ERRORS), "ResultPath": "$.error", "Next": hand_off},
+        *node_catchers(step_failed, engine_error),
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from automations.domain.runs import Attempt, ErrorInfo, Execution, ExecutionOutcome, HttpExchange, Run, Step
+from automations.domain.runs import Attempt, ErrorInfo, Execution, ExecutionOutcome, HttpExchange, Machine, Run, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.domain.triggers import TriggerEvent
 from automations.flows.definition import Flow, FlowVersion
@@ -264,12 +264,19 @@ class RunStore(Protocol):
         self, *, run_id: str, name: str, arn: str | None, at: str, check_after: str, cause: str | None = None
     ) -> Run:
         """The run (scheduled or interrupted) becomes running under this execution, in flight until
-        it leaves `running`/`retrying` (its liveness first checked at ``check_after``);
-        TransitionRejected if not."""
+        it leaves `running`/`retrying` (its liveness first checked at ``check_after``), and the
+        execution is claimed by ``arn`` (its machine recorded on both); TransitionRejected if not,
+        or if another ARN claimed the execution (a repeated Express start)."""
         ...
 
-    def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd) -> bool:
-        """Record how it ended; False if its end was recorded before."""
+    def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd, arn: str | None = None) -> bool:
+        """Record how it ended; False if its end was recorded before (or, given ``arn``, if another
+        execution of the name claimed it: a repeated Express start)."""
+        ...
+
+    def hand_off(self, *, run_id: str, from_name: str, from_arn: str | None, to: Execution, at: str) -> bool:
+        """At once: request ``to``, make it the run's current execution (only while the run is
+        running under ``from_name``) and end ``from_name`` handed off; False if the run moved on."""
         ...
 
     def transition_run(
@@ -324,8 +331,9 @@ class ExecutionStart:
 class Schedules(Protocol):
     """One-time schedules (EventBridge Scheduler) that start an execution when it is due."""
 
-    def start_at(self, *, name: str, run_id: str, at: str) -> None:
-        """Create (or move) the schedule ``name`` that starts execution ``name`` of the run at ``at``."""
+    def start_at(self, *, name: str, run_id: str, at: str, machine: Machine) -> None:
+        """Create (or move) the schedule ``name`` that starts execution ``name`` of the run at ``at``
+        on ``machine``."""
         ...
 
     def delete(self, *, name: str) -> bool:
@@ -336,11 +344,16 @@ class Schedules(Protocol):
 class Workflows(Protocol):
     """Executions of the flow interpreter (Step Functions). Names are deterministic per run."""
 
-    def start(self, *, name: str, run_id: str) -> ExecutionStart: ...
+    def start(self, *, name: str, run_id: str, machine: Machine) -> ExecutionStart:
+        """On ``machine`` (Express only where the deployment starts runs there; else Standard)."""
+        ...
+
     def stop(self, *, name: str, cause: str) -> bool:
-        """Stop a running execution; False if it had ended already (or never started)."""
+        """Stop a running Standard execution; False if it had ended already (or never started).
+        Express executions cannot be stopped: their runs stop where the next task sees the cancel."""
         ...
 
     def status(self, *, name: str) -> str | None:
-        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None if no execution has this name."""
+        """A Standard execution's RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED; None if no
+        execution has this name (Express executions cannot be described)."""
         ...

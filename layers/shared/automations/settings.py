@@ -22,6 +22,9 @@ class Settings(BaseModel):
 
     table_name: str = Field(alias="TABLE_NAME", min_length=3)
     state_machine_arn: str | None = Field(default=None, alias="STATE_MACHINE_ARN")
+    # The Express twin; runs start there when EXPRESS_FIRST is true (see logic/hand_off.py)
+    express_state_machine_arn: str | None = Field(default=None, alias="EXPRESS_STATE_MACHINE_ARN")
+    express_first: bool = Field(default=False, alias="EXPRESS_FIRST")
     # EventBridge Scheduler: where the stream puts one-time schedules of runs due later
     schedule_group: str | None = Field(default=None, alias="SCHEDULE_GROUP")
     scheduler_role_arn: str | None = Field(default=None, alias="SCHEDULER_ROLE_ARN")

@@ -10,12 +10,15 @@ dead-lettered; the sweeper starts such runs anyway.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from automations.adapters.clients import LazyClient
+from automations.adapters.stepfunctions import state_machines
 from automations.domain import clock
+from automations.domain.runs import Machine
 from automations.settings import get_settings
 
 START_EXECUTION_TARGET = "arn:aws:scheduler:::aws-sdk:sfn:startExecution"
@@ -31,16 +34,26 @@ def at_expression(iso: str) -> str:
 
 class EventBridgeSchedules:
     def __init__(
-        self, client: Any, *, group: str, state_machine_arn: str, role_arn: str, dead_letter_arn: str | None
+        self,
+        client: Any,
+        *,
+        group: str,
+        state_machine_for: Callable[[Machine], str],
+        role_arn: str,
+        dead_letter_arn: str | None,
     ) -> None:
         self.client = client
         self.group = group
-        self.state_machine_arn = state_machine_arn
+        self.state_machine_for = state_machine_for
         self.role_arn = role_arn
         self.dead_letter_arn = dead_letter_arn
 
-    def _request(self, name: str, run_id: str, at: str) -> dict[str, Any]:
-        start = {"StateMachineArn": self.state_machine_arn, "Name": name, "Input": json.dumps({"runId": run_id})}
+    def _request(self, name: str, run_id: str, at: str, machine: Machine) -> dict[str, Any]:
+        start = {
+            "StateMachineArn": self.state_machine_for(machine),
+            "Name": name,
+            "Input": json.dumps({"runId": run_id}),
+        }
         target: dict[str, Any] = {
             "Arn": START_EXECUTION_TARGET,
             "RoleArn": self.role_arn,
@@ -59,8 +72,8 @@ class EventBridgeSchedules:
             "Target": target,
         }
 
-    def start_at(self, *, name: str, run_id: str, at: str) -> None:
-        request = self._request(name, run_id, at)
+    def start_at(self, *, name: str, run_id: str, at: str, machine: Machine) -> None:
+        request = self._request(name, run_id, at, machine)
         try:
             self.client.create_schedule(**request)
         except self.client.exceptions.ConflictException:  # a redelivered record, or a moved time
@@ -82,7 +95,7 @@ def get_schedules() -> EventBridgeSchedules:
     return EventBridgeSchedules(
         LazyClient("scheduler"),  # made on the first call: most stream records schedule nothing
         group=settings.schedule_group,
-        state_machine_arn=settings.state_machine_arn,
+        state_machine_for=state_machines(settings),
         role_arn=settings.scheduler_role_arn,
         dead_letter_arn=settings.scheduler_dead_letter_arn,
     )

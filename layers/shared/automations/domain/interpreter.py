@@ -16,6 +16,15 @@ END = "end"
 # The state the interpreter routes to when no node is left. Every route value is the name of the
 # state it leads to, so `NextNode` reads {"Variable": "$.node.task", "StringEquals": X, "Next": X}.
 END_TASK = "EndRun"
+# On Express only: the state that hands the run off to the Standard machine (see ``logic.hand_off``).
+HAND_OFF_TASK = "HandOff"
+# On Standard only: a node handed off after a retryable failure runs in its Task state's twin whose
+# Retry blocks go on with the schedule where Express left it (``errors.RetryProfile.after``).
+AFTER_HAND_OFF = "AfterHandOff"
+
+
+def continued_task(task: str) -> str:
+    return task + AFTER_HAND_OFF
 
 
 class NodeRef(CamelModel):
@@ -46,7 +55,7 @@ class NodeTask(CamelModel):
     node_id: str
 
 
-LifecycleAction = Literal["start", "wake_up", "step_failed", "end", "engine_error"]
+LifecycleAction = Literal["start", "wake_up", "step_failed", "end", "engine_error", "hand_off"]
 
 
 class LifecycleTask(CamelModel):
@@ -59,7 +68,9 @@ class LifecycleTask(CamelModel):
     step_number: int = 0
     node_id: str | None = None
     error: dict[str, Any] | None = Field(default=None, description="A Catch block's {Error, Cause}")
-    state: dict[str, Any] | None = Field(default=None, description="engine_error: the state when it broke")
+    state: dict[str, Any] | None = Field(
+        default=None, description="engine_error, hand_off: the interpreter's state (with a caught error)"
+    )
 
     def node_in_flight(self) -> str | None:
         """engine_error: the node the interpreter was at, if any."""

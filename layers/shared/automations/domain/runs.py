@@ -114,12 +114,28 @@ class Step(RecordModel):
         )
 
 
+class Machine(StrEnum):
+    """The two state machines that interpret flows. A run starts on Express (cheap, at most 5
+    minutes, no Wait states of any length) and hands off to Standard when it must wait (a delay
+    node, a retry's backoff) or its 5 minutes run short; a resume always runs on Standard."""
+
+    EXPRESS = "express"
+    STANDARD = "standard"
+
+
+def machine_of(arn: str) -> Machine:
+    """From an execution ARN: Express ones read ``arn:<partition>:states:<region>:<account>:express:...``."""
+    return Machine.EXPRESS if arn.split(":")[5:6] == ["express"] else Machine.STANDARD
+
+
 class ExecutionOutcome(StrEnum):
-    """How an execution ended. Only ``reached_end`` and ``engine_error`` are the interpreter's own
-    word; the others come from Step Functions when an execution ended without reaching its end."""
+    """How an execution ended. ``reached_end``, ``engine_error`` and ``handed_off`` are the
+    interpreter's own word; the others come from Step Functions when an execution ended without
+    reaching its end."""
 
     REACHED_END = "reached_end"
     ENGINE_ERROR = "engine_error"
+    HANDED_OFF = "handed_off"  # an Express execution passed the run on to a Standard one (the next)
     ABORTED = "aborted"
     TIMED_OUT = "timed_out"
     FAILED = "failed"
@@ -130,10 +146,12 @@ class ExecutionOutcome(StrEnum):
 
 
 class Execution(RecordModel):
-    """One Step Functions execution of a run. A run has one, and one more per resume.
+    """One Step Functions execution of a run. A run has one, one more per hand-off to Standard,
+    and one more per resume.
 
     The name is deterministic (``<runId>`` first, then ``<runId>-r<n>``), so starting it twice is
-    harmless: Step Functions answers ``ExecutionAlreadyExists``.
+    harmless: Standard answers ``ExecutionAlreadyExists``; Express (which does not dedupe names)
+    starts a second execution, whose ``StartRun`` finds the execution claimed by another ARN.
     """
 
     run_id: str
@@ -144,6 +162,16 @@ class Execution(RecordModel):
     due_at: str = Field(description="Not started before this time")
     requested_at: str
     reason: str | None = None
+    machine: Machine = Field(
+        default=Machine.STANDARD,
+        description="The state machine it is started on (once started: the one it runs on)",
+    )
+    wait_seconds: int | None = Field(
+        default=None, description="Waits this long before its first node: the backoff a hand-off passed on"
+    )
+    continues_retries: bool | None = Field(
+        default=None, description="Its first node goes on with the retry schedule an Express execution began"
+    )
     arn: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
@@ -190,9 +218,19 @@ class Run(RecordModel):
     current_execution: str | None = Field(
         default=None, description="The name of the execution that runs it (requested, then running)"
     )
+    path: list[Machine] = Field(
+        default_factory=list,
+        description="The state machine of each execution that ran it, in order: express first, "
+        "standard after a hand-off or a resume",
+    )
     error: ErrorInfo | None = None
     failed_step: FailedStep | None = None
     step_counts: StepCounts | None = None
     retrigger_of: str | None = Field(default=None, description="The run this one re-triggers")
     retriggered_by: list[str] = Field(default_factory=list, description="Runs that re-triggered this one")
     history: list[StatusChange] = Field(default_factory=list)
+
+    @property
+    def on_express(self) -> bool:
+        """Its latest execution started on the Express machine (its first, so far)."""
+        return bool(self.path) and self.path[-1] == Machine.EXPRESS

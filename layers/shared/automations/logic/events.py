@@ -17,7 +17,7 @@ from pydantic import Field
 
 from automations.domain import clock
 from automations.domain.base import CamelModel
-from automations.domain.runs import Execution, execution_name
+from automations.domain.runs import Execution, Machine, execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import NodeError
@@ -123,6 +123,7 @@ def _reschedule(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
             due_at=clock.iso(due),
             requested_at=clock.iso(clock.now()),
             reason=cause,
+            machine=Machine.EXPRESS,  # still the run's first start
         )
         move = Reschedule(
             run_id=run_id,

@@ -8,7 +8,7 @@ conflicts instead of starting twice. Operators' resume builds on this.
 from __future__ import annotations
 
 from automations.domain import clock
-from automations.domain.runs import Execution, execution_name
+from automations.domain.runs import Execution, Machine, execution_name
 from automations.domain.status import RunStatus
 from automations.errors import Conflict, NotFound, ValidationFailed
 from automations.logic.flows import load_version
@@ -41,6 +41,7 @@ def request_execution(store: Store, *, run_id: str, start_at: str, reason: str) 
         due_at=now,
         requested_at=now,
         reason=reason,
+        machine=Machine.STANDARD,  # a resume may wait anywhere: Standard from the start
     )
     try:
         store.request_execution(execution)

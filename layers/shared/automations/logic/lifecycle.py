@@ -12,11 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from automations.domain import clock
-from automations.domain.interpreter import InterpreterState, LifecycleTask
+from automations.domain.interpreter import InterpreterState, LifecycleTask, continued_task
 from automations.domain.runs import ErrorInfo, ExecutionOutcome
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.errors import NotFound
 from automations.flows import graph
+from automations.logic import hand_off
 from automations.logic.flows import load_version
 from automations.logic.node_runner import proceed
 from automations.logic.run_context import StepAtNode, load_step_at_node
@@ -60,15 +61,22 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
             cause=execution.reason if run.status == RunStatus.INTERRUPTED else None,
         )
     except TransitionRejected:
+        # or an Express start repeated (Express does not dedupe names): the execution is another's
         logger.info("run is no longer startable; ending without running a node", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
     definition = load_version(store, run.flow_id, run.flow_version).definition
     first = execution.start_at or definition.nodes[0].id
+    node = graph.ref(definition, first)
+    if execution.continues_retries:  # handed off after a retryable failure: its schedule goes on
+        node.task = continued_task(node.task)
     state = InterpreterState(
-        run_id=run.run_id, step_number=execution.first_step_number, node=graph.ref(definition, first)
+        run_id=run.run_id,
+        step_number=execution.first_step_number,
+        node=node,
+        retry_after_seconds=execution.wait_seconds,
     )
     # the first node's step was queued with the execution's request; one that runs inline runs now
-    return proceed(store, state) if REGISTRY.of(definition.node(first)).runs_inline else state
+    return proceed(store, state, run) if REGISTRY.of(definition.node(first)).runs_inline else hand_off.route(run, state)
 
 
 def wake_up(store: Store, task: LifecycleTask) -> InterpreterState:
@@ -89,7 +97,7 @@ def wake_up(store: Store, task: LifecycleTask) -> InterpreterState:
     update = StepUpdate(status=StepStatus.COMPLETED, ended_at=now, output=output)
     store.update_step(run_id=run.run_id, node_id=node.id, node_type=node.type, update=update)
     following = graph.ref(definition, graph.default_next(definition, node))
-    return proceed(store, InterpreterState(run_id=run.run_id, step_number=task.step_number + 1, node=following))
+    return proceed(store, InterpreterState(run_id=run.run_id, step_number=task.step_number + 1, node=following), run)
 
 
 def error_from_catch(caught: dict[str, Any] | None) -> ErrorInfo:
@@ -115,7 +123,8 @@ def step_failed(store: Store, task: LifecycleTask) -> InterpreterState:
     _fail_step(store, found, error_from_catch(task.error))
     node, definition = found.node, found.definition
     following = graph.ref(definition, graph.after_failure(definition, node))
-    return proceed(store, InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following))
+    state = InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following)
+    return proceed(store, state, found.run)
 
 
 def _fail_step(store: Store, found: StepAtNode, error: ErrorInfo) -> None:
@@ -136,7 +145,8 @@ def end(store: Store, task: LifecycleTask) -> dict[str, Any]:
     """The execution reached its end: record it (the run's status follows); say whether a step failed."""
     name = task.execution_name or task.run_id
     ending = ExecutionEnd(outcome=ExecutionOutcome.REACHED_END, ended_at=clock.iso(clock.now()))
-    store.end_execution(run_id=task.run_id, name=name, end=ending)
+    # an Express start repeated under the same name ends here too: the ARN keeps its end off the record
+    store.end_execution(run_id=task.run_id, name=name, end=ending, arn=task.execution_arn)
     found = store.get_run_and_steps(task.run_id)
     if found is None or found[0].current_execution != name:  # it never took the run (see start)
         return {"runId": task.run_id, "failed": False, "failedSteps": [], "ownedRun": False}
@@ -161,8 +171,14 @@ def engine_error(store: Store, task: LifecycleTask) -> dict[str, Any]:
             logger.exception("could not mark the step in flight failed", extra={"node_id": node_id})
     name = task.execution_name or task.run_id
     ending = ExecutionEnd(outcome=ExecutionOutcome.ENGINE_ERROR, ended_at=clock.iso(clock.now()), error=error)
-    store.end_execution(run_id=task.run_id, name=name, end=ending)
+    store.end_execution(run_id=task.run_id, name=name, end=ending, arn=task.execution_arn)
     return {"runId": task.run_id, "error": error.dump()}
+
+
+def hand_off_to_standard(store: Store, task: LifecycleTask) -> dict[str, Any]:
+    """Express's ``HandOff``: the run goes on in a Standard execution (see ``logic.hand_off``); when
+    it is no longer this execution's to hand off (cancelled meanwhile), this execution just ends."""
+    return hand_off.hand_off(store, task) or end(store, task)
 
 
 # What Step Functions reports of an execution that ended without our interpreter reaching its end.

@@ -5,14 +5,20 @@ reaching its end (see ``lifecycle.execution_ended``). Events can be lost (a rule
 target throttled past its retries), so the sweeper also asks Step Functions about every run in
 flight, once per ``lifecycle.LIVENESS_CHECK_INTERVAL``: the sparse InFlight index holds each such run under
 the time its next check is due, so a sweep reads only the runs due for one.
+
+Express executions send no status-change events and cannot be described, but they live at most
+five minutes: one older than that which recorded no end of its own (nor a hand-off) is gone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from automations.domain import clock
+from automations.domain.runs import Machine
 from automations.logic import lifecycle
+from automations.logic.hand_off import EXPRESS_LIFETIME
 from automations.observability import logger
 from automations.ports import Store, Workflows
 
@@ -35,7 +41,7 @@ def check_in_flight_runs(store: Store, workflows: Workflows, *, limit: int = CHE
     for run in due:
         if run.execution is None:
             continue
-        status = workflows.status(name=run.execution)
+        status = _status(store, workflows, run.run_id, run.execution, now)
         if status == "RUNNING" or status == "SUCCEEDED":
             # alive; or it reached its end and that end is on its way through the stream
             store.check_again_at(run.run_id, execution=run.execution, at=later)
@@ -50,3 +56,11 @@ def check_in_flight_runs(store: Store, workflows: Workflows, *, limit: int = CHE
     if interrupted:
         logger.warning("runs in flight had lost their execution", extra={"interrupted": interrupted})
     return LivenessCheck(checked=len(due), interrupted=interrupted)
+
+
+def _status(store: Store, workflows: Workflows, run_id: str, name: str, now: datetime) -> str | None:
+    execution = store.get_execution(run_id, name)
+    if execution is None or execution.machine != Machine.EXPRESS or not execution.started_at:
+        return workflows.status(name=name)
+    alive = now - clock.parse_iso(execution.started_at) < EXPRESS_LIFETIME
+    return "RUNNING" if alive else "TIMED_OUT"

@@ -22,12 +22,13 @@ from typing import Any
 from automations.domain import clock, item_budget
 from automations.domain.interpreter import InterpreterState, NodeRef, NodeTask
 from automations.domain.redaction import redact_values
-from automations.domain.runs import ErrorInfo, HttpExchange, StatusChange, Step
+from automations.domain.runs import ErrorInfo, HttpExchange, Run, StatusChange, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.domain.templating import render
 from automations.errors import EmptyOutput, NodeError, RateLimited
 from automations.flows import graph
 from automations.flows.definition import Node
+from automations.logic import hand_off
 from automations.logic.run_context import RunContext, load_run_context
 from automations.logic.steps import queue_next
 from automations.nodes import REGISTRY
@@ -68,16 +69,16 @@ def run_node(store: Store, task: NodeTask, services: NodeServices) -> Interprete
         raise done.error
     if done.state.wait is not None or done.state.retry_after_seconds is not None:  # this node again, later
         return done.state
-    return proceed(store, done.state)
+    return proceed(store, done.state, done.context.run)
 
 
-def proceed(store: Store, state: InterpreterState) -> InterpreterState:
+def proceed(store: Store, state: InterpreterState, run: Run) -> InterpreterState:
     """Go to ``state.node``: nodes that run inline (pure: ``condition``, ``set``) run here and now,
     each as a step of its own, until a node that needs its Task state, or the end; that node's step
-    is queued and the state machine goes there."""
+    is queued and the state machine goes there (on Express, maybe by way of a hand-off)."""
     while state.node.id is not None and REGISTRY.get(state.node.type).runs_inline:
         state = _run_inline(store, state)
-    return queue_next(store, state)
+    return hand_off.route(run, queue_next(store, state))
 
 
 class _ReadsNoSecrets:
@@ -100,7 +101,7 @@ def _run_inline(store: Store, state: InterpreterState) -> InterpreterState:
         raise RuntimeError(f"node type '{state.node.type}' runs inline but asked to wait")
     if done.error is None and not done.failed_before:
         return done.state
-    assert done.context is not None and done.node is not None
+    assert done.node is not None
     following = graph.after_failure(done.context.definition, done.node)
     return InterpreterState(
         run_id=task.run_id, step_number=task.step_number + 1, node=graph.ref(done.context.definition, following)
@@ -113,8 +114,8 @@ class _Done:
     the node's error (recorded already)."""
 
     state: InterpreterState
+    context: RunContext
     error: NodeError | None = None
-    context: RunContext | None = None
     node: Node | None = None
     failed_before: bool = False  # an inline node's step recorded failed by an earlier invocation
 
@@ -123,7 +124,7 @@ def _attempt(store: Store, task: NodeTask, services: NodeServices, *, inline: bo
     context = load_run_context(store, task.run_id)
     if context.run.status == RunStatus.CANCELLED:  # an operator cancelled it; its execution is being stopped
         logger.info("run cancelled; not running the node", extra={"node_id": task.node_id})
-        return _Done(InterpreterState(run_id=task.run_id))
+        return _Done(InterpreterState(run_id=task.run_id), context)
     node = context.definition.node(task.node_id)
     node_type = REGISTRY.of(node)
     earlier = context.step(node.id)
@@ -132,13 +133,10 @@ def _attempt(store: Store, task: NodeTask, services: NodeServices, *, inline: bo
         # before its answer reached the state machine): go on from the recorded step
         logger.warning("step recorded already; going on from it", extra={"node_id": node.id})
         if earlier.status == StepStatus.FAILED:
-            return _Done(InterpreterState(run_id=task.run_id), None, context, node, failed_before=True)
+            return _Done(InterpreterState(run_id=task.run_id), context, node=node, failed_before=True)
         next_id = earlier.next_node or graph.default_next(context.definition, node)
-        return _Done(
-            InterpreterState(
-                run_id=task.run_id, step_number=task.step_number + 1, node=graph.ref(context.definition, next_id)
-            )
-        )
+        following = graph.ref(context.definition, next_id)
+        return _Done(InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following), context)
     now = clock.iso(clock.now())
     attempt: _Attempt
     if inline:  # one attempt, recorded with its step in one write: no claim
@@ -169,18 +167,18 @@ def _attempt(store: Store, task: NodeTask, services: NodeServices, *, inline: bo
     here = NodeRef(id=node.id, type=node.type, task=node_type.task)
     retry_after = inline_retry_after(outcome.error, attempt.number)
     if retry_after is not None:
-        return _Done(
-            InterpreterState(
-                run_id=task.run_id, step_number=task.step_number, node=here, retry_after_seconds=retry_after
-            )
+        state = InterpreterState(
+            run_id=task.run_id, step_number=task.step_number, node=here, retry_after_seconds=retry_after
         )
+        return _Done(state, context)
     if outcome.error is not None:
-        return _Done(InterpreterState(run_id=task.run_id), outcome.error, context, node)
+        return _Done(InterpreterState(run_id=task.run_id), context, outcome.error, node)
     if outcome.wait is not None:
-        return _Done(InterpreterState(run_id=task.run_id, step_number=task.step_number, node=here, wait=outcome.wait))
+        state = InterpreterState(run_id=task.run_id, step_number=task.step_number, node=here, wait=outcome.wait)
+        return _Done(state, context)
     next_id = outcome.next_node if outcome.next_node is not None else graph.default_next(context.definition, node)
     following = graph.ref(context.definition, next_id)
-    return _Done(InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following))
+    return _Done(InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following), context)
 
 
 def _node_context(context: RunContext, node: Node, variables: dict[str, Any]) -> NodeContext:

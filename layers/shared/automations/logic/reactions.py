@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automations.domain import clock
-from automations.domain.runs import ErrorInfo, Execution, Run, Step, first_execution_name
+from automations.domain.runs import ErrorInfo, Execution, ExecutionOutcome, Run, Step, first_execution_name
 from automations.domain.status import TERMINAL_RUN_STATUSES, RunStatus, StepStatus
 from automations.flows.definition import Flow, ScheduleTrigger
 from automations.logic import recurring, rollup
@@ -53,9 +53,11 @@ ROUTER: ChangeRouter[ReactionDeps] = ChangeRouter()
 def start_requested_execution(change: TableChange, deps: ReactionDeps) -> str:
     execution = Execution.model_validate(change.new)
     if clock.parse_iso(execution.due_at) > clock.now():
-        deps.schedules.start_at(name=execution.name, run_id=execution.run_id, at=execution.due_at)
+        deps.schedules.start_at(
+            name=execution.name, run_id=execution.run_id, at=execution.due_at, machine=execution.machine
+        )
         return "scheduled"
-    started = deps.workflows.start(name=execution.name, run_id=execution.run_id)
+    started = deps.workflows.start(name=execution.name, run_id=execution.run_id, machine=execution.machine)
     if not started.started:
         return "already started"
     if execution.name == first_execution_name(execution.run_id):
@@ -67,6 +69,8 @@ def start_requested_execution(change: TableChange, deps: ReactionDeps) -> str:
 def follow_execution_end(change: TableChange, deps: ReactionDeps) -> str:
     execution = Execution.model_validate(change.new)
     assert execution.outcome is not None
+    if execution.outcome == ExecutionOutcome.HANDED_OFF:  # the run goes on under the next execution
+        return "handed off"
     if execution.outcome.reached_its_end:
         return _settle(deps.store, execution)
     return _interrupt(deps.store, execution)
@@ -105,8 +109,11 @@ def stop_cancelled_run(change: TableChange, deps: ReactionDeps) -> str:
     cause = (run.history[-1].cause if run.history else None) or "cancelled"
     done = []
     if before.status != RunStatus.INTERRUPTED and run.current_execution:
-        stopped = deps.workflows.stop(name=run.current_execution, cause=cause)
-        done.append("execution stopped" if stopped else "execution had ended")
+        if run.on_express:  # cannot be stopped: its next task sees the run cancelled and ends it
+            done.append("Express execution ends at its next task")
+        else:
+            stopped = deps.workflows.stop(name=run.current_execution, cause=cause)
+            done.append("execution stopped" if stopped else "execution had ended")
     found = deps.store.get_run_and_steps(run.run_id)
     steps = found[1] if found else []
     error = ErrorInfo(type="RunCancelled", message=cause)

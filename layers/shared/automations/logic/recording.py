@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automations.domain import clock, ids
-from automations.domain.runs import ErrorInfo, Execution, Run, StatusChange, Step, first_execution_name
+from automations.domain.runs import ErrorInfo, Execution, Machine, Run, StatusChange, Step, first_execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import IdempotencyKeyReused, ValidationFailed
@@ -141,6 +141,7 @@ def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord
         first_step_number=first_step_number,
         due_at=due,
         requested_at=clock.iso(clock.now()),
+        machine=Machine.EXPRESS,  # a run starts on Express (see logic.hand_off)
     )
     first = definition.node(plan.start_at or definition.nodes[0].id)
     queued = queued_step(run_id, first.id, first.type, first_step_number, now)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from automations.domain import clock
+from automations.domain.runs import Machine
 from automations.logic.liveness import check_in_flight_runs
 from automations.logic.waiting_runs import settle_before_start
 from automations.observability import Metric, count, logger
@@ -38,7 +39,8 @@ def sweep(store: Store, workflows: Workflows, *, limit: int = SWEEP_LIMIT) -> Sw
         if settle_before_start(store, run):
             ended += 1
             continue
-        workflows.start(name=run.current_execution or run.run_id, run_id=run.run_id)
+        # a waiting run's execution is its first start (recorded, or rescheduled): Express first
+        workflows.start(name=run.current_execution or run.run_id, run_id=run.run_id, machine=Machine.EXPRESS)
         started += 1
     if overdue:
         logger.info("swept overdue runs", extra={"overdue": len(overdue), "started": started, "ended": ended})

@@ -135,6 +135,9 @@ class NodeType(Generic[N]):
     # gives the same result). Such a node runs where the task before it chooses the next node, as a
     # step of its own but without a Task state (a Lambda invocation and two state transitions less).
     runs_inline: ClassVar[bool] = False
+    # Waits (a delay): its step stays open while a Wait state sleeps, which only the Standard machine
+    # may do for long; a run on Express hands off to Standard before such a node (see ``logic.hand_off``).
+    waits: ClassVar[bool] = False
 
     @property
     def name(self) -> str:

@@ -55,6 +55,7 @@ def wake_up_time(node: DelayNode, params: dict[str, Any]) -> str:
 
 class Delay(NodeType[DelayNode]):
     model = DelayNode
+    waits = True
 
     def execute(
         self, node: DelayNode, params: dict[str, Any], context: NodeContext, services: NodeServices

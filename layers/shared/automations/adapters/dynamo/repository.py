@@ -23,7 +23,7 @@ from automations.adapters.dynamo import keys
 from automations.adapters.dynamo.cursors import Cursors
 from automations.adapters.secrets import read_secret
 from automations.domain import clock
-from automations.domain.runs import Attempt, Execution, Run, Step
+from automations.domain.runs import Attempt, Execution, ExecutionOutcome, Machine, Run, Step, machine_of
 from automations.domain.status import (
     AttemptStatus,
     RunStatus,
@@ -132,6 +132,12 @@ class _Update:
         self.sets.append(f"{history} = list_append(if_not_exists({history}, {empty}), {entry})")
         return self
 
+    def append(self, attribute: str, value: Any) -> _Update:
+        """Append ``value`` to the list ``attribute`` (made if absent)."""
+        name, entry, empty = self.name(attribute), self.value(f"{attribute}Entry", [value]), self.value("emptyList", [])
+        self.sets.append(f"{name} = list_append(if_not_exists({name}, {empty}), {entry})")
+        return self
+
     def add(self, attribute: str, amount: int) -> _Update:
         self.adds.append(f"{self.name(attribute)} {self.value(attribute, amount)}")
         return self
@@ -160,6 +166,13 @@ class _Update:
         if condition:
             args["ConditionExpression"] = condition
         return args
+
+
+def _claimable(update: _Update, arn: str | None) -> str:
+    """The execution item is unclaimed, or claimed by ``arn`` (no ARN given: by anyone)."""
+    if arn is None:
+        return "attribute_exists(pk)"
+    return f"(attribute_not_exists(arn) OR arn = {update.value('arn', arn)})"
 
 
 def _api_key_record(item: dict[str, Any], key_hash: str) -> ApiKeyRecord:
@@ -617,7 +630,9 @@ class DynamoRepository:
         """scheduled/interrupted -> running under ``name``; leaves the Overdue index and enters InFlight
         (first checked at ``check_after``). A retry by the same execution finds its own start and
         records nothing twice."""
+        machine = machine_of(arn) if arn else Machine.STANDARD
         update = _Update().record_status(RunStatus.RUNNING, at, cause).set("currentExecution", name)
+        update.append("path", str(machine))
         update.set("startedAt", at, only_if_absent=True).remove(*keys.SCHEDULED_INDEX_ATTRIBUTES)
         update.set_all(keys.in_flight(run_id, check_after))
         update.remove("error")  # an earlier execution's error stays on that execution
@@ -636,20 +651,56 @@ class DynamoRepository:
                 run is not None
                 and run.status in (RunStatus.RUNNING, RunStatus.RETRYING)
                 and run.current_execution == name
-            ):
+            ):  # a retry by the same execution, or a Standard execution a hand-off made current
+                self._claim_execution(run_id, name, arn, at, machine)
                 return run
             raise
-        marked = _Update().set("startedAt", at, only_if_absent=True).set_all({"arn": arn})
-        self._update(keys.execution(run_id, name), marked, "attribute_exists(pk)")
+        self._claim_execution(run_id, name, arn, at, machine)
         return Run.model_validate(started)
 
-    def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd) -> bool:
+    def _claim_execution(self, run_id: str, name: str, arn: str | None, at: str, machine: Machine) -> None:
+        """Only one ARN runs an execution: a repeated Express start (same name, another ARN) is refused."""
+        marked = _Update().set("startedAt", at, only_if_absent=True).set_all({"arn": arn, "machine": str(machine)})
+        self._update(keys.execution(run_id, name), marked, f"attribute_exists(pk) AND {_claimable(marked, arn)}")
+
+    def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd, arn: str | None = None) -> bool:
         update = _Update().set_all({"endedAt": end.ended_at, "outcome": str(end.outcome)})
         update.set_all({"error": end.error.dump() if end.error else None})
+        condition = f"attribute_exists(pk) AND attribute_not_exists(outcome) AND {_claimable(update, arn)}"
         try:
-            self._update(keys.execution(run_id, name), update, "attribute_exists(pk) AND attribute_not_exists(outcome)")
+            self._update(keys.execution(run_id, name), update, condition)
         except TransitionRejected:
             return False
+        return True
+
+    def hand_off(self, *, run_id: str, from_name: str, from_arn: str | None, to: Execution, at: str) -> bool:
+        moved = _Update().set("currentExecution", to.name).append("path", str(Machine.STANDARD))
+        current = f"{moved.name('currentExecution')} = {moved.value('from', from_name)}"
+        ended = _Update().set_all({"endedAt": at, "outcome": str(ExecutionOutcome.HANDED_OFF)})
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _serialize(keys.run(run_id)),
+                            **moved.kwargs(f"{moved.status_in(list(_IN_FLIGHT))} AND {current}"),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": _serialize(keys.execution(run_id, from_name)),
+                            **ended.kwargs(f"attribute_not_exists(outcome) AND {_claimable(ended, from_arn)}"),
+                        }
+                    },
+                    {"Put": self._put(self._execution_item(to), "attribute_not_exists(pk)")},
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
         return True
 
     def transition_run(
