@@ -25,8 +25,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-local: $(STAMP)  ## the engine on http://127.0.0.1:3000 (moto in-process; AUTOMATIONS_PORT for another port)
-	TZ=UTC $(BIN)/python -m devstack
+local: $(STAMP)  ## the engine on http://127.0.0.1:3000 (moto in-process; AUTOMATIONS_PORT for another port; ARGS="--parameter ExpressFirst=false")
+	TZ=UTC $(BIN)/python -m devstack $(ARGS)
 
 # --reset, not rm -rf: the stack first takes the data directory's lock, so a running one is left alone.
 local-reset: $(STAMP)  ## make local, starting clean: forgets what the data directory kept (flows, runs, keys)

@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--functions", nargs="*", help="cold starts: only these functions (logical ids)")
     parser.add_argument("--runs", type=int, default=3, help="cost: runs per flow variant (default 3)")
     parser.add_argument("--variants", nargs="*", choices=cost.VARIANTS, help="cost: only these flow variants")
+    parser.add_argument("--paths", nargs="*", choices=cost.PATHS, help="cost: only these execution paths")
     parser.add_argument(
         "--overdue-sizes", nargs="*", type=int, default=list(overdue.SIZES), help="overdue: table sizes (runs)"
     )
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             print(cold_start.table(found))
             figures.update(found)
         elif name == "cost":
-            found = cost.measure(runs=args.runs, variants=args.variants, log=log)
+            found = cost.measure(runs=args.runs, variants=args.variants, log=log, paths=args.paths or cost.PATHS)
             print(cost.table(found))
             figures.update(found)
         elif name == "overdue":

@@ -28,10 +28,14 @@ for a second), and everything in that window is the run's:
 * stream records: the table's stream in the window (reading them by Lambda triggers is free),
   less what only moto writes (``as_on_aws``);
 * Scheduler: calls by operation; each one-time schedule created is priced as one invocation.
+* Express executions: billed per execution and by duration (from the history's first to last
+  event, rounded up to 100 ms, at the smallest memory step of 64 MB), not per transition.
 
-Only the Standard path exists: figures are ``cost.standard.<variant>.*`` (an Express path would
-be ``cost.express.*``). Not counted: API Gateway requests, CloudWatch Logs and metrics, X-Ray,
-storage, data transfer, free tiers.
+Each execution path has its own stack: ``standard`` (``ExpressFirst=false``: every run on the
+Standard machine) and ``express`` (the template's default: runs start on Express and hand off to
+Standard where they must wait; a ``.retry`` variant's 503 does that). Figures are
+``cost.<path>.<variant>.*``. Not counted: API Gateway requests, CloudWatch Logs and metrics
+(Express's log at level ALL included), X-Ray, storage, data transfer, free tiers.
 """
 
 from __future__ import annotations
@@ -60,7 +64,9 @@ from tests.support.dynamodb_size import item_bytes
 
 PRICES = Path(__file__).resolve().parent / "prices.json"
 PREFIX = "cost"
-PATH = "standard"  # the only execution path so far
+PATHS = ("standard", "express")  # the execution paths (see the docstring)
+USD_TARGET = {"standard": 350, "express": 80}  # issue #11, per million 5-node runs
+EXPRESS_MEMORY_GB = 64 / 1024  # Express bills memory in 64 MB steps; the interpreter's state is ids only
 VARIANTS = ("reference", "reference.retry", "http5", "http5.retry")
 NODES = 5  # both flows
 # N in the transitions target (2N+3): the nodes that call out (http_request, send_email), not
@@ -234,12 +240,29 @@ def load_prices(path: Path = PRICES) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
+def express_usage(histories: Iterable[Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+    """Express executions as billed: one request each, and GB-s of their durations (each rounded up
+    to 100 ms) at 64 MB."""
+    seconds = 0.0
+    count = 0
+    for events in histories:
+        count += 1
+        if events:
+            took = (events[-1]["timestamp"] - events[0]["timestamp"]).total_seconds()
+            seconds += math.ceil(round(took, 6) * 10) / 10
+    return {"executions": count, "seconds": round(seconds, 1), "gb_seconds": seconds * EXPRESS_MEMORY_GB}
+
+
 def price(usage: Mapping[str, Any], prices: Mapping[str, Any]) -> dict[str, float]:
-    """USD per million runs of one run's usage, by component (the Standard path's prices)."""
+    """USD per million runs of one run's usage, by component (Step Functions: Standard's
+    transitions plus Express's requests and duration)."""
     million = 1_000_000
     sfn, lam, ddb = prices["step_functions"], prices["lambda"], prices["dynamodb"]
+    express = usage.get("express") or {"executions": 0, "gb_seconds": 0.0}
     return {
-        "step_functions": usage["transitions"] * sfn["standard_usd_per_1000_state_transitions"] / 1000 * million,
+        "step_functions": usage["transitions"] * sfn["standard_usd_per_1000_state_transitions"] / 1000 * million
+        + express["executions"] * sfn["express_usd_per_million_requests"]
+        + express["gb_seconds"] * sfn["express_usd_per_gb_second"] * million,
         "lambda_requests": usage["lambda"]["invocations"] * lam["arm64_usd_per_million_requests"],
         "lambda_duration": usage["lambda"]["gb_seconds"] * lam["arm64_usd_per_gb_second"] * million,
         "dynamodb_writes": usage["dynamodb"]["write_units"] * ddb["on_demand_usd_per_million_write_request_units"],
@@ -253,9 +276,9 @@ def _medians(dicts: list[Mapping[str, float]]) -> dict[str, float]:
     return {name: round(statistics.median(d.get(name, 0) for d in dicts), 4) for name in names}
 
 
-def variant_figures(variant: str, runs: list[dict[str, Any]], prices: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``cost.standard.<variant>.*`` keys from the usage of each run."""
-    key = f"{PREFIX}.{PATH}.{variant}"
+def variant_figures(path: str, variant: str, runs: list[dict[str, Any]], prices: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``cost.<path>.<variant>.*`` keys from the usage of each run."""
+    key = f"{PREFIX}.{path}.{variant}"
 
     def of(pick: Callable[[dict[str, Any]], float], digits: int = 4) -> dict[str, Any]:
         return results.summary([pick(run) for run in runs], digits=digits)
@@ -269,10 +292,16 @@ def variant_figures(variant: str, runs: list[dict[str, Any]], prices: Mapping[st
             **of(lambda r: r["transitions"]),
             "nodes": NODES,
             "calling_out": calling_out,
-            "target": 2 * calling_out + 3 + (1 if retry else 0),  # 2N+3; a retry is one more billed transition
+            # Standard: 2N+3, a retry one more (Express executions bill no transitions)
+            **({"target": 2 * calling_out + 3 + (1 if retry else 0)} if path == "standard" else {}),
             "retries": of(lambda r: r["retries"]),
         },
         f"{key}.states_entered": runs[0]["entered"],
+        f"{key}.express_executions": {
+            **of(lambda r: r["express"]["executions"]),
+            "seconds": of(lambda r: r["express"]["seconds"]),
+            "states_entered": runs[0]["express_entered"],  # not billed: Express bills requests and duration
+        },
         f"{key}.lambda_invocations": {
             **of(lambda r: r["lambda"]["invocations"]),
             "by_function": _medians([r["lambda"]["by_function"] for r in runs]),
@@ -315,24 +344,29 @@ def variant_figures(variant: str, runs: list[dict[str, Any]], prices: Mapping[st
             "total": round(sum(breakdown.values()), 4),
             "breakdown": breakdown,
             **of(lambda r: sum(price(r, prices).values())),
-            "target": 350,
+            "target": USD_TARGET[path],
         },
         f"{key}.detail": runs[0]["detail"],
     }
 
 
-def figures(measured: Mapping[str, list[dict[str, Any]]], prices: Mapping[str, Any], runs: int) -> dict[str, Any]:
-    """Every ``cost.*`` key: per variant, and the reference flow's price on top."""
+def figures(
+    measured: Mapping[tuple[str, str], list[dict[str, Any]]], prices: Mapping[str, Any], runs: int
+) -> dict[str, Any]:
+    """Every ``cost.*`` key: per path and variant, and on top the reference flow's price on the
+    path runs take by default (Express first; Standard when only it was measured)."""
     out: dict[str, Any] = {}
-    for variant, usages in measured.items():
-        out.update(variant_figures(variant, usages, prices))
-    reference = out.get(f"{PREFIX}.{PATH}.reference.usd_per_million_runs")
-    if reference is not None:
-        out[f"{PREFIX}.usd_per_million_runs"] = {**reference, "of": f"{PATH}.reference"}
+    for (path, variant), usages in measured.items():
+        out.update(variant_figures(path, variant, usages, prices))
+    for path in reversed(PATHS):
+        reference = out.get(f"{PREFIX}.{path}.reference.usd_per_million_runs")
+        if reference is not None:
+            out[f"{PREFIX}.usd_per_million_runs"] = {**reference, "of": f"{path}.reference"}
+            break
     out[f"{PREFIX}.measured_at"] = results.now_iso()
     out[f"{PREFIX}.method"] = {
         "runs": runs,
-        "paths": [PATH],
+        "paths": sorted({path for path, _ in measured}, key=PATHS.index),
         "flows": {
             "reference": "webhook -> http_request -> condition (true) -> send_email -> set -> http_request",
             "http5": "webhook -> 5 x http_request",
@@ -547,10 +581,15 @@ def measure_run(observer: Observer, flow: dict[str, Any], n: str, timeout: float
     if run["status"] != "completed":
         raise RuntimeError(f"run {run_id} ended {run['status']}: {json.dumps(run)[:2000]}")
     sfn = stack.aws("stepfunctions")
-    counted: dict[str, Any] = {"transitions": 0, "retries": 0, "entered": []}
+    counted: dict[str, Any] = {"transitions": 0, "retries": 0, "entered": [], "express_entered": []}
+    express_histories = []
     for execution in run["executions"]:
         history = sfn.get_execution_history(executionArn=execution["arn"], maxResults=1000)["events"]
         found = transitions(history)
+        if execution.get("machine") == "express":  # billed per execution and duration instead
+            express_histories.append(history)
+            counted["express_entered"] += found["entered"]
+            continue
         counted["transitions"] += found["transitions"]
         counted["retries"] += found["retries"]
         counted["entered"] += found["entered"]
@@ -559,6 +598,7 @@ def measure_run(observer: Observer, flow: dict[str, Any], n: str, timeout: float
     )
     return {
         **counted,
+        "express": express_usage(express_histories),
         "lambda": lambda_usage(before, window["stats"]),
         "dynamodb": dynamodb_usage([call for _, call in calls], kept, observer.indexes),
         "writes_by_function": dict(writes_by_function),
@@ -571,44 +611,72 @@ def measure_run(observer: Observer, flow: dict[str, Any], n: str, timeout: float
 
 
 @contextlib.contextmanager
-def recorded_stack(record_dir: Path) -> Iterator[Any]:
-    """A local stack of this checkout whose functions' AWS calls are recorded into ``record_dir``."""
+def recorded_stack(record_dir: Path, path: str = "express") -> Iterator[Any]:
+    """A local stack of this checkout, runs starting on ``path``'s machine, whose functions' AWS
+    calls are recorded into ``record_dir``."""
     from tests.support.stack_client import running_local_stack
 
-    with mock.patch.dict("os.environ", aws_calls.install(record_dir)), running_local_stack() as stack:
+    express_first = "true" if path == "express" else "false"
+    with (
+        mock.patch.dict("os.environ", aws_calls.install(record_dir)),
+        running_local_stack(None, "--parameter", f"ExpressFirst={express_first}") as stack,
+    ):
         yield stack
 
 
-def measure(runs: int = 3, variants: Iterable[str] | None = None, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Start a recorded local stack, run each variant ``runs`` times, return the ``cost.*`` figures."""
+def measure(
+    runs: int = 3,
+    variants: Iterable[str] | None = None,
+    log: Callable[[str], None] = print,
+    paths: Iterable[str] = PATHS,
+) -> dict[str, Any]:
+    """For each path a recorded local stack; each variant run ``runs`` times; the ``cost.*`` figures."""
     chosen = list(variants or VARIANTS)
-    unknown = set(chosen) - set(VARIANTS)
+    unknown = set(chosen) - set(VARIANTS) or set(paths) - set(PATHS)
     if unknown:
-        raise ValueError(f"unknown variants {sorted(unknown)}; choose from {VARIANTS}")
+        raise ValueError(f"unknown {sorted(unknown)}; choose variants from {VARIANTS}, paths from {PATHS}")
     prices = load_prices()
-    measured: dict[str, list[dict[str, Any]]] = {}
+    measured: dict[tuple[str, str], list[dict[str, Any]]] = {}
     target = Target()
     try:
-        with tempfile.TemporaryDirectory(prefix="cost-calls-") as directory, recorded_stack(Path(directory)) as stack:
-            observer = Observer(stack, Path(directory))
-            for variant in chosen:
-                flow_name, _, retry = variant.partition(".")
-                url = f"{target.url}/{'retry' if retry else 'ok'}/{variant}"
-                flow = stack.create_flow(flow_nodes(flow_name, url), name=f"cost: {variant}")
-                observer.settle()  # the flow's own writes and reactions are not a run's
-                measured[variant] = []
-                for i in range(runs):
-                    usage = measure_run(observer, flow, f"{variant}-{i}")
-                    measured[variant].append(usage)
-                    log(
-                        f"cost {variant} run {i + 1}/{runs}: {usage['transitions']} transitions, "
-                        f"{usage['lambda']['invocations']} invocations, {usage['dynamodb']['writes']} writes, "
-                        f"{usage['stream_records']} stream records, "
-                        f"${sum(price(usage, prices).values()):.2f} per million"
-                    )
+        for path in paths:
+            with (
+                tempfile.TemporaryDirectory(prefix="cost-calls-") as directory,
+                recorded_stack(Path(directory), path) as stack,
+            ):
+                observer = Observer(stack, Path(directory))
+                for variant in chosen:
+                    measured[(path, variant)] = _measure_variant(observer, target, path, variant, runs, prices, log)
     finally:
         target.close()
     return figures(measured, prices, runs)
+
+
+def _measure_variant(
+    observer: Observer,
+    target: Target,
+    path: str,
+    variant: str,
+    runs: int,
+    prices: Mapping[str, Any],
+    log: Callable[[str], None],
+) -> list[dict[str, Any]]:
+    flow_name, _, retry = variant.partition(".")
+    url = f"{target.url}/{'retry' if retry else 'ok'}/{path}.{variant}"
+    flow = observer.stack.create_flow(flow_nodes(flow_name, url), name=f"cost: {path} {variant}")
+    observer.settle()  # the flow's own writes and reactions are not a run's
+    usages = []
+    for i in range(runs):
+        usage = measure_run(observer, flow, f"{path}-{variant}-{i}")
+        usages.append(usage)
+        log(
+            f"cost {path} {variant} run {i + 1}/{runs}: {usage['transitions']} transitions, "
+            f"{usage['express']['executions']} Express executions, "
+            f"{usage['lambda']['invocations']} invocations, {usage['dynamodb']['writes']} writes, "
+            f"{usage['stream_records']} stream records, "
+            f"${sum(price(usage, prices).values()):.2f} per million"
+        )
+    return usages
 
 
 def table(figs: Mapping[str, Any]) -> str:

@@ -156,7 +156,8 @@ def cost_rows(figures: Mapping[str, Any]) -> list[str]:
         f" {prices.get('as_of', '?')} (`bench/prices.json`). Targets for 5 nodes: transitions <= 2N+3 for N"
         " nodes calling out (+1 per retry), writes <= 15, stream records <= 12,"
         f" <= ${COST_TARGET_USD['standard']} per million runs on the Standard path"
-        f" (<= ${COST_TARGET_USD['express']} on an Express path, not built yet)."
+        f" and <= ${COST_TARGET_USD['express']} on the Express path (runs start on Express and hand off to Standard"
+        " where they must wait: there Standard's transitions are counted, Express's execution and duration)."
         f" Not counted: {method.get('not_counted', '?')}. Measured {figures.get(f'{COST}measured_at', '?')}."
     )
     return lines

@@ -63,11 +63,25 @@ class _ScaledTime:
         time.sleep(seconds * self.scale)
 
 
+# The Wait state that is a retry's wait (a hand-off's backoff): scaled like the Retry blocks' waits.
+RETRY_WAIT_PATH = "$.backoffSeconds"
+
+
 def scale_retry_waits(scale: float) -> None:
-    """Retry waits really sleep; AUTOMATIONS_RETRY_WAIT_SCALE shrinks them (the ASL is unchanged)."""
+    """Retry waits really sleep; AUTOMATIONS_RETRY_WAIT_SCALE shrinks them (the ASL is unchanged):
+    the Retry blocks' waits, and the ``RetryBackoff`` Wait state's (``SecondsPath: $.backoffSeconds``).
+    A Retry-After is the target's word and stays real time."""
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.seconds_path import SecondsPath
 
     retrier_decl.time = _ScaledTime(scale)  # type: ignore[assignment]
+    wait_seconds = SecondsPath._get_wait_seconds
+
+    def scaled(self: SecondsPath, env: Any) -> int:
+        seconds = wait_seconds(self, env)
+        return round(seconds * scale) if self.string_sampler.literal_value == RETRY_WAIT_PATH else seconds
+
+    SecondsPath._get_wait_seconds = scaled  # type: ignore[method-assign]
 
 
 # How often a Wait state waiting for a time looks at the local clock again (it may be advanced).

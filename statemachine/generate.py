@@ -29,7 +29,7 @@ STANDARD = HERE / "flow_interpreter.asl.json"
 EXPRESS = HERE / "flow_interpreter_express.asl.json"
 
 # Standard's states that only wait, or only follow a wait: Express hands off instead.
-WAITING_STATES = ("RateLimitWait", "RunSameNodeAgain", "WaitUntil", "WakeUp")
+WAITING_STATES = ("RateLimitWait", "RetryBackoff", "RunSameNodeAgain", "WaitUntil", "WakeUp")
 
 
 def node_tasks(asl: dict[str, Any]) -> list[str]:

@@ -107,6 +107,16 @@ def target() -> Iterator[TargetServer]:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackClient]:
-    """The local stack, started once per test session (only when a test asks for it)."""
+    """The local stack, started once per test session (only when a test asks for it). As deployed
+    by default, runs start on the Express state machine and hand off to Standard to wait."""
     with running_local_stack() as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def standard_stack() -> Iterator[StackClient]:
+    """A local stack whose runs run on the Standard state machine only (``ExpressFirst=false``), for
+    the tests of that machine's own paths: its states, Retry blocks, status events and stops. A
+    module asks for it by overriding ``stack`` with it."""
+    with running_local_stack(None, "--parameter", "ExpressFirst=false") as stack:
         yield stack

@@ -17,6 +17,12 @@ from tests.support.stack_client import StackClient, step_of, wait_for
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def stack(standard_stack: StackClient) -> StackClient:
+    """These tests read the Standard machine's executions (states, retries, stops): every run runs there."""
+    return standard_stack
+
+
 def running_at(stack: StackClient, run_id: str, node_id: str) -> dict[str, Any]:
     """The run once it is `running` with ``node_id``'s step `running` (its attempt claimed)."""
 

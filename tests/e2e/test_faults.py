@@ -13,6 +13,12 @@ from tests.support.stack_client import StackClient, statuses, step_of
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def stack(standard_stack: StackClient) -> StackClient:
+    """These tests read the Standard machine's executions (states, retries, stops): every run runs there."""
+    return standard_stack
+
+
 @pytest.fixture
 def faults(stack: StackClient) -> Iterator[str]:
     url = f"{stack.url}/_local/faults"

@@ -17,6 +17,13 @@ from tests.support.target import TargetServer
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture(scope="module")
+def stack(standard_stack: StackClient) -> StackClient:
+    """These tests read the Standard machine's executions (states, retries, stops): every run runs there."""
+    return standard_stack
+
+
 HANDLER = """
 import time
 

@@ -17,6 +17,12 @@ from tests.support.stack_client import StackClient, step_of
 pytestmark = pytest.mark.e2e
 
 
+@pytest.fixture(scope="module")
+def stack(standard_stack: StackClient) -> StackClient:
+    """These tests read the Standard machine's executions (states, retries, stops): every run runs there."""
+    return standard_stack
+
+
 def test_a_fixture_node_type_runs_with_its_outputs_and_variables_available_to_later_nodes(
     stack: StackClient, target
 ) -> None:

@@ -199,7 +199,6 @@ def test_the_document_serves_the_base_path_it_was_asked_on(document) -> None:
     assert document["servers"] == [{"url": "/v1"}]
 
 
-
 def test_swagger_ui_serves_the_same_document(handler_of, lambda_context, accounts) -> None:
     # Swagger's page embeds the document, its server the stage, and the bearer scheme for Authorize
     response = handler_of("ApiFunction")(api_event("api_get_flow.json", path="/swagger", key=None), lambda_context)

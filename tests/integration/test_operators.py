@@ -16,7 +16,7 @@ from automations.domain import clock
 from automations.domain.interpreter import LifecycleTask
 from automations.domain.runs import Attempt, ErrorInfo, HttpExchange, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
-from automations.logic import lifecycle, rollup
+from automations.logic import lifecycle, liveness, rollup
 from automations.logic.change_router import TableChange
 from automations.logic.ops_summary import is_spike
 from automations.logic.reactions import ROUTER
@@ -178,6 +178,83 @@ def test_runs_in_flight_whose_execution_is_gone_end_interrupted_and_live_ones_ar
     assert sweep(repo, workflows).checked == 0
     at(start_time + 2 * lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=2))
     assert (sweep(repo, workflows).checked, workflows.described) == (1, [alive])
+
+
+def express_arn(name: str) -> str:
+    return f"arn:aws:states:us-east-1:123456789012:express:automations-FlowInterpreterExpress:{name}:5e1d"
+
+
+def start_on_express(repo: DynamoRepository, run_id: str) -> None:
+    task = LifecycleTask(action="start", run_id=run_id, execution_name=run_id, execution_arn=express_arn(run_id))
+    lifecycle.start(repo, task)
+
+
+def test_an_express_execution_is_never_described_and_is_gone_once_older_than_express_lets_one_live(
+    api, repo, deps, workflows, at
+) -> None:
+    # Given a run on Express that recorded no end, and one that handed off to a live Standard execution
+    start_time = clock.now()
+    flow_id = create_flow(api, TWO_TASKS)
+    lost, handed = manual_run(api, flow_id), manual_run(api, flow_id)
+    for run_id in (lost, handed):
+        start_on_express(repo, run_id)
+    state = {"runId": handed, "stepNumber": 1, "node": {"id": "first", "type": "http_request", "task": "HandOff"}}
+    handing = LifecycleTask(
+        action="hand_off", run_id=handed, execution_name=handed, execution_arn=express_arn(handed), state=state
+    )
+    assert lifecycle.hand_off_to_standard(repo, handing) == {"runId": handed, "handedOffTo": f"{handed}-r1"}
+    standard = f"{handed}-r1"
+    workflows.start(name=standard, run_id=handed)
+    lifecycle.start(repo, LifecycleTask(action="start", run_id=handed, execution_name=standard))
+    # When the sweeper checks them
+    at(start_time + lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=1))
+    result = sweep(repo, workflows)
+    # Then only the Standard execution was described; the Express one, never reporting, is gone
+    assert (result.checked, result.interrupted) == (2, 1)
+    assert workflows.described == [standard]
+    ended = repo.get_execution(lost, lost)
+    assert (ended.outcome, ended.error.message) == ("timed_out", liveness.EXPRESS_GONE)
+    ROUTER.route(TableChange(event="MODIFY", new=item(keys.execution(lost, lost)), old={}), deps)
+    assert repo.get_run(lost).status == RunStatus.INTERRUPTED
+    # and the handed-off run runs on under its Standard execution, its path saying so
+    run = repo.get_run(handed)
+    assert (run.status, run.current_execution, run.path) == (RunStatus.RUNNING, standard, ["express", "standard"])
+
+
+def test_a_hand_off_is_refused_once_the_run_moved_on_and_the_execution_just_ends(api, repo) -> None:
+    # Given a run on Express that an operator cancelled
+    flow_id = create_flow(api, TWO_TASKS)
+    run_id = manual_run(api, flow_id)
+    start_on_express(repo, run_id)
+    assert repo.transition_run(run_id, RunStatus.CANCELLED, cause="cancelled by an operator")
+    # When its execution reaches HandOff
+    state = {"runId": run_id, "stepNumber": 1, "node": {"id": "first", "type": "http_request", "task": "HandOff"}}
+    task = LifecycleTask(
+        action="hand_off", run_id=run_id, execution_name=run_id, execution_arn=express_arn(run_id), state=state
+    )
+    answer = lifecycle.hand_off_to_standard(repo, task)
+    # Then nothing is handed off: the execution ends as having reached its end, no second one asked for
+    assert answer["runId"] == run_id and "handedOffTo" not in answer
+    (execution,) = repo.get_run_detail(run_id).executions
+    assert execution.outcome == "reached_end"
+
+
+def test_a_second_express_execution_of_the_same_name_neither_runs_the_run_nor_records_its_end(api, repo) -> None:
+    # Given a run its Express execution started
+    flow_id = create_flow(api, TWO_TASKS)
+    run_id = manual_run(api, flow_id)
+    start_on_express(repo, run_id)
+    # When a second execution of the name (another ARN) starts and ends
+    second = f"{express_arn(run_id)}-again"
+    started = lifecycle.start(
+        repo, LifecycleTask(action="start", run_id=run_id, execution_name=run_id, execution_arn=second)
+    )
+    lifecycle.end(repo, LifecycleTask(action="end", run_id=run_id, execution_name=run_id, execution_arn=second))
+    # Then it pointed at no node, and the execution is still the first one's, not ended
+    assert started.node.id is None
+    execution = repo.get_execution(run_id, run_id)
+    assert (execution.arn, execution.outcome, execution.machine) == (express_arn(run_id), None, "express")
+    assert repo.get_run(run_id).status == RunStatus.RUNNING
 
 
 def test_a_cursor_is_refused_under_other_bounds_and_from_must_come_before_to(api) -> None:

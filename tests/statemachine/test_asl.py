@@ -20,7 +20,6 @@ from automations.errors import (
     node_catchers,
 )
 from automations.nodes import REGISTRY
-from devstack.template import ROOT
 from statemachine import generate
 
 ASL_PATH = generate.STANDARD
@@ -187,6 +186,15 @@ def test_a_short_retry_after_is_waited_for_before_routing(asl) -> None:
     assert asl["States"]["RateLimitWait"]["SecondsPath"] == "$.retryAfterSeconds"
 
 
+def test_a_handed_off_retry_waits_its_backoff_in_a_wait_state_of_its_own_then_runs_the_node_again(asl) -> None:
+    states = asl["States"]
+    assert {"Variable": "$.backoffSeconds", "IsPresent": True, "Next": "RetryBackoff"} in states["NextNode"]["Choices"]
+    wait = states["RetryBackoff"]
+    assert (wait["Type"], wait["SecondsPath"], wait["Next"]) == ("Wait", "$.backoffSeconds", "RunSameNodeAgain")
+    # which drops the wait, keeping the node (its AfterHandOff task) to run
+    assert set(states["RunSameNodeAgain"]["Parameters"]) == {"runId.$", "stepNumber.$", "node.$"}
+
+
 def test_a_waiting_node_waits_in_a_wait_state_not_in_a_lambda_then_wakes_up(asl) -> None:
     assert {"Variable": "$.wait", "IsPresent": True, "Next": "WaitUntil"} in asl["States"]["NextNode"]["Choices"]
     wait = asl["States"]["WaitUntil"]
@@ -224,7 +232,10 @@ def test_express_waits_nowhere_and_hands_off_where_standard_would_wait(express_a
     choices = states["NextNode"]["Choices"]
     assert {"Variable": "$.retryAfterSeconds", "IsPresent": True, "Next": HAND_OFF_TASK} in choices
     assert {"Variable": "$.wait", "IsPresent": True, "Next": HAND_OFF_TASK} in choices
-    assert routes(express_asl) == {t.task: t.task for t in REGISTRY.types()} | {"EndRun": "EndRun", "HandOff": "HandOff"}
+    assert routes(express_asl) == {t.task: t.task for t in REGISTRY.types()} | {
+        "EndRun": "EndRun",
+        "HandOff": "HandOff",
+    }
 
 
 def test_express_node_tasks_retry_nothing_and_hand_off_what_standard_would_retry(express_asl) -> None:

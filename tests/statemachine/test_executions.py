@@ -18,10 +18,16 @@ from automations.adapters.dynamo.repository import DynamoRepository
 from automations.adapters.stepfunctions import StepFunctionsWorkflows
 from automations.errors import Conflict
 from automations.logic import executions, lifecycle
-from tests.statemachine.test_interpreter_runs import execution_of, sfn
+from tests.statemachine.test_interpreter_runs import execution_of, sfn, standard_machine
 from tests.support.stack_client import StackClient, statuses, step_of, wait_for
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(standard_stack: StackClient) -> StackClient:
+    """These tests read the Standard machine's executions (states, retries, stops): every run runs there."""
+    return standard_stack
 
 
 def waiting_at(stack: StackClient, run_id: str, node_id: str) -> bool:
@@ -46,8 +52,7 @@ def store(stack: StackClient) -> DynamoRepository:
 @pytest.fixture
 def workflows(stack: StackClient) -> StepFunctionsWorkflows:
     client = sfn(stack)
-    machines = {m["name"]: m["stateMachineArn"] for m in client.list_state_machines()["stateMachines"]}
-    standard = next(arn for name, arn in machines.items() if name.endswith("-FlowInterpreter"))
+    standard = standard_machine(client)["stateMachineArn"]
     return StepFunctionsWorkflows(client, lambda machine: standard)
 
 

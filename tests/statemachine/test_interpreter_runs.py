@@ -8,10 +8,16 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.statemachine.test_asl import ASL_PATH
+from tests.statemachine.test_asl import ASL_PATH, EXPRESS_PATH
 from tests.support.stack_client import StackClient
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(standard_stack: StackClient) -> StackClient:
+    """These tests read the Standard machine's executions: every run runs there."""
+    return standard_stack
 
 
 def sfn(stack: StackClient) -> Any:
@@ -24,10 +30,15 @@ def sfn(stack: StackClient) -> Any:
     )
 
 
+def standard_machine(client: Any) -> dict[str, Any]:
+    machines = client.list_state_machines()["stateMachines"]
+    return next(m for m in machines if m["name"].endswith("-FlowInterpreter"))
+
+
 def execution_of(stack: StackClient, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Standard execution named ``run_id`` (a ``standard_stack``'s): described, and its history."""
     client = sfn(stack)
-    (machine,) = client.list_state_machines()["stateMachines"]
-    arn = machine["stateMachineArn"].replace(":stateMachine:", ":execution:") + f":{run_id}"
+    arn = standard_machine(client)["stateMachineArn"].replace(":stateMachine:", ":execution:") + f":{run_id}"
     return client.describe_execution(executionArn=arn), client.get_execution_history(executionArn=arn)["events"]
 
 
@@ -35,16 +46,21 @@ def entered(events: list[dict[str, Any]]) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
-def test_the_machine_running_is_the_asl_file_with_its_substitutions(stack: StackClient) -> None:
+@pytest.mark.parametrize(
+    ("suffix", "path"), [("-FlowInterpreter", ASL_PATH), ("-FlowInterpreterExpress", EXPRESS_PATH)]
+)
+def test_the_machines_running_are_the_asl_files_with_their_substitutions(stack: StackClient, suffix, path) -> None:
     client = sfn(stack)
-    (machine,) = client.list_state_machines()["stateMachines"]
-    deployed = json.loads(client.describe_state_machine(stateMachineArn=machine["stateMachineArn"])["definition"])
-    source = json.loads(ASL_PATH.read_text())
+    (machine,) = [m for m in client.list_state_machines()["stateMachines"] if m["name"].endswith(suffix)]
+    described = client.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
+    deployed = json.loads(described["definition"])
+    source = json.loads(path.read_text())
     for name, state in source["States"].items():
         if state["Type"] == "Task":
             assert state["Parameters"]["FunctionName"].startswith("${")
             state["Parameters"]["FunctionName"] = deployed["States"][name]["Parameters"]["FunctionName"]
     assert deployed == source
+    assert described["type"] == ("EXPRESS" if path == EXPRESS_PATH else "STANDARD")
 
 
 def test_a_transient_failure_is_retried_by_the_state_machine_then_succeeds(stack: StackClient, target) -> None:

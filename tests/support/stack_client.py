@@ -155,15 +155,15 @@ def statuses(history: list[dict[str, Any]]) -> list[str]:
 
 
 @contextmanager
-def running_local_stack(data_dir: Path | None = None) -> Iterator[StackClient]:
-    """``python -m devstack`` in a subprocess on free ports, until the block ends.
+def running_local_stack(data_dir: Path | None = None, *args: str) -> Iterator[StackClient]:
+    """``python -m devstack ARGS`` in a subprocess on free ports, until the block ends.
 
     Its data directory is ``data_dir``, or a temporary one (so tests never share the developer's
     ``.local-data``, nor each other's)."""
     with contextlib.ExitStack() as cleanup:
         if data_dir is None:
             data_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="devstack-data-")))
-        with local_stack_process(data_dir) as stack:
+        with local_stack_process(data_dir, *args) as stack:
             yield stack.client
 
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ def usage(**overrides: Any) -> dict[str, Any]:
         "transitions": 13,
         "retries": 0,
         "entered": ["StartRun", "EndRun"],
+        "express_entered": [],
+        "express": {"executions": 0, "seconds": 0.0, "gb_seconds": 0.0},
         "lambda": {"invocations": 20, "gb_seconds": 0.2, "by_function": {}, "gb_seconds_by_function": {}},
         "dynamodb": {
             "writes": 12,
@@ -232,9 +235,25 @@ def test_a_runs_price_per_million_runs_by_component() -> None:
     )
 
 
+def test_express_executions_are_priced_per_request_and_by_duration_not_per_transition() -> None:
+    # Given two Express executions of 0.23 s and 1.01 s, and a Standard one of 5 transitions
+    start = datetime(2026, 12, 6, tzinfo=UTC)
+    histories = [
+        [{"timestamp": start}, {"timestamp": start + timedelta(seconds=0.23)}],
+        [{"timestamp": start}, {"timestamp": start + timedelta(seconds=1.01)}],
+    ]
+    express = cost.express_usage(histories)
+    # Then each duration is rounded up to 100 ms and billed at 64 MB
+    assert express["executions"] == 2 and express["seconds"] == pytest.approx(0.3 + 1.1)
+    assert express["gb_seconds"] == pytest.approx(1.4 * 64 / 1024)
+    # and priced: $1 per million requests, $0.00001667 per GB-s, plus Standard's transitions
+    priced = cost.price(usage(transitions=5, express=express), PRICES)
+    assert priced["step_functions"] == pytest.approx(5 * 25.0 + 2 * 1.0 + 1.4 * 0.0625 * 0.00001667 * 1_000_000)
+
+
 def test_a_variants_figures_total_is_its_breakdowns_sum() -> None:
     runs = [usage(), usage(transitions=14, retries=1), usage()]
-    figures = cost.figures({"reference": runs}, PRICES, runs=3)
+    figures = cost.figures({("standard", "reference"): runs}, PRICES, runs=3)
     usd = figures["cost.standard.reference.usd_per_million_runs"]
     assert set(usd["breakdown"]) == set(cost.BREAKDOWN)
     assert usd["total"] == pytest.approx(sum(usd["breakdown"].values()))
@@ -246,13 +265,30 @@ def test_a_variants_figures_total_is_its_breakdowns_sum() -> None:
     assert figures["cost.method"]["prices"]["as_of"] == PRICES["as_of"]
 
 
+def test_the_top_figure_is_the_express_paths_reference_run_when_both_paths_were_measured() -> None:
+    express = usage(transitions=0, express={"executions": 1, "seconds": 0.5, "gb_seconds": 0.5 * 0.0625})
+    figures = cost.figures(
+        {("standard", "reference"): [usage(transitions=9)], ("express", "reference"): [express]}, PRICES, runs=1
+    )
+    assert figures["cost.usd_per_million_runs"]["of"] == "express.reference"
+    assert figures["cost.express.reference.usd_per_million_runs"]["target"] == 80
+    assert figures["cost.standard.reference.usd_per_million_runs"]["target"] == 350
+    assert "target" not in figures["cost.express.reference.transitions"]  # Express bills none
+    assert figures["cost.method"]["paths"] == ["standard", "express"]
+
+
 # --- the report -------------------------------------------------------------------------------------
 
 
 def test_the_report_renders_a_cost_row_per_variant_with_its_targets() -> None:
     figures = {
         **cost.figures(
-            {"reference": [usage(transitions=9)], "http5.retry": [usage(transitions=16, stream_records=13)]}, PRICES, 1
+            {
+                ("standard", "reference"): [usage(transitions=9)],
+                ("standard", "http5.retry"): [usage(transitions=16, stream_records=13)],
+            },
+            PRICES,
+            1,
         ),
         "cost.transitions": {"min": 11, "median": 11, "max": 11},  # a figure the table does not know
     }
@@ -343,9 +379,16 @@ def test_the_recorder_keeps_what_costs_are_counted_from(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_the_bench_measures_a_run_on_a_local_stack() -> None:
-    # Given the bench, When it measures one run of the five http_request nodes
+    # Given the bench, When it measures one run of the five http_request nodes on each path
     figures = cost.measure(runs=1, variants=["http5"], log=lambda _: None)
     # Then every figure is there, counted from what the run did
+    express = "cost.express.http5"
+    assert figures[f"{express}.express_executions"]["samples"] == [1]  # it needed no waiting: Express throughout
+    assert figures[f"{express}.express_executions"]["states_entered"].count("HttpRequest") == 5
+    assert figures[f"{express}.transitions"]["samples"] == [0]
+    assert figures[f"{express}.lambda_invocations"]["by_function"]["HttpRequestFunction"] == 5
+    express_usd = figures[f"{express}.usd_per_million_runs"]
+    assert 1.0 < express_usd["breakdown"]["step_functions"] < 5.0  # $1 the request, the rest its duration
     key = "cost.standard.http5"
     transitions = figures[f"{key}.transitions"]
     assert transitions["samples"][0] >= 2 * 5 + 1  # at least: StartRun, 5 x (NextNode + task), EndRun

@@ -16,9 +16,11 @@ from automations.domain.runs import (
     ExecutionOutcome,
     FailedStep,
     HttpExchange,
+    Machine,
     Run,
     StatusChange,
     StepCounts,
+    machine_of,
 )
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.flows.definition import Flow, FlowDefinition, Trigger
@@ -151,6 +153,11 @@ class RunSummary(ApiModel):
     step_counts: StepCounts | None = None
     retrigger_of: str | None = Field(default=None, description="The run this one re-triggers")
     retriggered_by: list[str] = Field(default_factory=list, description="The runs that re-triggered this one")
+    path: list[Machine] = Field(
+        default_factory=list,
+        description="The state machine each of its executions ran on, in order: express (a run's first), "
+        "standard after a hand-off (a delay, a retry's wait) or a resume",
+    )
 
     @classmethod
     def of(cls, run: Run) -> RunSummary:
@@ -251,15 +258,24 @@ class TriggerView(ApiModel):
 
 
 class ExecutionView(ApiModel):
-    """One Step Functions execution of the run (the first, then one per resume)."""
+    """One Step Functions execution of the run (the first, then one per hand-off or resume)."""
 
     name: str
+    machine: Machine = Field(description="The state machine it runs on (asked for; once started, where it started)")
     start_at: str | None = Field(default=None, description="The node it started at (the first node when absent)")
+    first_step_number: int = Field(description="The step number its first node gets")
+    wait_seconds: int | None = Field(
+        default=None, description="Waited this long before its first node: the backoff a hand-off passed on"
+    )
+    continues_retries: bool | None = Field(
+        default=None, description="Its first node went on with the retry schedule an Express execution began"
+    )
     requested_at: str
     started_at: str | None = None
     ended_at: str | None = None
     outcome: ExecutionOutcome | None = Field(
-        default=None, description="reached_end or engine_error (the interpreter's own), aborted, timed_out, failed"
+        default=None,
+        description="reached_end, engine_error or handed_off (the interpreter's own), aborted, timed_out, failed",
     )
     error: ErrorInfo | None = None
     reason: str | None = None
@@ -269,13 +285,19 @@ class ExecutionView(ApiModel):
     @classmethod
     def of(cls, execution: Execution) -> ExecutionView:
         fields = execution.model_dump(include=set(cls.model_fields) - {"console_url"})
-        return cls(**fields, console_url=console_url(execution.arn) if execution.arn else None)
+        url = console_url(execution.arn, execution.started_at) if execution.arn else None
+        return cls(**fields, console_url=url)
 
 
-def console_url(execution_arn: str) -> str:
-    """Where the execution's graph and event history are, in the region the ARN names."""
+def console_url(execution_arn: str, started_at: str | None = None) -> str:
+    """Where the execution's graph and event history are, in the region the ARN names (an Express
+    execution's are read from its log group, found by its start time)."""
     region = execution_arn.split(":")[3]
-    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+    console = f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+    if machine_of(execution_arn) == Machine.EXPRESS:
+        since = int(clock.parse_iso(started_at).timestamp() * 1000) if started_at else 0
+        return f"{console}#/express-executions/details/{execution_arn}?startDate={since}"
+    return f"{console}#/v2/executions/details/{execution_arn}"
 
 
 class RunDetailResponse(RunSummary):

@@ -45,6 +45,9 @@ class InterpreterState(CamelModel):
     node: NodeRef = Field(default_factory=NodeRef)
     wait: Wait | None = None  # the node waits (a delay): the Wait state sleeps until then, then WakeUp
     retry_after_seconds: int | None = None  # a 429 with a short Retry-After: wait, then run the node again
+    # handed off by Express after a retryable failure: the retry's wait, then the node (in its Task
+    # state's AfterHandOff twin); a Wait state of its own, since it is a retry's wait, not a Retry-After
+    backoff_seconds: int | None = None
 
 
 class NodeTask(CamelModel):

@@ -67,7 +67,8 @@ def _backoff(caught: dict[str, Any] | None, retry_after: int | None) -> tuple[in
 def hand_off(store: Store, task: LifecycleTask) -> dict[str, Any] | None:
     """Request the Standard execution that goes on at the state's node, and end this one; None when
     the run is no longer this execution's to hand off (cancelled, or another took it)."""
-    raw = task.state or {}
+    raw = dict(task.state or {})
+    caught = raw.pop("error", None)  # a Catch's {Error, Cause}: not part of the interpreter's state
     state = InterpreterState.model_validate(raw)
     name = task.execution_name or task.run_id
     detail = store.get_run_detail(task.run_id)
@@ -76,7 +77,6 @@ def hand_off(store: Store, task: LifecycleTask) -> dict[str, Any] | None:
     run = detail.run
     if run.current_execution != name or run.status not in (RunStatus.RUNNING, RunStatus.RETRYING):
         return None
-    caught = raw.get("error")
     wait, why = _backoff(caught, state.retry_after_seconds)
     now = clock.iso(clock.now())
     ordinal = len(detail.executions)

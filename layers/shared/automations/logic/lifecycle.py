@@ -66,15 +66,14 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         return InterpreterState(run_id=task.run_id)
     definition = load_version(store, run.flow_id, run.flow_version).definition
     first = execution.start_at or definition.nodes[0].id
-    node = graph.ref(definition, first)
-    if execution.continues_retries:  # handed off after a retryable failure: its schedule goes on
-        node.task = continued_task(node.task)
     state = InterpreterState(
-        run_id=run.run_id,
-        step_number=execution.first_step_number,
-        node=node,
-        retry_after_seconds=execution.wait_seconds,
+        run_id=run.run_id, step_number=execution.first_step_number, node=graph.ref(definition, first)
     )
+    if execution.continues_retries:  # handed off after a retryable failure: its schedule goes on
+        state.node.task = continued_task(state.node.task)
+        state.backoff_seconds = execution.wait_seconds
+    else:
+        state.retry_after_seconds = execution.wait_seconds
     # the first node's step was queued with the execution's request; one that runs inline runs now
     return proceed(store, state, run) if REGISTRY.of(definition.node(first)).runs_inline else hand_off.route(run, state)
 

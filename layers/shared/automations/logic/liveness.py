@@ -25,6 +25,7 @@ from automations.ports import Store, Workflows
 CHECK_LIMIT = 200  # DescribeExecution calls per sweep (its quota is shared with the console)
 
 GONE = "no execution of this name exists"
+EXPRESS_GONE = "an Express execution lives at most 5 minutes, and this one recorded no end"
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,12 @@ def check_in_flight_runs(store: Store, workflows: Workflows, *, limit: int = CHE
     for run in due:
         if run.execution is None:
             continue
-        status = _status(store, workflows, run.run_id, run.execution, now)
+        status, cause = _status(store, workflows, run.run_id, run.execution, now)
         if status == "RUNNING" or status == "SUCCEEDED":
             # alive; or it reached its end and that end is on its way through the stream
             store.check_again_at(run.run_id, execution=run.execution, at=later)
             continue
-        cause = GONE if status is None else f"Step Functions reports the execution {status}"
-        if lifecycle.execution_ended(
-            store, run_id=run.run_id, name=run.execution, status=status or "ABORTED", cause=cause
-        ):
+        if lifecycle.execution_ended(store, run_id=run.run_id, name=run.execution, status=status, cause=cause):
             interrupted += 1
         else:  # its end was recorded already; the run follows through the stream
             store.check_again_at(run.run_id, execution=run.execution, at=later)
@@ -58,9 +56,13 @@ def check_in_flight_runs(store: Store, workflows: Workflows, *, limit: int = CHE
     return LivenessCheck(checked=len(due), interrupted=interrupted)
 
 
-def _status(store: Store, workflows: Workflows, run_id: str, name: str, now: datetime) -> str | None:
+def _status(store: Store, workflows: Workflows, run_id: str, name: str, now: datetime) -> tuple[str, str]:
+    """How the execution stands, and why that means it is gone if it is not RUNNING or SUCCEEDED."""
     execution = store.get_execution(run_id, name)
-    if execution is None or execution.machine != Machine.EXPRESS or not execution.started_at:
-        return workflows.status(name=name)
-    alive = now - clock.parse_iso(execution.started_at) < EXPRESS_LIFETIME
-    return "RUNNING" if alive else "TIMED_OUT"
+    if execution is not None and execution.machine == Machine.EXPRESS and execution.started_at:
+        alive = now - clock.parse_iso(execution.started_at) < EXPRESS_LIFETIME
+        return ("RUNNING" if alive else "TIMED_OUT"), EXPRESS_GONE
+    status = workflows.status(name=name)
+    if status is None:
+        return "ABORTED", GONE
+    return status, f"Step Functions reports the execution {status}"
