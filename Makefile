@@ -53,7 +53,7 @@ lint: $(STAMP) $(SAM) policy  ## static checks: ruff, mypy, cfn-lint, sam valida
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
-	npx --yes asl-validator@3.16.0 --json-path statemachine/flow_interpreter.asl.json
+	npx --yes asl-validator@3.16.0 --json-path statemachine/flow_interpreter.asl.json --json-path statemachine/flow_interpreter_express.asl.json
 
 # Static policy analysis of template.yaml (IAM, encryption, logging...): checkov's CloudFormation
 # checks, which read SAM's resources too. Offline (no vendor platform); prints failures only.

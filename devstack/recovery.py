@@ -12,8 +12,8 @@ has for those.
 - An execution requested but never started (its run still ``scheduled``, or ``interrupted`` and
   awaiting a resume) may have been started by the stream just before the stop and lost with it.
   It is offered to the outbox again, as a redelivered stream record would be: the reaction starts
-  it when it is due. Should the stream deliver its record too, Step Functions refuses the second
-  start of the same name.
+  it when it is due. Should the stream deliver its record too, Standard refuses the second start
+  of the same name, and a second Express execution finds the execution claimed and runs nothing.
 
 Runs here after the snapshot is restored and before the stream poller starts; the writes reach
 the stream like any other and are delivered once the poller runs.

@@ -197,7 +197,26 @@ def starts_the_execution_on_the_stack(stack: StackClient, result: Any) -> None:
     assert result == {"batchItemFailures": []}
     run = stack.wait_for_run(RUN)  # the stack's Step Functions runs the demo flow: pro, so no delay
     assert run["status"] == "completed" and [s["nodeId"] for s in run["steps"]] == ["notify", "is_pro", "welcome"]
-    assert run["executions"][0]["arn"].endswith(f":{RUN}")
+    (execution,) = run["executions"]  # on Express throughout: nothing to wait for
+    assert (
+        execution["machine"] == "express"
+        and f":express:automations-local-FlowInterpreterExpress:{RUN}:" in (execution["arn"])
+    )
+
+
+def hands_off_to_standard(stack: StackClient, result: Any) -> None:
+    assert result == {"runId": RUN, "handedOffTo": f"{RUN}-r1"}
+    # the stream starts the Standard execution, which waits the backoff and runs the node again
+    run = stack.wait_for_run(RUN)
+    assert run["status"] == "completed", run
+    first, second = run["executions"]
+    assert (first["outcome"], second["machine"], second["startAt"], second["continuesRetries"]) == (
+        "handed_off",
+        "standard",
+        "notify",
+        True,
+    )
+    assert "a retryable TransientError" in second["reason"]
 
 
 SCENARIOS: dict[str, list[tuple[str, Check]]] = {
@@ -231,6 +250,10 @@ SCENARIOS: dict[str, list[tuple[str, Check]]] = {
         ("run_lifecycle_step_failed.json", fails_the_step),
         ("run_lifecycle_end.json", ends_failed_at_the_step),
         ("api_list_runs.json", lists_the_failed_demo_run),
+    ],
+    "a hand-off to Standard after a retryable failure": [
+        ("run_lifecycle_start.json", points_at_the_first_node),
+        ("run_lifecycle_hand_off.json", hands_off_to_standard),
     ],
     "an engine error": [
         ("run_lifecycle_start.json", points_at_the_first_node),

@@ -85,7 +85,8 @@ def assert_kept(stack: StackClient, before: Recorded) -> None:
     wait = step_of(interrupted, "wait")
     assert wait["status"] == "interrupted", wait
     assert wait["attempts"][-1]["status"] == "failed", wait  # the open attempt was closed
-    (execution,) = interrupted["executions"]
+    handed_off, execution = interrupted["executions"]  # Express handed it off to Standard at the delay
+    assert handed_off["outcome"] == "handed_off"
     assert execution["outcome"] == "aborted" and "local stack stopped" in execution["error"]["message"], execution
 
     # new webhooks, signed with the secrets from before, run to the end; the restored connection sends

@@ -159,7 +159,7 @@ def test_cancelling_a_running_run_stops_its_execution_and_interrupts_the_step_in
     last = run["history"][-1]
     assert last["cause"] == "cancelled by an operator: customer asked" and last["by"].startswith("apikey:")
     # and within seconds its execution is stopped and the delay step interrupted; nothing after it ran
-    arn = running["executions"][0]["arn"]
+    arn = running["executions"][-1]["arn"]  # the Standard one it waits in (Express handed it off)
     sfn = stack.aws("stepfunctions")
     wait_for(lambda: sfn.describe_execution(executionArn=arn)["status"] == "ABORTED", timeout=10, what="the stop")
     run = wait_for(
@@ -217,16 +217,19 @@ def test_a_run_stopped_behind_the_engines_back_is_interrupted_and_resume_finishe
         timeout=30,
         what="the delay to wait",
     )
+    # (Express ran the charge and handed the run off to Standard at the delay)
+    express, standard = running["executions"]
+    assert (express["machine"], express["outcome"], standard["machine"]) == ("express", "handed_off", "standard")
     # When its execution is stopped through Step Functions' API (as from the AWS console)
-    stack.aws("stepfunctions").stop_execution(executionArn=running["executions"][0]["arn"], cause="console")
+    stack.aws("stepfunctions").stop_execution(executionArn=standard["arn"], cause="console")
     # Then the run and the step in flight become interrupted; the completed step stays completed
     run = stack.wait_for_run(run_id, ("interrupted",), timeout=15)
     assert [(s["nodeId"], s["status"]) for s in run["steps"]][:2] == [("charge", "completed"), ("pause", "interrupted")]
-    assert run["executions"][0]["outcome"] == "aborted"
+    assert run["executions"][1]["outcome"] == "aborted"
     # When an operator resumes it
     answer = post(stack, f"/runs/{run_id}/resume")
     assert answer.status_code == 202, answer.text
-    assert answer.json() == {"runId": run_id, "execution": f"{run_id}-r1"}
+    assert answer.json() == {"runId": run_id, "execution": f"{run_id}-r2"}
     # Then a second execution runs from the delay on and the run completes without charging again
     wait_for(
         lambda: step_of(stack.run(run_id), "pause")["status"] == "running",
@@ -237,15 +240,16 @@ def test_a_run_stopped_behind_the_engines_back_is_interrupted_and_resume_finishe
     done = stack.wait_for_run(run_id, timeout=30)
     assert done["status"] == "completed"
     assert len(target.calls(f"{path}/charge")) == 1 and len(target.calls(f"{path}/notify")) == 1
-    assert [e["name"] for e in done["executions"]] == [run_id, f"{run_id}-r1"]
-    assert done["executions"][1]["startAt"] == "pause"
+    assert [e["name"] for e in done["executions"]] == [run_id, f"{run_id}-r1", f"{run_id}-r2"]
+    assert done["executions"][2]["startAt"] == "pause" and done["path"] == ["express", "standard", "standard"]
     resumed = next(h for h in done["history"] if h["status"] == "running" and h.get("cause"))
     assert resumed["cause"].startswith("resumed by an operator (apikey:")
-    # the execution's AWS console link names its region and ARN
-    assert done["executions"][1]["consoleUrl"] == (
-        "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/"
-        + done["executions"][1]["arn"]
-    )
+    # each execution's AWS console link names its region and ARN (an Express one's, its start too)
+    console = "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#"
+    assert done["executions"][2]["consoleUrl"] == f"{console}/v2/executions/details/{done['executions'][2]['arn']}"
+    first = done["executions"][0]
+    started = int(clock.parse_iso(first["startedAt"]).timestamp() * 1000)
+    assert first["consoleUrl"] == f"{console}/express-executions/details/{first['arn']}?startDate={started}"
     # When it is resumed again Then 409 names its status
     again = post(stack, f"/runs/{run_id}/resume")
     assert again.status_code == 409 and "completed" in again.json()["error"]["message"]
