@@ -4,8 +4,9 @@
   the same Task with the retriers that continue the schedule after Express's one attempt
   (``errors.CONTINUED_RETRIERS``), and ``NextNode``'s routes to them.
 - ``flow_interpreter_express.asl.json`` (Express): the same interpreter without Wait states. Node
-  tasks have no Retry: a retryable failure, a short Retry-After, a node that waits (a delay) and a
-  spent time budget all go to ``HandOff``, which passes the run to a Standard execution.
+  tasks retry only what fits in Express's 5 minutes (``errors.EXPRESS_RETRIERS``): a retryable
+  failure beyond that, a short Retry-After, a node that waits (a delay) and a spent time budget
+  all go to ``HandOff``, which passes the run to a Standard execution.
 
 ``python -m statemachine.generate`` rewrites both; ``tests/statemachine/test_asl.py`` fails when
 the files are not what this makes of the Standard one.
@@ -63,7 +64,7 @@ def standard(source: dict[str, Any]) -> dict[str, Any]:
             twin = copy.deepcopy(state)
             twin["Comment"] = (
                 f"{name} for a node an Express execution handed off after a retryable failure: its "
-                "retriers go on with the schedule where that one attempt left it"
+                "retriers go on with the schedule where Express's attempts left it"
             )
             twin["Retry"] = [profile.to_asl() for profile in errors.CONTINUED_RETRIERS]
             rebuilt[continued_task(name)] = twin
@@ -95,7 +96,7 @@ def express(source: dict[str, Any]) -> dict[str, Any]:
     choices.append(_route(HAND_OFF_TASK))
     states["NextNode"]["Choices"] = choices
     for name in tasks:
-        states[name].pop("Retry", None)
+        states[name]["Retry"] = [profile.to_asl() for profile in errors.EXPRESS_RETRIERS]
         states[name]["Catch"] = errors.express_node_catchers(HAND_OFF_TASK, "StepFailed", "RecordEngineError")
     states[HAND_OFF_TASK] = {
         "Comment": "the run goes on as an execution of the Standard machine, at this node; this one ends",

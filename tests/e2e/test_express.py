@@ -80,29 +80,56 @@ def test_a_run_starts_on_express_hands_off_at_a_delay_and_completes_with_one_his
     assert [e["outcome"] for e in run["executions"]] == ["handed_off", "reached_end"]
 
 
-def test_a_transient_failure_on_express_is_retried_on_standard_where_the_schedule_left_off(
+def test_a_transient_failure_is_retried_on_express_once_then_on_standard_where_the_schedule_left_off(
     stack: StackClient, target: TargetServer
 ) -> None:
-    # Given a target that answers 503 once, then 200
+    # Given a target that answers 503 twice, then 200
     t = tag()
     path = f"/express/flaky/{t}"
-    flow = stack.create_flow([{"id": "call", "type": "http_request", "url": target.script(path, 503, 200)}])
+    flow = stack.create_flow([{"id": "call", "type": "http_request", "url": target.script(path, 503, 503, 200)}])
     # When a run calls it
     run = stack.wait_for_run(stack.trigger(flow, {}), timeout=60)
-    # Then the 503 on Express handed the node off; Standard waited, retried it, and it completed
+    # Then Express retried the first 503 itself (a wait of at most 5 s fits it); the second handed the
+    # node off; Standard waited the schedule's next wait, retried it, and it completed
     assert run["status"] == "completed", run
     attempts = step_of(run, "call")["attempts"]
     assert [(a["status"], (a.get("error") or {}).get("type")) for a in attempts] == [
         ("failed", "TransientError"),
+        ("failed", "TransientError"),
         ("completed", None),
     ]
-    assert statuses(step_of(run, "call")["history"]) == ["scheduled", "running", "retrying", "running", "completed"]
+    assert statuses(step_of(run, "call")["history"]) == [
+        "scheduled",
+        *("running", "retrying") * 2,
+        "running",
+        "completed",
+    ]
     express, standard = run["executions"]
     assert express["outcome"] == "handed_off"
-    assert standard["continuesRetries"] is True and 1 <= standard["waitSeconds"] <= 5
+    assert standard["continuesRetries"] is True and 1 <= standard["waitSeconds"] <= 60
     assert "a retryable TransientError" in standard["reason"]
     assert run["path"] == ["express", "standard"]
-    assert len(target.calls(path)) == 2
+    assert len(target.calls(path)) == 3
+
+
+def test_one_transient_failure_is_retried_on_express(stack: StackClient, target: TargetServer) -> None:
+    t = tag()
+    path = f"/express/once-flaky/{t}"
+    flow = stack.create_flow([{"id": "call", "type": "http_request", "url": target.script(path, 503, 200)}])
+    run = stack.wait_for_run(stack.trigger(flow, {}))
+    assert run["status"] == "completed" and run["path"] == ["express"], run
+    assert [a["status"] for a in step_of(run, "call")["attempts"]] == ["failed", "completed"]
+    assert [e["outcome"] for e in run["executions"]] == ["reached_end"]
+
+
+def test_a_429_hands_off_at_once_to_the_slower_retrier(stack: StackClient, target: TargetServer) -> None:
+    t = tag()
+    path = f"/express/limited/{t}"
+    flow = stack.create_flow([{"id": "call", "type": "http_request", "url": target.script(path, 429, 200)}])
+    run = stack.wait_for_run(stack.trigger(flow, {}), timeout=60)
+    assert run["status"] == "completed" and run["path"] == ["express", "standard"], run
+    standard = run["executions"][1]
+    assert "a retryable RateLimited" in standard["reason"] and 1 <= standard["waitSeconds"] <= 30
 
 
 def test_a_run_that_needs_no_waiting_stays_on_express(stack: StackClient, target: TargetServer) -> None:

@@ -13,10 +13,13 @@ from automations.domain.interpreter import HAND_OFF_TASK, continued_task
 from automations.errors import (
     BOOKKEEPING,
     CONTINUED_RETRIERS,
+    EXPRESS_RETRIERS,
+    EXPRESS_RETRIES,
     NODE_RETRIERS,
     RATE_LIMITED,
     TRANSIENT,
     express_node_catchers,
+    hand_off_wait_ceiling,
     node_catchers,
 )
 from automations.nodes import REGISTRY
@@ -138,9 +141,17 @@ def test_a_continued_task_is_its_node_task_with_the_rest_of_each_retry_schedule(
             k: v for k, v in state.items() if k not in ("Retry", "Comment")
         }
         assert twin["Retry"] == [p.to_asl() for p in CONTINUED_RETRIERS]
-    # and the schedule is the one Standard runs, from its second wait (the hand-off waits the first)
+    # and the schedule is the one Standard runs, from after Express's retries and the hand-off's wait
     for profile, rest in zip(NODE_RETRIERS, CONTINUED_RETRIERS, strict=True):
-        assert rest.wait_ceilings() == profile.wait_ceilings()[1:]
+        made_on_express = EXPRESS_RETRIES[profile]
+        assert hand_off_wait_ceiling(profile) == profile.wait_ceilings()[made_on_express]
+        assert rest.wait_ceilings() == profile.wait_ceilings()[made_on_express + 1 :]
+    assert [TRANSIENT.wait_ceilings()[0], hand_off_wait_ceiling(TRANSIENT), *CONTINUED_RETRIERS[0].wait_ceilings()] == [
+        5,
+        60,
+        300,
+        300,
+    ]
 
 
 def test_bookkeeping_tasks_only_retry_lambda_service_errors(each_asl) -> None:
@@ -238,12 +249,15 @@ def test_express_waits_nowhere_and_hands_off_where_standard_would_wait(express_a
     }
 
 
-def test_express_node_tasks_retry_nothing_and_hand_off_what_standard_would_retry(express_asl) -> None:
+def test_express_node_tasks_retry_only_short_waits_and_hand_off_what_standard_would_retry(express_asl) -> None:
     for name, state in node_tasks(express_asl).items():
-        assert "Retry" not in state, name
+        assert state["Retry"] == [p.to_asl() for p in EXPRESS_RETRIERS], name
         assert state["Catch"] == express_node_catchers(HAND_OFF_TASK, "StepFailed", "RecordEngineError"), name
     handed_off = set(express_node_catchers(HAND_OFF_TASK, "StepFailed", "RecordEngineError")[0]["ErrorEquals"])
     assert handed_off == {error for profile in NODE_RETRIERS for error in profile.error_equals}
+    # a transient error's first retry (at most 5 s) on Express; a 429 hands off at once
+    (retry,) = EXPRESS_RETRIERS
+    assert (retry.error_equals, retry.wait_ceilings()) == (TRANSIENT.error_equals, [5])
 
 
 def test_the_hand_off_carries_the_whole_state_and_ends_the_express_execution(express_asl) -> None:

@@ -227,6 +227,12 @@ class RetryProfile:
             ceilings.append(min(wait, self.max_delay_seconds) if self.max_delay_seconds else wait)
         return ceilings
 
+    def first(self, retries: int) -> RetryProfile:
+        """The same schedule, its first ``retries`` retries only."""
+        return RetryProfile(
+            self.error_equals, self.interval_seconds, self.backoff_rate, retries, self.max_delay_seconds, self.jitter
+        )
+
     def after(self, retries: int) -> RetryProfile:
         """The same schedule from its retry ``retries + 1`` on: what is left once that many were made."""
         return RetryProfile(
@@ -285,15 +291,25 @@ def retrier_for(error_name: str) -> RetryProfile | None:
     return next((profile for profile in NODE_RETRIERS if error_name in profile.error_equals), None)
 
 
-# --- Express: the first retryable failure hands off ---------------------------------------
+# --- Express: retry what fits, hand off the rest ------------------------------------------
 #
-# An Express execution lives at most 5 minutes, and a retry schedule's waits (5 s, 1 min, 5 min)
-# do not fit it. So on Express a node task has no Retry block: what a Standard retrier would retry
-# is caught and handed off to the Standard machine (the HandOff state), which waits the schedule's
-# first wait and runs the node in a Task state whose retriers continue the schedule from there.
+# An Express execution lives at most 5 minutes, and a retry schedule's later waits (1 min, 5 min)
+# do not fit it. So on Express a node task retries only the first few waits that do (a transient
+# error's first, at most 5 s; none of a 429's, which asks to slow down), and what a Standard
+# retrier would retry beyond them is caught and handed off to the Standard machine (the HandOff
+# state), which waits the schedule's next wait and runs the node in a Task state whose retriers
+# go on with the schedule from there.
+EXPRESS_RETRIES: dict[RetryProfile, int] = {TRANSIENT: 1, RATE_LIMITED: 0}
+EXPRESS_RETRIERS = tuple(profile.first(n) for profile, n in EXPRESS_RETRIES.items() if n)
 HANDED_OFF_ERRORS: tuple[str, ...] = tuple(dict.fromkeys(e for p in NODE_RETRIERS for e in p.error_equals))
-# Express made one attempt before handing off: the continued Task state retries what is left.
-CONTINUED_RETRIERS = tuple(profile.after(1) for profile in NODE_RETRIERS)
+# After Express's attempts and the hand-off's wait, the continued Task state retries what is left.
+CONTINUED_RETRIERS = tuple(profile.after(n + 1) for profile, n in EXPRESS_RETRIES.items())
+
+
+def hand_off_wait_ceiling(profile: RetryProfile) -> float:
+    """The wait before the Standard execution's first attempt: the schedule's next one after Express's."""
+    return profile.wait_ceilings()[EXPRESS_RETRIES[profile]]
+
 
 # --- Catch blocks of node tasks ------------------------------------------------------------
 #

@@ -7,10 +7,11 @@ execution of the same run at the node in question, when
 
 - the next node waits (a delay): ``route`` points the Express interpreter at ``HandOff``;
 - the execution's time budget is spent (``route``, likewise);
-- a node failed in a way a Standard retrier would retry, or asked for a short Retry-After
-  (the Express ASL's Catch and NextNode go to ``HandOff``): the Standard execution first waits
-  the schedule's next wait, then runs the node in a Task state whose retriers continue the
-  schedule (``errors.CONTINUED_RETRIERS``).
+- a node failed in a way a Standard retrier would retry, beyond the short retries Express makes
+  itself (``errors.EXPRESS_RETRIERS``), or asked for a short Retry-After (the Express ASL's
+  Catch and NextNode go to ``HandOff``): the Standard execution first waits the schedule's next
+  wait, then runs the node in a Task state whose retriers continue the schedule
+  (``errors.CONTINUED_RETRIERS``).
 
 The hand-off is one transaction: the Standard execution is requested (the stream starts it, by
 name, like any other), the run's current execution becomes it, and the Express execution ends
@@ -35,10 +36,11 @@ from automations.observability import logger
 from automations.ports import Store
 
 # An Express execution lives at most 5 minutes (then it times out, with no event: see ``liveness``).
-# Past the budget, the run hands off at its next node: a node task may still take its 60 s
-# timeout, and the hand-off its few seconds.
+# Past the budget, the run hands off at its next node: that node's task may still take 125 s (two
+# attempts of up to 60 s, the retry's wait of up to 5 s: ``errors.EXPRESS_RETRIERS``), and the
+# hand-off a few more.
 EXPRESS_LIFETIME = timedelta(minutes=5)
-EXPRESS_TIME_BUDGET = timedelta(minutes=3)
+EXPRESS_TIME_BUDGET = timedelta(seconds=150)
 
 
 def route(run: Run, state: InterpreterState) -> InterpreterState:
@@ -58,7 +60,8 @@ def _backoff(caught: dict[str, Any] | None, retry_after: int | None) -> tuple[in
         name = str(caught.get("Error") or "")
         profile = errors.retrier_for(name) or errors.TRANSIENT  # Express catches only what these retry
         # FULL jitter, as the Retry block would have drawn it
-        return max(1, math.ceil(random.uniform(0, profile.wait_ceilings()[0]))), f"a retryable {name}"  # noqa: S311
+        wait = max(1, math.ceil(random.uniform(0, errors.hand_off_wait_ceiling(profile))))  # noqa: S311
+        return wait, f"a retryable {name}"
     if retry_after is not None:
         return retry_after, f"a Retry-After of {retry_after} s"
     return None, "the node waits, or the Express execution's time runs short"
