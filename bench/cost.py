@@ -33,7 +33,8 @@ for a second), and everything in that window is the run's:
 
 Each execution path has its own stack: ``standard`` (``ExpressFirst=false``: every run on the
 Standard machine) and ``express`` (the template's default: runs start on Express and hand off to
-Standard where they must wait; a ``.retry`` variant's 503 does that). Figures are
+Standard where they must wait; a ``.retry`` variant's one 503 is retried on Express, its first
+retry's wait fitting there). Figures are
 ``cost.<path>.<variant>.*``. Not counted: API Gateway requests, CloudWatch Logs and metrics
 (Express's log at level ALL included), X-Ray, storage, data transfer, free tiers.
 """
