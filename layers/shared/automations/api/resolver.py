@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from automations.api import openapi
+from automations.api import console, openapi
 from automations.api.http import base_path
 from automations.api.routes import events, flows, hooks, keys, ops, runs
 from automations.domain import json_body
@@ -109,7 +109,7 @@ def build_resolver() -> APIGatewayRestResolver:
     # every JSON body is parsed once, by the strict parser: limits on size, depth and numbers
     # (``domain.json_body``); its errors are AutomationErrors, answered below like any other
     app = Resolver(enable_validation=True, json_body_deserializer=json_body.parse)
-    for group in (flows, hooks, events, runs, ops, keys):
+    for group in (flows, hooks, events, runs, ops, keys, console):
         app.include_router(group.router)
     app.use([refuse_unknown_query_parameters])
 
