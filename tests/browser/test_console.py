@@ -76,7 +76,17 @@ def test_support_finds_the_failed_step_and_re_triggers_the_run_once_the_target_i
     assert "403" in step.locator("span.error-message").first.inner_text()
     assert step.locator("span.http-status").first.inner_text().strip() == "403"
     assert "ada@example.com" in step.locator("pre.step-input").inner_text()  # the variables it received
+    # times in the viewer's zone (Berlin here), UTC on hover
+    started = page.locator("time").first
+    assert started.get_attribute("title").endswith("Z")
+    assert started.inner_text() != started.get_attribute("title")
     page.screenshot(path=shots / "run-detail.png", full_page=True)
+    # and the failed-runs view across flows lists it too
+    page.click('nav a[href="#/failed"]')
+    page.locator(f'table#runs tr[data-run-id="{failed_id}"]').wait_for()
+    page.screenshot(path=shots / "failed-runs.png", full_page=True)
+    page.go_back()
+    step.wait_for()
 
     # When the target is fixed and they re-trigger the run from the start
     target.script(crm, 200)
@@ -117,8 +127,9 @@ def test_a_flow_with_300_runs_pages_through_them_all_without_errors(stack: Stack
     flow = stack.create_flow([{"id": "note", "type": "set", "values": {"x": 1}}], name=f"Busy {tag()}")
     base = stack.clock_now() + timedelta(days=2)
     expected = {manual_run(stack, flow["flowId"], clock.iso(base + timedelta(minutes=i))) for i in range(300)}
-    # When its history is paged through, 25 a page, without reloading the page
+    # When its history is paged through, 25 a page
     open_console(page, stack, f"#/flows/{flow['flowId']}")
+    page.evaluate("window.stillTheSamePage = true")
     seen: list[str] = []
     for number in range(1, 13):
         wait_for(
@@ -135,6 +146,7 @@ def test_a_flow_with_300_runs_pages_through_them_all_without_errors(stack: Stack
     # Then every run was listed once, newest first, and the last page has no next one
     assert len(seen) == 300 and set(seen) == expected
     assert page.locator("#next-page").is_disabled()
+    assert page.evaluate("window.stillTheSamePage === true")  # no page load on the way
     # and it pages back
     page.click("#prev-page")
     wait_for(lambda: "Page 11" in page.locator("#page-info").inner_text(), timeout=15, what="page 11 again")
@@ -200,3 +212,36 @@ def test_the_console_reads_at_a_phones_width_and_is_keyboard_reachable(
     finally:
         context.close()
     assert errors == []
+
+
+def test_interrupted_runs_are_resumed_in_bulk_from_the_ops_page(
+    stack: StackClient, target: TargetServer, page: Any
+) -> None:
+    # Given a run cut short by the platform: its Standard execution (it waits in a delay) stopped
+    t = tag()
+    flow = stack.create_flow(
+        [
+            {"id": "pause", "type": "delay", "seconds": 3600},
+            {"id": "call", "type": "http_request", "url": target.script(f"/console/resumed/{t}", 200)},
+        ],
+        name=f"Interrupted {t}",
+    )
+    run_id = stack.trigger(flow, {})
+    waiting = wait_for(
+        lambda: (r := stack.run(run_id))["steps"] and any(s.get("wakeAt") for s in r["steps"]) and r,
+        timeout=30,
+        what="the delay to wait on Standard",
+    )
+    stack.aws("stepfunctions").stop_execution(executionArn=waiting["executions"][-1]["arn"], cause="platform")
+    stack.wait_for_run(run_id, ("interrupted",), timeout=15)
+    # When an operator selects it on the ops page and resumes the selection
+    open_console(page, stack, "#/ops")
+    box = page.locator(f'table#interrupted input.select-run[value="{run_id}"]')
+    box.wait_for()
+    box.check()
+    page.click("#resume-selected")
+    # Then the page says it was resumed, and the run runs again (waiting in its delay anew)
+    wait_for(lambda: "resumed" in page.locator("#action-outcome").inner_text(), timeout=15, what="the outcome")
+    assert run_id in page.locator("#action-outcome").inner_text()
+    wait_for(lambda: stack.run(run_id)["status"] == "running", timeout=15, what="the run to run again")
+    assert [e["name"] for e in stack.run(run_id)["executions"]][-1] == f"{run_id}-r2"
