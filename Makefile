@@ -16,7 +16,7 @@ PY313_DIR ?= $(shell for d in "$$(dirname "$$(command -v python3.13 2>/dev/null)
 		$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | sort -rV); do \
 	[ -n "$$d" ] && "$$d/python3.13" -V >/dev/null 2>&1 && { echo "$$d"; break; }; done)
 
-.PHONY: help local local-reset invoke test lint policy bench build deploy clean
+.PHONY: help local local-reset invoke test lint policy chromium bench build deploy clean
 .DEFAULT_GOAL := help
 
 $(STAMP): pyproject.toml
@@ -38,7 +38,7 @@ invoke: $(STAMP)  ## one function, once, against the running local stack: FUNCTI
 
 # -p tests.unit.test_policies: the local stacks of the end-to-end tests record their functions' AWS
 # calls, and the session ends checking them against each function's policy in template.yaml.
-test: $(STAMP) policy  ## checkov (make policy), then every test: unit, integration (moto), state machine, end-to-end
+test: $(STAMP) policy chromium  ## checkov (make policy), then every test: unit, integration (moto), state machine, end-to-end, browser
 	$(BIN)/ruff check .
 	TZ=UTC $(BIN)/python -m pytest -p tests.unit.test_policies
 
@@ -54,6 +54,14 @@ lint: $(STAMP) $(SAM) policy  ## static checks: ruff, mypy, cfn-lint, sam valida
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
 	npx --yes asl-validator@3.16.0 --json-path statemachine/flow_interpreter.asl.json --json-path statemachine/flow_interpreter_express.asl.json
+
+# The console's browser tests drive Debian's Chromium (a system package, not a pip one): installed
+# with apt when missing (as root, or through sudo); Playwright, from pyproject.toml, only drives it.
+chromium:  ## Debian's Chromium for the browser tests (apt-get install chromium, when missing)
+	@command -v chromium >/dev/null 2>&1 || { \
+		as_root=""; [ "$$(id -u)" -eq 0 ] || as_root="sudo"; \
+		echo "installing Debian's chromium for the browser tests ($$as_root apt-get install chromium)"; \
+		$$as_root apt-get update -q && DEBIAN_FRONTEND=noninteractive $$as_root apt-get install -y -q chromium; }
 
 # Static policy analysis of template.yaml (IAM, encryption, logging...): checkov's CloudFormation
 # checks, which read SAM's resources too. Offline (no vendor platform); prints failures only.
