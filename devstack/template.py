@@ -43,6 +43,7 @@ for _short, _long in {
     "!Join": "Fn::Join",
     "!If": "Fn::If",
     "!Equals": "Fn::Equals",
+    "!Not": "Fn::Not",
     "!Select": "Fn::Select",
 }.items():
     _CfnLoader.add_constructor(_short, _tag(_long))

@@ -19,7 +19,7 @@ from automations.adapters.scheduler import get_schedules
 from automations.adapters.stepfunctions import get_workflows
 from automations.logic.change_router import TableChange
 from automations.logic.reactions import ROUTER, ReactionDeps
-from automations.observability import logger, metrics, tracer
+from automations.observability import Metric, count, logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -40,4 +40,7 @@ def handle_record(record: DynamoDBRecord) -> list[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    answer = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    if answer["batchItemFailures"]:  # retried (and bisected) by the event source; the alarm watches the queue
+        count(Metric.STREAM_RECORD_FAILURES, len(answer["batchItemFailures"]))
+    return answer

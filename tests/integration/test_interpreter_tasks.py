@@ -160,16 +160,16 @@ def test_an_engine_error_is_counted_apart_from_step_failures_and_ends_the_execut
 ) -> None:
     # Given a started run, and the metrics the lifecycle counts
     counted: list[Metric] = []
-    monkeypatch.setattr(lifecycle, "count", counted.append)
+    monkeypatch.setattr(lifecycle, "count", lambda metric, *_, **__: counted.append(metric))
     lifecycle_task = handler_of("RunLifecycleFunction")
     lifecycle_task(load_event("run_lifecycle_start.json"), lambda_context)
     # When a step fails (the customer's problem), nothing is counted as an engine error
     lifecycle_task(load_event("run_lifecycle_step_failed.json"), lambda_context)
-    assert counted == []
+    assert Metric.ENGINE_ERRORS not in counted
     # When the interpreter breaks at a node (our problem)
     lifecycle_task(load_event("run_lifecycle_engine_error.json"), lambda_context)
     # Then it is counted as an engine error, the step in flight records why, and the execution's end says so
-    assert counted == [Metric.ENGINE_ERRORS]
+    assert counted.count(Metric.ENGINE_ERRORS) == 1
     execution = repo.get_execution(RUN_ID, RUN_ID)
     assert execution.outcome == "engine_error" and execution.error.type == "KeyError"
     assert execution.error.message == "'contacts'"

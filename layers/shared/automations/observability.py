@@ -17,11 +17,13 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
@@ -94,18 +96,61 @@ class Metric(StrEnum):
     RUNS_CANCELLED = "RunsCancelled"
     RUNS_INTERRUPTED = "RunsInterrupted"
     RUNS_EXPIRED = "RunsExpired"
+    STEP_RETRIES = "StepRetries"  # a step going `retrying`, by ErrorType
+    STEP_FAILURES = "StepFailures"  # a step failing for good, by ErrorType
     ENGINE_ERRORS = "EngineErrors"
+    TRIGGER_TO_START = "TriggerToStartLatency"  # a run due at once: from its trigger to its start
+    SCHEDULE_LATENESS = "ScheduleLateness"  # a run due later: from its due time to its start
     OVERDUE_RUNS = "OverdueRuns"
+    STREAM_RECORD_FAILURES = "StreamRecordFailures"  # records the stream handler gave back to retry
 
 
-def count(metric: Metric, value: int = 1) -> None:
-    metrics.add_metric(name=metric.value, unit=MetricUnit.Count, value=value)
+@dataclass(frozen=True)
+class MetricSpec:
+    unit: MetricUnit
+    dimensions: tuple[str, ...] = ()  # beyond ``service``, which every metric carries
+
+
+# Every metric the engine emits, its unit and its dimensions: a small fixed set (an ErrorType is a
+# Step Functions error name, one of errors.NODE_ERRORS or a Lambda/States error). The alarms and
+# the dashboard in template.yaml name only these (tests/unit/test_signals.py checks it).
+METRICS: dict[Metric, MetricSpec] = {
+    **{metric: MetricSpec(MetricUnit.Count) for metric in Metric},
+    Metric.STEP_RETRIES: MetricSpec(MetricUnit.Count, ("ErrorType",)),
+    Metric.STEP_FAILURES: MetricSpec(MetricUnit.Count, ("ErrorType",)),
+    Metric.TRIGGER_TO_START: MetricSpec(MetricUnit.Milliseconds),
+    Metric.SCHEDULE_LATENESS: MetricSpec(MetricUnit.Seconds),
+}
+
+
+def count(metric: Metric, value: float = 1, **dimensions: str) -> None:
+    """Add ``value`` to ``metric`` in its own unit; a metric with dimensions of its own gets its own
+    EMF document (Powertools' dimensions would otherwise apply to every metric of the invocation)."""
+    spec = METRICS[metric]
+    if set(dimensions) != set(spec.dimensions):
+        raise ValueError(f"{metric} takes the dimensions {spec.dimensions}, not {tuple(dimensions)}")
+    if not dimensions:
+        metrics.add_metric(name=metric.value, unit=spec.unit, value=value)
+        return
+    if is_metrics_disabled():  # (single_metric prints whatever POWERTOOLS_METRICS_DISABLED says)
+        return
+    with single_metric(
+        name=metric.value,
+        unit=spec.unit,
+        value=value,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"service": SERVICE},
+    ) as one:
+        for name, dimension in dimensions.items():
+            one.add_dimension(name=name, value=dimension)
 
 
 __all__ = [
+    "METRICS",
     "METRICS_NAMESPACE",
     "LazyTracer",
     "Metric",
+    "MetricSpec",
     "MetricUnit",
     "count",
     "logger",

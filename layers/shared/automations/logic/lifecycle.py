@@ -8,12 +8,12 @@ stream handler derives the run's status from them (see ``reactions``).
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from automations.domain import clock
 from automations.domain.interpreter import InterpreterState, LifecycleTask, continued_task
-from automations.domain.runs import ErrorInfo, ExecutionOutcome
+from automations.domain.runs import ErrorInfo, ExecutionOutcome, Run
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.errors import NotFound
 from automations.flows import graph
@@ -49,6 +49,7 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
     if run.current_execution == name and settle_before_start(store, run):
         logger.info("waiting run ended instead of starting", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
+    first_start = run.status == RunStatus.SCHEDULED
     try:
         now = clock.now()
         run = store.start_execution(
@@ -64,6 +65,8 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         # or an Express start repeated (Express does not dedupe names): the execution is another's
         logger.info("run is no longer startable; ending without running a node", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
+    if first_start:
+        _count_start_delay(run, now)
     definition = load_version(store, run.flow_id, run.flow_version).definition
     first = execution.start_at or definition.nodes[0].id
     state = InterpreterState(
@@ -76,6 +79,15 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         state.retry_after_seconds = execution.wait_seconds
     # the first node's step was queued with the execution's request; one that runs inline runs now
     return proceed(store, state, run) if REGISTRY.of(definition.node(first)).runs_inline else hand_off.route(run, state)
+
+
+def _count_start_delay(run: Run, now: datetime) -> None:
+    """How long a run waited to start: from its trigger (due at once), or from its due time."""
+    due, created = clock.parse_iso(run.scheduled_for), clock.parse_iso(run.created_at)
+    if due <= created:
+        count(Metric.TRIGGER_TO_START, round((now - created).total_seconds() * 1000))
+    else:
+        count(Metric.SCHEDULE_LATENESS, round(max(0.0, (now - due).total_seconds()), 3))
 
 
 def wake_up(store: Store, task: LifecycleTask) -> InterpreterState:

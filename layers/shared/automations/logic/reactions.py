@@ -80,11 +80,23 @@ def follow_execution_end(change: TableChange, deps: ReactionDeps) -> str:
 def roll_step_status_up(change: TableChange, deps: ReactionDeps) -> str:
     assert change.new is not None
     old = (change.old or {}).get("status")
-    target = rollup.run_status_for_step(StepStatus(old) if old else None, StepStatus(change.new["status"]))
+    new = StepStatus(change.new["status"])
+    _count_step_outcome(new, change.new)
+    target = rollup.run_status_for_step(StepStatus(old) if old else None, new)
     if target is None:
         return "run has its status"
     moved = deps.store.transition_run(change.new["runId"], target)
     return f"run {target}" if moved else "run unchanged"
+
+
+STEP_METRICS = {StepStatus.RETRYING: Metric.STEP_RETRIES, StepStatus.FAILED: Metric.STEP_FAILURES}
+
+
+def _count_step_outcome(status: StepStatus, step: dict[str, Any]) -> None:
+    """A step going `retrying` or `failed`, by its error's type (a Step Functions error name)."""
+    metric = STEP_METRICS.get(status)
+    if metric is not None:
+        count(metric, ErrorType=str((step.get("error") or {}).get("type") or "Unknown"))
 
 
 def _left_waiting(change: TableChange) -> bool:
