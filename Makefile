@@ -16,7 +16,7 @@ PY313_DIR ?= $(shell for d in "$$(dirname "$$(command -v python3.13 2>/dev/null)
 		$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin 2>/dev/null | sort -rV); do \
 	[ -n "$$d" ] && "$$d/python3.13" -V >/dev/null 2>&1 && { echo "$$d"; break; }; done)
 
-.PHONY: help local local-reset invoke test lint policy chromium bench build deploy clean
+.PHONY: help local local-reset invoke test lint policy chromium lock bench build deploy clean
 .DEFAULT_GOAL := help
 
 $(STAMP): pyproject.toml
@@ -54,6 +54,15 @@ lint: $(STAMP) $(SAM) policy  ## static checks: ruff, mypy, cfn-lint, sam valida
 	$(BIN)/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml
 	npx --yes asl-validator@3.16.0 --json-path statemachine/flow_interpreter.asl.json --json-path statemachine/flow_interpreter_express.asl.json
+
+# The deployed layer's dependencies: pyproject.toml's, resolved and pinned for the Lambda runtime
+# (python3.13, arm64) into layers/shared/requirements.txt, which sam build installs; less what the
+# runtime ships (boto3 and its own dependencies) and the operator CLI's click.
+LAYER_RUNTIME_PROVIDED := boto3 botocore s3transfer jmespath python-dateutil six click
+lock: $(STAMP)  ## re-resolve the layer's pinned dependencies from pyproject.toml (layers/shared/requirements.txt)
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.13 --python-platform aarch64-manylinux_2_28 \
+		$(foreach package,$(LAYER_RUNTIME_PROVIDED),--no-emit-package $(package)) \
+		--custom-compile-command "make lock" --quiet -o layers/shared/requirements.txt
 
 # The console's browser tests drive Debian's Chromium (a system package, not a pip one): installed
 # with apt when missing (as root, or through sudo); Playwright, from pyproject.toml, only drives it.
