@@ -81,6 +81,8 @@ def lambda_environment(stack: dict[str, Any], function: dict[str, Any]) -> dict[
         "AWS_SECRET_ACCESS_KEY": "local",
         # botocore would otherwise look for an account id in the credentials to build endpoints
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        # standard output is the answer here; the stack reads metrics from its own (/_local/metrics)
+        "POWERTOOLS_METRICS_DISABLED": "true",
     }
 
 

@@ -16,6 +16,7 @@
 | GET  /_local/scheduler               | the dispatcher: paused, schedules, passes, delivered, failures |
 | POST /_local/scheduler               | ``{"paused": true|false}``: stops or restarts firing (the sweeper's too) |
 | GET  /_local/events                  | the event bus: rules, events put, matched, delivered, failures |
+| GET  /_local/metrics?name=           | the functions' metrics (EMF) as datapoints: name, unit, value, at |
 
 Bad requests answer 400 with ``{"error": {"type", "message"}}``; a clock move backwards is refused
 (type ``ClockMovesForwardOnly``) and changes nothing.
@@ -41,6 +42,7 @@ from devstack import demo, faults
 from devstack.clock import ClockError, LocalClock
 from devstack.eventbridge import EventBus
 from devstack.functions import LocalFunction
+from devstack.metrics import LocalMetrics
 from devstack.schedule_targets import Deliverer
 from devstack.scheduler import Dispatcher
 from devstack.template import function_environment, load_template, resources_of_type
@@ -117,6 +119,11 @@ class LocalApi:
     event_bus: EventBus = field(default_factory=EventBus)
     sink: EmailSink = field(default_factory=EmailSink)
     functions: dict[str, LocalFunction] = field(default_factory=dict)  # for their invocation counts
+    metrics: LocalMetrics | None = None  # what the functions published (devstack.metrics)
+
+    def list_metrics(self, request: LocalRequest) -> LocalResponse:
+        items = self.metrics.query(request.query.get("name")) if self.metrics is not None else []
+        return LocalResponse(200, {"items": items})
 
     def routes(self) -> dict[tuple[str, str], LocalRoute]:
         return {
@@ -136,6 +143,7 @@ class LocalApi:
             ("GET", "/_local/scheduler"): lambda _: LocalResponse(200, self._scheduler_status()),
             ("POST", "/_local/scheduler"): self.control_scheduler,
             ("GET", "/_local/events"): lambda _: LocalResponse(200, self.event_bus.status()),
+            ("GET", "/_local/metrics"): self.list_metrics,
         }
 
     def move_clock(self, request: LocalRequest) -> LocalResponse:

@@ -31,6 +31,7 @@ from devstack.clock import LocalClock
 from devstack.eventbridge import EventBus, rule_targets, status_change_event
 from devstack.functions import LocalFunction
 from devstack.local_api import LocalApi, register_account
+from devstack.metrics import LocalMetrics, capture_stdout
 from devstack.one_request_per_process import resolve_one_request_at_a_time
 from devstack.persistence import DataDir, Saver, Snapshot, restore
 from devstack.recovery import Recovered, recover_executions
@@ -103,6 +104,9 @@ class LocalStack:
         # before anything asks the time: never earlier than the stopped stack's clock read
         self.clock = LocalClock.resume(self.restored.clock if self.restored else None)
         self.clock.install()
+        # the functions' metrics (EMF lines on standard output) become datapoints: /_local/metrics
+        self.metrics = LocalMetrics(self.clock.now)
+        capture_stdout(self.metrics)
         self.template = load_template()
         self.resolver = Resolver(
             self.template,
@@ -238,7 +242,7 @@ class LocalStack:
                 "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
                 "TZ": "UTC",  # as on Lambda (moto also reads datetimes without a zone as local time)
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "false",  # read back from standard output (devstack.metrics)
                 "POWERTOOLS_LOG_LEVEL": self.config.log_level,
                 **outbound_guard_environment(),
             }
@@ -505,4 +509,5 @@ class LocalStack:
             deliverer=self.deliverer,
             event_bus=self.event_bus,
             functions=self.functions,
+            metrics=self.metrics,
         )
