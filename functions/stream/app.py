@@ -19,7 +19,7 @@ from automations.adapters.scheduler import get_schedules
 from automations.adapters.stepfunctions import get_workflows
 from automations.logic.change_router import TableChange
 from automations.logic.reactions import ROUTER, ReactionDeps
-from automations.observability import Metric, count, logger, metrics, tracer
+from automations.observability import Metric, count, logger, metrics, record_keys, tracer
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -31,8 +31,10 @@ def handle_record(record: DynamoDBRecord) -> list[str]:
         old=record.dynamodb.old_image if record.dynamodb else None,
     )
     deps = ReactionDeps(store=get_repository(), workflows=get_workflows(), schedules=get_schedules())
-    done = ROUTER.route(change, deps)
-    logger.debug("table change handled", extra={"entity": change.entity, "done": done})
+    # this record's run, flow, account and node on every log line it causes, and not on the next's
+    with logger.append_context_keys(**record_keys(change.new or change.old or {})):
+        done = ROUTER.route(change, deps)
+        logger.debug("table change handled", extra={"entity": change.entity, "done": done})
     return done
 
 

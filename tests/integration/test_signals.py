@@ -119,3 +119,60 @@ def test_the_sweeper_publishes_the_overdue_count(handler_of, lambda_context, rep
     handler_of("SweeperFunction")(load_event("sweeper_tick.json"), lambda_context)
     got = assert_as_declared(emitted(capsys.readouterr().out), Metric.OVERDUE_RUNS)
     assert got["value"] == 0.0  # nothing is waiting in this table
+
+
+# --- traceable runs: log lines keyed by run, flow, account, node and execution ------------------
+
+
+def log_lines(output: str) -> list[dict[str, Any]]:
+    lines = []
+    for line in output.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and "level" in entry and "message" in entry:
+            lines.append(entry)
+    return lines
+
+
+def test_log_lines_name_the_run_they_are_about_and_a_warm_container_forgets_it(
+    handler_of, lambda_context, demo_run, capsys
+) -> None:
+    import sys
+
+    from automations.observability import logger
+
+    # the logger's handler holds the stream it was made with: point it at this test's capture
+    handler = logger.registered_handler
+    before = handler.setStream(sys.stdout)
+    logger.setLevel("DEBUG")
+    try:
+        stream = handler_of("StreamFunction")
+        # When the stream handles a change of the demo run's step
+        stream(load_event("stream_step_retrying.json"), lambda_context)
+        (handled,) = [e for e in log_lines(capsys.readouterr().out) if e["message"] == "table change handled"]
+        # Then its log line names the run and the node
+        assert (handled["run_id"], handled["node_id"]) == (demo_run.run_id, "notify")
+        # When the same (warm) container handles a record of no run
+        flow_record = load_event("stream_step_retrying.json")
+        image = flow_record["Records"][0]["dynamodb"]["NewImage"]
+        for key in ("runId", "nodeId"):
+            image.pop(key)
+        image["sk"] = {"S": "FLOW"}
+        image["entity"] = {"S": "flow"}
+        stream(flow_record, lambda_context)
+        (other,) = [e for e in log_lines(capsys.readouterr().out) if e["message"] == "table change handled"]
+        # Then nothing of the previous run is left on it
+        assert "run_id" not in other and "node_id" not in other
+        # When a run's task loads the run (the lifecycle's start)
+        handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
+        started = [e for e in log_lines(capsys.readouterr().out) if e.get("run_id") == demo_run.run_id]
+        # Then its lines name the run's flow, account and execution too
+        assert started, "the start logged nothing"
+        assert {(e["flow_id"], e["account_id"], e["execution"]) for e in started if "flow_id" in e} == {
+            (demo_run.flow_id, demo_run.account_id, demo_run.run_id)
+        }
+    finally:
+        logger.setLevel("INFO")
+        handler.setStream(before)

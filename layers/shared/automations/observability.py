@@ -123,6 +123,23 @@ METRICS: dict[Metric, MetricSpec] = {
 }
 
 
+# an item's attributes that say whose it is, as log keys (a stream record's)
+_ITEM_KEYS = {"runId": "run_id", "flowId": "flow_id", "accountId": "account_id", "nodeId": "node_id"}
+
+
+def record_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: item[attribute] for attribute, key in _ITEM_KEYS.items() if item.get(attribute)}
+
+
+def log_run_keys(run: Any) -> None:
+    """Every later log line of this invocation names the run's flow, account and execution (the
+    handler clears the keys at the next invocation: ``inject_lambda_context(clear_state=True)``)."""
+    keys = {"run_id": run.run_id, "flow_id": run.flow_id, "account_id": run.account_id}
+    if run.current_execution:  # (a run not started yet has none: the task's own name stays)
+        keys["execution"] = run.current_execution
+    logger.append_keys(**keys)
+
+
 def count(metric: Metric, value: float = 1, **dimensions: str) -> None:
     """Add ``value`` to ``metric`` in its own unit; a metric with dimensions of its own gets its own
     EMF document (Powertools' dimensions would otherwise apply to every metric of the invocation)."""
@@ -153,8 +170,10 @@ __all__ = [
     "MetricSpec",
     "MetricUnit",
     "count",
+    "log_run_keys",
     "logger",
     "metrics",
+    "record_keys",
     "tracer",
     "tracing_enabled",
 ]

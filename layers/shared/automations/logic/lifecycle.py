@@ -24,7 +24,7 @@ from automations.logic.run_context import StepAtNode, load_step_at_node
 from automations.logic.steps import end_step
 from automations.logic.waiting_runs import settle_before_start
 from automations.nodes import REGISTRY
-from automations.observability import Metric, count, logger
+from automations.observability import Metric, count, log_run_keys, logger
 from automations.ports import AttemptResult, ExecutionEnd, StepUpdate, Store, TransitionRejected
 
 # How often the sweeper asks Step Functions whether a run in flight still has a live execution
@@ -46,6 +46,7 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
     if execution is None or run is None:
         logger.warning("no such execution of the run recorded; ending", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
+    log_run_keys(run)
     if run.current_execution == name and settle_before_start(store, run):
         logger.info("waiting run ended instead of starting", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
@@ -65,6 +66,7 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         # or an Express start repeated (Express does not dedupe names): the execution is another's
         logger.info("run is no longer startable; ending without running a node", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
+    logger.info("run started", extra={"machine": run.path[-1] if run.path else None, "start_at": execution.start_at})
     if first_start:
         _count_start_delay(run, now)
     definition = load_version(store, run.flow_id, run.flow_version).definition

@@ -13,6 +13,7 @@ from automations.errors import NotFound
 from automations.flows.definition import FlowDefinition, Node
 from automations.logic.flows import load_version
 from automations.nodes import REGISTRY
+from automations.observability import log_run_keys
 from automations.ports import Store
 
 
@@ -83,4 +84,5 @@ def load_run_context(store: Store, run_id: str) -> RunContext:
     if trigger is None:
         raise NotFound(f"trigger '{run.trigger_id}' of run '{run_id}' not found")
     version = load_version(store, run.flow_id, run.flow_version)
+    log_run_keys(run)
     return RunContext(run, version.definition, steps, trigger)
