@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.integration.conftest import api_event
+
+pytestmark = pytest.mark.usefixtures("aws_env")  # the API function's environment, as deployed
 
 
 def get(handler_of, lambda_context, path: str) -> dict:
@@ -45,3 +49,18 @@ def test_each_asset_is_served_with_its_type_and_nothing_else_is(handler_of, lamb
 def test_the_console_is_not_in_the_api_document(handler_of, lambda_context) -> None:
     document = get(handler_of, lambda_context, "/openapi.json")["body"]
     assert "/console" not in document
+
+
+def test_the_page_names_the_stacks_dashboard_for_the_ops_page_to_link(handler_of, lambda_context, monkeypatch) -> None:
+    from automations.settings import get_settings
+
+    url = "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#dashboards:name=s-automations"
+    monkeypatch.setenv("DASHBOARD_URL", url)
+    get_settings.cache_clear()
+    try:
+        body = get(handler_of, lambda_context, "/console")["body"]
+    finally:
+        get_settings.cache_clear()
+    assert f'<meta name="dashboard-url" content="{url}">' in body
+    script = get(handler_of, lambda_context, "/console/console.js")["body"]
+    assert "dashboard-link" in script and "meta[name=dashboard-url]" in script

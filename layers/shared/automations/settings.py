@@ -31,6 +31,8 @@ class Settings(BaseModel):
     scheduler_dead_letter_arn: str | None = Field(default=None, alias="SCHEDULER_DEAD_LETTER_ARN")
     history_retention_days: int = Field(default=90, alias="HISTORY_RETENTION_DAYS", ge=1)
     webhook_tolerance_seconds: int = Field(default=300, alias="WEBHOOK_TOLERANCE_SECONDS", ge=1)
+    # the stack's CloudWatch dashboard: the console's Ops page links to it (none locally)
+    dashboard_url: str | None = Field(default=None, alias="DASHBOARD_URL")
     # the secret that seals paging cursors (adapters/dynamo/cursors.py); only the API pages
     cursor_secret_arn: str | None = Field(default=None, alias="CURSOR_SECRET_ARN")
     # The outbound guard (nodes/outbound.py): deployed engines must not be turned against the VPC,

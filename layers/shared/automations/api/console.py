@@ -9,6 +9,7 @@ the API's own routes, with the account's key.
 
 from __future__ import annotations
 
+import html
 from functools import cache
 from importlib.resources import files
 
@@ -17,11 +18,13 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from automations.api.http import base_path
 from automations.errors import NotFound
+from automations.settings import get_settings
 
 router = APIGatewayRouter()
 
 ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
 BASE_MARK = "__BASE__"
+DASHBOARD_MARK = "__DASHBOARD__"
 # no framing by other sites; scripts and styles from this origin only; calls to this origin only
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -41,7 +44,8 @@ def _asset(name: str) -> str:
 
 @router.get("/console", include_in_schema=False)
 def console_page(request: Request) -> Response[str]:
-    page = _asset("index.html").replace(BASE_MARK, base_path(request))
+    dashboard = html.escape(get_settings().dashboard_url or "", quote=True)
+    page = _asset("index.html").replace(BASE_MARK, base_path(request)).replace(DASHBOARD_MARK, dashboard)
     return Response(200, "text/html; charset=utf-8", page, headers=SECURITY_HEADERS)
 
 

@@ -5,6 +5,8 @@
 
 (() => {
   const BASE = (document.querySelector('meta[name=api-base]') || {}).content || '';
+  // the stack's CloudWatch dashboard (deployed only): the Ops page links to it
+  const DASHBOARD_URL = (document.querySelector('meta[name=dashboard-url]') || {}).content || '';
   const KEY_NAME = 'automations.apiKey';
   const PAGE_SIZE = 25;
   const POLL_MS = 2000;
@@ -766,6 +768,11 @@
       el('h2', {id: 'h-failures'}, 'Failures per flow, last hour'), el('p', {}, 'Loading…'));
     const interrupted = el('section', {class: 'ops-interrupted', 'aria-labelledby': 'h-interrupted'},
       el('h2', {id: 'h-interrupted'}, 'Interrupted runs'));
+    if (DASHBOARD_URL.startsWith('https://')) {
+      app.append(el('p', {class: 'dashboard'}, 'Signals and alarms over time: ',
+        el('a', {id: 'dashboard-link', href: DASHBOARD_URL, target: '_blank', rel: 'noopener noreferrer'},
+          'the CloudWatch dashboard')));
+    }
     app.append(overdue, failures, interrupted);
     await ensureFlowNames();
     if (!alive(token)) return;
