@@ -43,6 +43,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # wrapper would import every event data class at init, for one dict lookup)
     detail = event["detail"]
     run_id, name, status = run_id_of(detail), detail["name"], detail["status"]
+    logger.append_keys(run_id=run_id, execution=name)
     cause = detail.get("cause") or detail.get("error")
     recorded = lifecycle.execution_ended(get_repository(), run_id=run_id, name=name, status=status, cause=cause)
     logger.info("execution status change", extra={"execution": name, "status": status, "recorded": recorded})

@@ -176,3 +176,21 @@ def test_log_lines_name_the_run_they_are_about_and_a_warm_container_forgets_it(
     finally:
         logger.setLevel("INFO")
         handler.setStream(before)
+
+
+def test_an_api_requests_log_keys_name_its_account_and_the_run_it_is_about(
+    handler_of, lambda_context, demo_run, accounts
+) -> None:
+    from automations.observability import logger
+    from tests.integration.conftest import api_event
+
+    api = handler_of("ApiFunction")
+    # When a run is read
+    answer = api(api_event("api_get_run.json", path=f"/runs/{demo_run.run_id}"), lambda_context)
+    assert answer["statusCode"] == 200, answer["body"]
+    # Then the request's log lines carry the run and the account
+    keys = logger.get_current_keys()
+    assert (keys.get("run_id"), keys.get("account_id")) == (demo_run.run_id, demo_run.account_id)
+    # and the next request in the same (warm) container starts without them
+    api(api_event("api_list_flows.json"), lambda_context)
+    assert "run_id" not in logger.get_current_keys()

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 
 from automations.adapters.dynamo.repository import DynamoRepository, get_repository
 from automations.logic.accounts import Caller, authenticate
+from automations.observability import logger
 from automations.settings import Settings, get_settings
 
 
@@ -23,7 +24,9 @@ def settings() -> Settings:
 def current_caller(request: Request) -> Caller:
     """The account (and key) behind ``Authorization: Bearer <api key>``; Unauthorized otherwise."""
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-    return authenticate(get_repository(), headers.get("authorization"))
+    caller = authenticate(get_repository(), headers.get("authorization"))
+    logger.append_keys(account_id=caller.account_id)  # on the request's later log lines
+    return caller
 
 
 def current_account(caller: Annotated[Caller, Depends(current_caller)]) -> str:

@@ -111,7 +111,7 @@ def build_resolver() -> APIGatewayRestResolver:
     app = Resolver(enable_validation=True, json_body_deserializer=json_body.parse)
     for group in (flows, hooks, events, runs, ops, keys, console):
         app.include_router(group.router)
-    app.use([refuse_unknown_query_parameters])
+    app.use([log_path_keys, refuse_unknown_query_parameters])
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi_json(request: Request):
@@ -171,6 +171,17 @@ def _methods_of(app: APIGatewayRestResolver, path: str) -> list[str]:
     ``/runs/{runId}`` with the id "retrigger", so GET is not among its methods."""
     static = {route.method for route in app._static_routes if route.rule.match(path)}
     return sorted(static or {route.method for route in app._dynamic_routes if route.rule.match(path)})
+
+
+# a route's path parameters (Powertools names them in snake case) that are log keys of every function
+_PATH_LOG_KEYS = ("flow_id", "run_id")
+
+
+def log_path_keys(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """The flow or run a request is about, on each of its log lines (cleared at the next request)."""
+    arguments = app.context.get("_route_args") or {}
+    logger.append_keys(**{key: arguments[key] for key in _PATH_LOG_KEYS if arguments.get(key)})
+    return next_middleware(app)
 
 
 def refuse_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
