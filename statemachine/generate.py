@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "layers" / "shared"))  # run as a script: the layer's errors and names
+from automations import errors
+from automations.domain.interpreter import HAND_OFF_TASK, continued_task
 
-from automations import errors  # noqa: E402
-from automations.domain.interpreter import HAND_OFF_TASK, continued_task  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 STANDARD = HERE / "flow_interpreter.asl.json"
 EXPRESS = HERE / "flow_interpreter_express.asl.json"
