@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from bench import results
 
@@ -269,6 +270,7 @@ def function_specs(template: dict[str, Any], endpoint: str, sink_url: str) -> li
             "Table": TABLE,
             "RunSchedules": SCHEDULE_GROUP,
             "FlowInterpreter": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}",
+            "FlowInterpreterExpress": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}Express",
             "SendGridBaseUrl": sink_url,
         }
     )
@@ -298,10 +300,13 @@ def provision(template: dict[str, Any]) -> None:
 
     boto3.client("dynamodb").create_table(**table_create_args(template, TABLE))
     boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
-    definition = (ROOT / "statemachine" / "flow_interpreter.asl.json").read_text()
-    boto3.client("stepfunctions").create_state_machine(
-        name=STATE_MACHINE, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/bench-interpreter"
-    )
+    for suffix, kind, asl in (("", "STANDARD", "flow_interpreter"), ("Express", "EXPRESS", "flow_interpreter_express")):
+        boto3.client("stepfunctions").create_state_machine(
+            name=STATE_MACHINE + suffix,
+            definition=(ROOT / "statemachine" / f"{asl}.asl.json").read_text(),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/bench-interpreter",
+            type=kind,
+        )
     from automations.adapters.ssm import connection_parameter
     from devstack import demo
 
@@ -411,7 +416,8 @@ def measure(repeat: int = 7, mode: str = "as-deployed", only: list[str] | None =
     from devstack.template import load_template
 
     template = load_template()
-    with sink() as sink_url, moto_server() as endpoint:
+    # (the environment set below is this measurement's only: the benchmarks after it get theirs back)
+    with mock.patch.dict(os.environ), sink() as sink_url, moto_server() as endpoint:
         stand_ins = aws_stand_ins(endpoint)
         every = function_specs(template, endpoint, sink_url)
         specs = [s for s in every if not only or s.name in only]
