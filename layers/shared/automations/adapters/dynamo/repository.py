@@ -126,11 +126,7 @@ class _Update:
         """Set ``status`` and append it to ``history``: the trail operators read later."""
         self.set("status", str(status))
         change = {"status": str(status), "at": at, **({"cause": cause} if cause else {}), **({"by": by} if by else {})}
-        entry = self.value("historyEntry", [change])
-        empty = self.value("emptyList", [])
-        history = self.name("history")
-        self.sets.append(f"{history} = list_append(if_not_exists({history}, {empty}), {entry})")
-        return self
+        return self.append("history", change)
 
     def append(self, attribute: str, value: Any) -> _Update:
         """Append ``value`` to the list ``attribute`` (made if absent)."""
