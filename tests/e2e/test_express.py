@@ -269,3 +269,31 @@ def test_cancelling_a_run_handed_off_to_standard_stops_its_standard_execution(
     )
     assert run["status"] == "cancelled"
     assert target.calls(after) == []
+
+
+def test_the_liveness_sweep_checks_a_handed_off_runs_standard_execution_and_leaves_it_running(
+    stack: StackClient, target: TargetServer
+) -> None:
+    # Given a run Express handed off to Standard, waiting there in an hour's delay
+    flow = stack.create_flow(
+        [
+            {"id": "pause", "type": "delay", "seconds": 3600},
+            {"id": "after", "type": "http_request", "url": target.script(f"/express/live/{tag()}", 200)},
+        ]
+    )
+    run_id = stack.trigger(flow, {})
+    wait_for(
+        lambda: (r := stack.run(run_id))["steps"] and step_of(r, "pause").get("wakeAt"),
+        timeout=30,
+        what="the delay to wait on Standard",
+    )
+    # When its liveness check falls due (10 minutes on) and a sweep runs
+    stack.advance("PT11M")
+    functions = requests.get(f"{stack.url}/_local/functions", timeout=10).json()["functions"]
+    answer = stack.aws("lambda").invoke(FunctionName=functions["SweeperFunction"]["arn"], Payload=b"{}")
+    swept = json.loads(answer["Payload"].read())
+    # Then it checked runs in flight (this one's current execution is the Standard one, which lives)
+    assert swept["checked"] >= 1, swept
+    run = stack.run(run_id)
+    assert run["status"] == "running" and run["executions"][-1]["machine"] == "standard"
+    assert step_of(run, "pause")["status"] == "running"
