@@ -44,6 +44,10 @@ def start(repo: DynamoRepository, nodes: list[dict[str, Any]], body: Any) -> Run
     return run
 
 
+def attempt_items() -> list[dict[str, Any]]:
+    return [item for item in run_items() if item["sk"]["S"].startswith("ATTEMPT#")]
+
+
 def task(node_id: str, step_number: int) -> dict[str, Any]:
     return {"runId": RUN_ID, "stepNumber": step_number, "nodeId": node_id}
 
@@ -134,6 +138,8 @@ def test_a_call_whose_resolved_input_is_over_the_limit_goes_out_once_and_is_reco
     (attempt,) = repo.get_run_detail(RUN_ID).attempts
     assert attempt.status == "completed" and attempt.truncated is None
     assert len(attempt.http.request["body"]) == 16_384
+    # ... on its step, in the write that completed it (step and exchange fit one item's budget)
+    assert "lastAttempt" in stored("STEP#send") and not attempt_items()
     # ... the call went out once, whole, and every item is under the limit
     (sent,) = target.calls("/large/twice")[calls_before:]
     assert json.loads(sent["body"]) == {"first": BIG, "second": BIG}
@@ -177,4 +183,27 @@ def test_an_output_cut_whole_makes_each_of_its_variables_unreadable(handler_of, 
         handler_of("HttpRequestFunction")(task("send", 2), lambda_context)
     assert type(raised.value).__name__ == "OutputTruncated"
     assert "'vars.k3' cannot be read" in str(raised.value) and target.calls("/large/never-whole") == []
+    assert all(item_bytes(item) < DYNAMODB_ITEM_LIMIT for item in run_items())
+
+
+def test_an_exchange_too_large_to_share_its_steps_item_is_recorded_in_an_item_of_its_own(
+    handler_of, lambda_context, repo, target, monkeypatch
+) -> None:
+    # Given bodies recorded up to 1 MB, and a call sending 150 KB and answering 130 KB: the step
+    # (its input and output) and the exchange each fit one item's budget, both together do not
+    monkeypatch.setenv("MAX_RECORDED_BODY_BYTES", "1000000")
+    get_settings.cache_clear()
+    url = target.script("/large/apart", (200, ANSWER))
+    node = {"id": "send", "type": "http_request", "method": "POST", "url": url, "body": {"part": "{{ trigger.body.part }}"}}
+    start(repo, [node], {"part": "p" * 150_000})
+    # When it runs
+    handler_of("HttpRequestFunction")(task("send", 1), lambda_context)
+    # Then the attempt is an item of its own, whole, beside its completed step, and both read back
+    assert [item["sk"]["S"] for item in attempt_items()] == ["ATTEMPT#send#0001"]
+    assert "lastAttempt" not in stored("STEP#send")
+    detail = repo.get_run_detail(RUN_ID)
+    (attempt,) = detail.attempts
+    assert attempt.status == "completed" and attempt.truncated is None
+    assert json.loads(attempt.http.request["body"]) == {"part": "p" * 150_000}
+    assert detail.steps[0].status == "completed" and detail.steps[0].truncated is None
     assert all(item_bytes(item) < DYNAMODB_ITEM_LIMIT for item in run_items())

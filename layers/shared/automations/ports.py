@@ -74,6 +74,8 @@ class StepUpdate:
     error: ErrorInfo | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     attempt: int | None = None  # from an attempt's outcome: applies only while it is the step's latest
+    # the attempt that ends the step, recorded on the step in the same write (instead of an item of its own)
+    ended_attempt: AttemptResult | None = None
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,10 @@ def wake_up(store: Store, task: LifecycleTask) -> InterpreterState:
     began = clock.parse_iso(started) if started else clock.now()
     duration_ms = int((clock.now() - began).total_seconds() * 1000)
     result = AttemptResult(status=AttemptStatus.COMPLETED, started_at=started, ended_at=now, duration_ms=duration_ms)
-    store.finish_attempt(run_id=run.run_id, node_id=node.id, number=step.attempt_count, result=result)
     output = {**(step.output or {}), "wokeAt": now}
-    update = StepUpdate(status=StepStatus.COMPLETED, ended_at=now, output=output)
+    update = StepUpdate(
+        status=StepStatus.COMPLETED, ended_at=now, output=output, attempt=step.attempt_count, ended_attempt=result
+    )
     store.update_step(run_id=run.run_id, node_id=node.id, node_type=node.type, update=update)
     following = graph.ref(definition, graph.default_next(definition, node))
     return proceed(store, InterpreterState(run_id=run.run_id, step_number=task.step_number + 1, node=following), run)

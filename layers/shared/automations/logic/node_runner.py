@@ -225,14 +225,21 @@ class _Attempt:
             http=http,
             truncated=http_marks,
         )
-        if not self.store.finish_attempt(run_id=run_id, node_id=node.id, number=self.number, result=result):
-            # a late outcome: this attempt was given up on (its invocation timed out) and closed
-            logger.warning("attempt closed already; outcome ignored", extra={"run_id": run_id, "node_id": node.id})
-            return
         status = StepStatus.COMPLETED
         if error is not None:
             status = StepStatus.RETRYING if error.retryable else StepStatus.FAILED
         finished = status in (StepStatus.COMPLETED, StepStatus.FAILED)
+        # the attempt that ends its step is recorded on the step, in the same write, when the two fit
+        # one item's budget; an attempt the step goes on after (retrying) gets an item of its own
+        on_step = finished and item_budget.item_size({**recorded.values, "http": http and http.dump()}) <= (
+            item_budget.RECORDED_BUDGET_BYTES
+        )
+        if not on_step and not self.store.finish_attempt(
+            run_id=run_id, node_id=node.id, number=self.number, result=result
+        ):
+            # a late outcome: this attempt was given up on (its invocation timed out) and closed
+            logger.warning("attempt closed already; outcome ignored", extra={"run_id": run_id, "node_id": node.id})
+            return
         update = StepUpdate(
             status=status,
             ended_at=ended_at if finished else None,
@@ -241,9 +248,11 @@ class _Attempt:
             error=error,
             fields={**outcome.step_fields, **marks, **({"error": None} if error is None else {})},
             attempt=self.number,
+            ended_attempt=result if on_step else None,
         )
         if not self.store.update_step(run_id=run_id, node_id=node.id, node_type=node.type, update=update):
-            # e.g. the platform marked the step interrupted while this attempt was in flight
+            # the platform marked the step interrupted while this attempt was in flight, or (its
+            # invocation timed out) a later attempt began
             logger.warning("step moved on before this attempt ended", extra={"run_id": run_id, "node_id": node.id})
 
 

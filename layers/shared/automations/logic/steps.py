@@ -13,16 +13,24 @@ from automations.ports import AttemptResult, StepUpdate, Store
 def end_step(
     store: Store, *, run_id: str, node_id: str, node_type: str, step: Step | None, status: StepStatus, error: ErrorInfo
 ) -> None:
-    """Close the step's open attempt (it never reported) with ``error``, then move the step to ``status``."""
+    """Close the step's open attempt (it never reported) with ``error``, then move the step to
+    ``status``: in one write when the step ends for good (the attempt is recorded on it), else
+    (``interrupted``: a resume adds attempts) the attempt first, in an item of its own."""
     now = clock.iso(clock.now())
     open_attempt = step.attempt_in_flight() if step is not None else None
-    if open_attempt is not None:
-        result = AttemptResult(
+    if open_attempt is None:
+        # a node usually recorded its own error already; this covers what it could not record
+        update = StepUpdate(status=status, ended_at=now, error=error)
+    else:
+        closed = AttemptResult(
             status=AttemptStatus.FAILED, started_at=open_attempt.started_at, ended_at=now, duration_ms=0, error=error
         )
-        store.finish_attempt(run_id=run_id, node_id=node_id, number=open_attempt.attempt, result=result)
-    # a node usually recorded its own error already; this covers what it could not record
-    update = StepUpdate(status=status, ended_at=now, error=error)
+        number = open_attempt.attempt
+        if status == StepStatus.FAILED:
+            update = StepUpdate(status=status, ended_at=now, error=error, attempt=number, ended_attempt=closed)
+        else:
+            store.finish_attempt(run_id=run_id, node_id=node_id, number=number, result=closed)
+            update = StepUpdate(status=status, ended_at=now, error=error)
     store.update_step(run_id=run_id, node_id=node_id, node_type=node_type, update=update)
 
 

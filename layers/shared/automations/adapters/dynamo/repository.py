@@ -573,7 +573,7 @@ class DynamoRepository:
         if not runs:
             return None
         steps = sorted((Step.model_validate(i) for i in items if i.get("entity") == "step"), key=_step_order)
-        attempts = [Attempt.model_validate(i) for i in items if i.get("entity") == "attempt"]
+        attempts = _attempts(items)
         executions = sorted(
             (Execution.model_validate(i) for i in items if i.get("entity") == "execution"), key=lambda e: e.ordinal
         )
@@ -917,18 +917,7 @@ class DynamoRepository:
         """The attempt's item, written when it ends (its start is on the step). Only an attempt still
         open ends: a late outcome (an invocation that timed out and was given up on, its attempt already
         closed) changes nothing."""
-        attempt = Attempt(
-            run_id=run_id,
-            node_id=node_id,
-            attempt=number,
-            status=result.status,
-            started_at=result.started_at or result.ended_at,
-            ended_at=result.ended_at,
-            duration_ms=result.duration_ms,
-            error=result.error,
-            http=result.http,
-            truncated=result.truncated or None,
-        )
+        attempt = _attempt_record(run_id, node_id, number, result)
         item = {**keys.attempt(run_id, node_id, number), "entity": "attempt", "expiresAt": self._expires_at()}
         # an item `running` was written at its claim by an earlier engine version: it may still end
         return self._put_unless({**item, **attempt.dump()}, [str(AttemptStatus.RUNNING)])
@@ -946,6 +935,8 @@ class DynamoRepository:
         change.set_all({k: v for k, v in optional.items() if v is not None})
         if update.error:
             change.set("error", update.error.dump())
+        if update.ended_attempt is not None and update.attempt is not None:
+            change.set(_LAST_ATTEMPT, _attempt_record(run_id, node_id, update.attempt, update.ended_attempt).dump())
         # a step can fail before it ever started (the task timed out or crashed while loading)
         change.set_all({"runId": run_id, "nodeId": node_id, "entity": "step"})
         change.set("nodeType", node_type, only_if_absent=True).set("stepNumber", 0, only_if_absent=True)
@@ -963,6 +954,41 @@ class DynamoRepository:
 _MAX_READS_PER_PAGE = 10
 _IN_FLIGHT = (RunStatus.RUNNING, RunStatus.RETRYING)
 _MAX_CACHED_VERSIONS = 256
+
+
+# A step's last attempt, when it ended the step, is stored on the step (one write for both).
+_LAST_ATTEMPT = "lastAttempt"
+
+
+def _attempt_record(run_id: str, node_id: str, number: int, result: AttemptResult) -> Attempt:
+    return Attempt(
+        run_id=run_id,
+        node_id=node_id,
+        attempt=number,
+        status=result.status,
+        started_at=result.started_at or result.ended_at,
+        ended_at=result.ended_at,
+        duration_ms=result.duration_ms,
+        error=result.error,
+        http=result.http,
+        truncated=result.truncated or None,
+    )
+
+
+def _attempts(items: list[dict[str, Any]]) -> list[Attempt]:
+    """A run's recorded attempts: their own items, and those stored on their steps. One stored on
+    its step is what the step's end was decided on, so it wins over an item of the same number
+    (which only a closing of the attempt racing its late outcome can leave)."""
+    by_number = {
+        (item["nodeId"], int(item["attempt"])): Attempt.model_validate(item)
+        for item in items
+        if item.get("entity") == "attempt"
+    }
+    for item in items:
+        if item.get("entity") == "step" and _LAST_ATTEMPT in item:
+            attempt = Attempt.model_validate(item[_LAST_ATTEMPT])
+            by_number[(attempt.node_id, attempt.attempt)] = attempt
+    return list(by_number.values())
 
 
 def _step_order(step: Step) -> tuple[int, str]:
