@@ -25,6 +25,8 @@ FUNCTIONS = {
 # the REST API's machinery: routing, OpenAPI models and request/response validation
 API_ONLY = ("aws_lambda_powertools.event_handler", "automations.api")
 XRAY = ("aws_xray_sdk",)
+# the outbound guard's HTTP client: imported by a node that calls out, on its first call
+HTTP_CLIENT = ("requests", "automations.nodes.outbound")
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -90,6 +92,11 @@ def test_the_api_function_does_import_it() -> None:  # (so the test above looks 
     modules = modules_at_init("ApiFunction", POWERTOOLS_TRACE_DISABLED="true")
     assert "aws_lambda_powertools.event_handler.middlewares.openapi_validation" in modules
     assert "automations.api.resolver" in modules
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_no_function_imports_the_http_client_at_init(function: str) -> None:
+    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT) == []
 
 
 TRACE_A_HANDLER = """
@@ -196,3 +203,4 @@ def test_the_sweeper_and_stream_adapters_make_their_clients_lazily(monkeypatch: 
     finally:
         for cached in (get_settings, stepfunctions.get_workflows, scheduler.get_schedules):
             cached.cache_clear()
+
