@@ -27,6 +27,8 @@ API_ONLY = ("aws_lambda_powertools.event_handler", "automations.api")
 XRAY = ("aws_xray_sdk",)
 # the outbound guard's HTTP client: imported by a node that calls out, on its first call
 HTTP_CLIENT = ("requests", "automations.nodes.outbound")
+# Powertools' parameters: the send_email node's connection secrets, read on its first mail
+PARAMETERS = ("aws_lambda_powertools.utilities.parameters",)
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -95,8 +97,8 @@ def test_the_api_function_does_import_it() -> None:  # (so the test above looks 
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
-def test_no_function_imports_the_http_client_at_init(function: str) -> None:
-    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT) == []
+def test_no_function_imports_the_http_client_or_parameters_at_init(function: str) -> None:
+    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT + PARAMETERS) == []
 
 
 TRACE_A_HANDLER = """
@@ -204,3 +206,30 @@ def test_the_sweeper_and_stream_adapters_make_their_clients_lazily(monkeypatch: 
         for cached in (get_settings, stepfunctions.get_workflows, scheduler.get_schedules):
             cached.cache_clear()
 
+
+def test_connection_secrets_are_read_with_a_client_of_the_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Powertools' own SSM provider would make a boto3 session of its own (botocore's data read again)
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    from automations.adapters.ssm import SsmSecretStore
+
+    made: list[str] = []
+
+    class Client:
+        def get_parameter(self, **request: Any) -> dict[str, Any]:
+            return {"Parameter": {"Value": f"value of {request['Name']}"}}
+
+    def client(service: str) -> Client:
+        made.append(service)
+        return Client()
+
+    monkeypatch.setattr(boto3, "client", client)
+    parameters.clear_caches()
+    try:
+        store = SsmSecretStore()
+        assert store.get("/automations/connections/a/sendgrid") == "value of /automations/connections/a/sendgrid"
+        assert store.get("/automations/connections/a/sendgrid") == "value of /automations/connections/a/sendgrid"
+        assert made == ["ssm"]  # one client, made once; the value cached as before
+    finally:
+        parameters.clear_caches()
