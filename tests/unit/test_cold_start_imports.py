@@ -101,6 +101,41 @@ def test_no_function_imports_the_http_client_or_parameters_at_init(function: str
     assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT + PARAMETERS) == []
 
 
+MODELS_BUILT_AT_INIT = """
+import importlib, json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+importlib.import_module(sys.argv[3])
+from pydantic import BaseModel
+
+def subclasses(model):
+    for subclass in model.__subclasses__():
+        yield subclass
+        yield from subclasses(subclass)
+
+ours = [m for m in subclasses(BaseModel) if m.__module__.startswith("automations.")]
+print(json.dumps({"ours": len(ours), "built": sorted(m.__qualname__ for m in ours if m.__pydantic_complete__)}))
+"""
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_the_engine_models_are_built_on_first_use_not_at_init(function: str) -> None:
+    # (defer_build: a cold start imports every record, node and response model and uses a few;
+    # the settings are read at once, by every invocation)
+    code_uri, handler = FUNCTIONS[function]
+    done = subprocess.run(
+        [sys.executable, "-c", MODELS_BUILT_AT_INIT, str(ROOT / code_uri), str(LAYER), handler.rpartition(".")[0]],
+        env={"PATH": os.environ.get("PATH", ""), **ENV, "POWERTOOLS_TRACE_DISABLED": "true"},
+        cwd=ROOT / code_uri,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    models = json.loads(done.stdout.splitlines()[-1])
+    assert models["ours"] > 20 and set(models["built"]) <= {"Settings"}
+
+
 TRACE_A_HANDLER = """
 import json
 from aws_lambda_powertools.shared import constants
