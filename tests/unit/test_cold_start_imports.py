@@ -25,6 +25,10 @@ FUNCTIONS = {
 # the REST API's machinery: routing, OpenAPI models and request/response validation
 API_ONLY = ("aws_lambda_powertools.event_handler", "automations.api")
 XRAY = ("aws_xray_sdk",)
+# the outbound guard's HTTP client: imported by a node that calls out, on its first call
+HTTP_CLIENT = ("requests", "automations.nodes.outbound")
+# Powertools' parameters: the send_email node's connection secrets, read on its first mail
+PARAMETERS = ("aws_lambda_powertools.utilities.parameters",)
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -90,6 +94,46 @@ def test_the_api_function_does_import_it() -> None:  # (so the test above looks 
     modules = modules_at_init("ApiFunction", POWERTOOLS_TRACE_DISABLED="true")
     assert "aws_lambda_powertools.event_handler.middlewares.openapi_validation" in modules
     assert "automations.api.resolver" in modules
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_no_function_imports_the_http_client_or_parameters_at_init(function: str) -> None:
+    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT + PARAMETERS) == []
+
+
+MODELS_BUILT_AT_INIT = """
+import importlib, json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+importlib.import_module(sys.argv[3])
+from pydantic import BaseModel
+
+def subclasses(model):
+    for subclass in model.__subclasses__():
+        yield subclass
+        yield from subclasses(subclass)
+
+ours = [m for m in subclasses(BaseModel) if m.__module__.startswith("automations.")]
+print(json.dumps({"ours": len(ours), "built": sorted(m.__qualname__ for m in ours if m.__pydantic_complete__)}))
+"""
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_the_engine_models_are_built_on_first_use_not_at_init(function: str) -> None:
+    # (defer_build: a cold start imports every record, node and response model and uses a few;
+    # the settings are read at once, by every invocation)
+    code_uri, handler = FUNCTIONS[function]
+    done = subprocess.run(
+        [sys.executable, "-c", MODELS_BUILT_AT_INIT, str(ROOT / code_uri), str(LAYER), handler.rpartition(".")[0]],
+        env={"PATH": os.environ.get("PATH", ""), **ENV, "POWERTOOLS_TRACE_DISABLED": "true"},
+        cwd=ROOT / code_uri,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    models = json.loads(done.stdout.splitlines()[-1])
+    assert models["ours"] > 20 and set(models["built"]) <= {"Settings"}
 
 
 TRACE_A_HANDLER = """
@@ -196,3 +240,31 @@ def test_the_sweeper_and_stream_adapters_make_their_clients_lazily(monkeypatch: 
     finally:
         for cached in (get_settings, stepfunctions.get_workflows, scheduler.get_schedules):
             cached.cache_clear()
+
+
+def test_connection_secrets_are_read_with_a_client_of_the_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Powertools' own SSM provider would make a boto3 session of its own (botocore's data read again)
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    from automations.adapters.ssm import SsmSecretStore
+
+    made: list[str] = []
+
+    class Client:
+        def get_parameter(self, **request: Any) -> dict[str, Any]:
+            return {"Parameter": {"Value": f"value of {request['Name']}"}}
+
+    def client(service: str) -> Client:
+        made.append(service)
+        return Client()
+
+    monkeypatch.setattr(boto3, "client", client)
+    parameters.clear_caches()
+    try:
+        store = SsmSecretStore()
+        assert store.get("/automations/connections/a/sendgrid") == "value of /automations/connections/a/sendgrid"
+        assert store.get("/automations/connections/a/sendgrid") == "value of /automations/connections/a/sendgrid"
+        assert made == ["ssm"]  # one client, made once; the value cached as before
+    finally:
+        parameters.clear_caches()

@@ -33,7 +33,10 @@ from automations.logic.retrigger import BULK_LIMIT, BulkRetrigger
 
 
 class ApiModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True)
+    # built on first use: a cold start serves one route, and answers with one of these at most
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, serialize_by_alias=True, defer_build=True
+    )
 
 
 class ErrorBody(ApiModel):

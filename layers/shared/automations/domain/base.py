@@ -12,9 +12,13 @@ from pydantic.alias_generators import to_camel
 
 
 class CamelModel(BaseModel):
-    """Strict about input: unknown fields are an error, not silently dropped."""
+    """Strict about input: unknown fields are an error, not silently dropped.
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    Every model's validator is built on its first use (``defer_build``), not at import: a cold
+    start imports every record and node model and uses a few of them.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", defer_build=True)
 
     def dump(self) -> dict:
         """JSON-ready dict with wire names, without unset optional fields."""

@@ -18,7 +18,7 @@ followed (a redirect could lead to a refused address); a 3xx is output.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -42,7 +42,9 @@ from automations.nodes.base import (
     TemplateText,
     is_empty_value,
 )
-from automations.nodes.outbound import Answer, check_url, fetch, policy_of
+
+if TYPE_CHECKING:
+    from automations.nodes.outbound import Answer
 
 # What later nodes can read as steps.<id>.output.body; larger bodies are cut (and flagged).
 MAX_OUTPUT_BODY_BYTES = 128 * 1024
@@ -121,6 +123,9 @@ def send(node: HttpRequestNode, params: dict[str, Any], settings: NodeSettings) 
     A refused target raises ``ConfigurationError`` (a host that does not resolve, ``TransientError``)
     before anything is sent; the host is resolved here, once, and the call goes to that address.
     """
+    # (the outbound guard brings in requests: imported by the functions that call out, when they do)
+    from automations.nodes.outbound import check_url, fetch, policy_of
+
     url = str(params["url"])
     target = check_url(url, policy_of(settings))
     headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}

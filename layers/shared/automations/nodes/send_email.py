@@ -29,7 +29,6 @@ from automations.nodes.base import (
     TemplateText,
 )
 from automations.nodes.http_request import READ_MARGIN_BYTES, classify, recorded_response
-from automations.nodes.outbound import check_url, fetch, policy_of
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TIMEOUT_SECONDS = 15
@@ -107,6 +106,9 @@ class SendEmail(NodeType[SendEmailNode]):
 
 def post_mail(payload: dict[str, Any], api_key: str, settings: NodeSettings) -> NodeOutcome:
     """POST to SendGrid's mail-send API through the outbound guard (the base URL is checked too)."""
+    # (the outbound guard brings in requests: imported when a mail is sent)
+    from automations.nodes.outbound import check_url, fetch, policy_of
+
     url = settings.sendgrid_base_url.rstrip("/") + "/v3/mail/send"
     target = check_url(url, policy_of(settings))
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
