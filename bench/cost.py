@@ -19,8 +19,8 @@ for a second), and everything in that window is the run's:
   time in the local stack, each invocation rounded up to 1 ms, imports not included) at the
   template's memory size, as GB-seconds; the sweeper's per-minute ticks are not a run's;
 * DynamoDB writes: every item write the functions asked for (transaction items and refused
-  conditional writes included); write request units: 1 per KB of the item (its largest image in
-  the run's stream records), 2 per KB in a transaction; plus the indexes' writes, derived from the
+  conditional writes included); write request units: 1 per KB of the larger of the item's images
+  at that write (its stream record), 2 per KB in a transaction; plus the indexes' writes, derived from the
   stream images (an index entry added or removed: 1, re-keyed: 2, its projected attributes
   changed: 1; per KB of the projected entry);
 * DynamoDB reads: read request units by what each read returned: per 4 KB, 1 strongly
@@ -48,7 +48,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -162,14 +162,45 @@ def index_writes(record: Mapping[str, Any], indexes: Iterable[Mapping[str, Any]]
     return writes, units
 
 
+def _largest_image(record: Mapping[str, Any]) -> int:
+    return max((item_bytes(image) for image in _images(record) if image), default=0)
+
+
+def _write_sizes(calls: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]]) -> dict[int, int]:
+    """Each write call's billed size (by ``id``): the larger of the item's images at that write.
+
+    A DynamoDB write is billed on the larger of the item before and after it. An item's stream
+    records are in the order of its writes, so its applied writes, in the order they returned,
+    pair with its records one to one; where they do not (a write that changed nothing), and for a
+    refused condition, a write is counted at the item's largest image in the run.
+    """
+    changes: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+    for record in records:
+        changes[_item_key(record["dynamodb"].get("Keys") or {})].append(_largest_image(record))
+    writes: dict[tuple[str | None, str | None], list[Mapping[str, Any]]] = defaultdict(list)
+    for call in calls:
+        if call.get("service") == "dynamodb" and call["operation"] in WRITES:
+            writes[(call.get("key"), call.get("sort"))].append(call)
+    sizes: dict[int, int] = {}
+    for key, item_writes in writes.items():
+        item_changes = changes.get(key, [])
+        applied = sorted(
+            (call for call in item_writes if not call.get("failed") and call["operation"] != "ConditionCheckItem"),
+            key=lambda call: call.get("t", 0),
+        )
+        for call in item_writes:
+            sizes[id(call)] = max(item_changes, default=0)
+        if len(applied) == len(item_changes):
+            sizes.update({id(call): size for call, size in zip(applied, item_changes, strict=True)})
+    return sizes
+
+
 def dynamodb_usage(
     calls: Iterable[Mapping[str, Any]], records: Sequence[Mapping[str, Any]], indexes: Sequence[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """Writes, write and read units of the recorded DynamoDB calls and the stream records of one run."""
-    largest: dict[tuple[str | None, str | None], int] = {}
-    for record in records:
-        key = _item_key(record["dynamodb"].get("Keys") or {})
-        largest[key] = max([largest.get(key, 0), *(item_bytes(image) for image in _images(record) if image)])
+    calls = list(calls)
+    sizes = _write_sizes(calls, records)
     by_operation: Counter[str] = Counter()
     writes = transactional = failed = write_units = reads = 0
     read_units = 0.0
@@ -183,7 +214,7 @@ def dynamodb_usage(
             writes += items if operation != "ConditionCheckItem" else 0
             transactional += items if call.get("transaction") else 0
             failed += items if call.get("failed") else 0
-            size = largest.get((call.get("key"), call.get("sort")), 0)
+            size = sizes.get(id(call), 0)
             write_units += items * _kb(size, 1024) * (2 if call.get("transaction") else 1)
         elif operation in READS:
             reads += 1
@@ -204,7 +235,7 @@ def dynamodb_usage(
         "write_units": write_units + sum(u for _, u in gsi),
         "reads": reads,
         "read_units": read_units,
-        "large_items": sum(1 for size in largest.values() if size > 1024),
+        "large_items": len({_item_key(r["dynamodb"].get("Keys") or {}) for r in records if _largest_image(r) > 1024}),
     }
 
 
@@ -376,7 +407,8 @@ def figures(
         "transitions": "*StateEntered events of the run's executions + Task retries (TaskScheduled beyond the first)",
         "lambda": "invocations and handler time in the local stack (rounded up to 1 ms each, no init) x memory",
         "dynamodb_writes": "item writes the functions asked for (transaction items, refused conditions included)",
-        "write_units": "1 per KB (the item's largest stream image in the run), 2 per KB in a transaction; "
+        "write_units": "1 per KB of the larger of the item's images at that write (its stream record; the item's "
+        "largest image in the run where writes and records do not pair), 2 per KB in a transaction; "
         "+ index writes from the stream images (enter/leave 1, re-key 2, projected change 1)",
         "read_units": "per 4 KB returned: 1 consistent, 0.5 eventual, 2 transactional (a Query: its items' size)",
         "stream_records": "the table's stream in the window, less moto's extra records (see bench/cost.py as_on_aws)",

@@ -145,6 +145,30 @@ def test_write_and_read_units_of_recorded_calls() -> None:
     assert found["large_items"] == 1
 
 
+def test_each_write_is_billed_on_the_item_as_it_was_at_that_write() -> None:
+    # Given a step queued small, claimed small, then completed with 1.5 KB of output
+    step = {"pk": s("RUN#r1"), "sk": s("STEP#a")}
+    running = {**step, "status": s("running")}
+    write = {"service": "dynamodb", "key": "RUN#r1", "sort": "STEP#a"}
+    calls: list[dict[str, Any]] = [
+        {**write, "operation": "UpdateItem", "t": 3.0},
+        {**write, "operation": "PutItem", "t": 1.0},
+        {**write, "operation": "UpdateItem", "t": 2.0},
+    ]
+    records = [
+        record("INSERT", step, new=step),
+        record("MODIFY", step, old=step, new=running),
+        record("MODIFY", step, old=running, new={**running, "output": s("x" * 1500)}),
+    ]
+    # When they are counted
+    found = cost.dynamodb_usage(calls, records, indexes=[])
+    # Then only the write that made it large costs two units
+    assert found["table_write_units"] == 1 + 1 + 2
+    # And when a write left no record to pair with, each write counts at the item's largest image
+    unpaired = cost.dynamodb_usage([*calls, {**write, "operation": "UpdateItem", "t": 4.0}], records, indexes=[])
+    assert unpaired["table_write_units"] == 4 * 2
+
+
 def test_index_writes_follow_the_index_keys_and_projection() -> None:
     indexes = [
         {"name": "RunsByFlow", "keys": ["byFlowPk", "byFlowSk"], "projection": "ALL"},
