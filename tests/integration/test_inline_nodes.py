@@ -70,7 +70,8 @@ def test_pure_nodes_after_a_task_run_inside_it_and_the_state_machine_goes_to_the
         ("tell", 4, StepStatus.SCHEDULED),  # queued for its Task state
     ]
     assert [a.status for a in steps["note"].attempts] == [AttemptStatus.COMPLETED]
-    # and each step holds the attempt that ended it (no attempt item); an inline one is one write, history from running on
+    # and each step holds the attempt that ended it (no attempt item);
+    # an inline one is one write, its history from running on
     assert attempt_items() == []
     assert steps["note"].step.ran_inline and [h.status for h in steps["note"].step.history] == ["running", "completed"]
 

@@ -194,7 +194,8 @@ def test_an_exchange_too_large_to_share_its_steps_item_is_recorded_in_an_item_of
     monkeypatch.setenv("MAX_RECORDED_BODY_BYTES", "1000000")
     get_settings.cache_clear()
     url = target.script("/large/apart", (200, ANSWER))
-    node = {"id": "send", "type": "http_request", "method": "POST", "url": url, "body": {"part": "{{ trigger.body.part }}"}}
+    body = {"part": "{{ trigger.body.part }}"}
+    node = {"id": "send", "type": "http_request", "method": "POST", "url": url, "body": body}
     start(repo, [node], {"part": "p" * 150_000})
     # When it runs
     handler_of("HttpRequestFunction")(task("send", 1), lambda_context)
