@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,20 +57,30 @@ print(json.dumps(sorted(sys.modules)))
 """
 
 
-def modules_at_init(function: str, **env: str) -> set[str]:
-    code_uri, handler = FUNCTIONS[function]
-    module = handler.rpartition(".")[0]
+def fresh_interpreter(script: str, *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Any:
+    """What ``script`` printed last, as JSON, run by a fresh interpreter with ``env``."""
     done = subprocess.run(
-        [sys.executable, "-c", IMPORT_HANDLER, str(ROOT / code_uri), str(LAYER), module],
-        env={"PATH": os.environ.get("PATH", ""), **ENV, **env},
-        cwd=ROOT / code_uri,
+        [sys.executable, "-c", script, *args],
+        env={"PATH": os.environ.get("PATH", ""), **ENV, **(env or {})},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return set(json.loads(done.stdout.splitlines()[-1]))
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def in_function(function: str, script: str, **env: str) -> Any:
+    """``script`` run as the function's handler module would be imported (its code, the layer)."""
+    code_uri, handler = FUNCTIONS[function]
+    module = handler.rpartition(".")[0]
+    return fresh_interpreter(script, str(ROOT / code_uri), str(LAYER), module, cwd=ROOT / code_uri, env=env)
+
+
+def modules_at_init(function: str, **env: str) -> set[str]:
+    return set(in_function(function, IMPORT_HANDLER, **env))
 
 
 def of(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
@@ -121,18 +132,7 @@ print(json.dumps({"ours": len(ours), "built": sorted(m.__qualname__ for m in our
 def test_the_engine_models_are_built_on_first_use_not_at_init(function: str) -> None:
     # (defer_build: a cold start imports every record, node and response model and uses a few;
     # the settings are read at once, by every invocation)
-    code_uri, handler = FUNCTIONS[function]
-    done = subprocess.run(
-        [sys.executable, "-c", MODELS_BUILT_AT_INIT, str(ROOT / code_uri), str(LAYER), handler.rpartition(".")[0]],
-        env={"PATH": os.environ.get("PATH", ""), **ENV, "POWERTOOLS_TRACE_DISABLED": "true"},
-        cwd=ROOT / code_uri,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    models = json.loads(done.stdout.splitlines()[-1])
+    models = in_function(function, MODELS_BUILT_AT_INIT, POWERTOOLS_TRACE_DISABLED="true")
     assert models["ours"] > 20 and set(models["built"]) <= {"Settings"}
 
 
@@ -165,17 +165,7 @@ print(json.dumps([{"name": e["name"], "annotations": e.get("annotations", {})} f
 def test_with_tracing_enabled_the_handler_is_traced_as_before() -> None:
     # Given Lambda's environment with tracing on, the handler is decorated by Powertools' Tracer:
     # its invocation is a "## handler" subsegment, annotated as before
-    done = subprocess.run(
-        [sys.executable, "-c", TRACE_A_HANDLER],
-        env={"PATH": os.environ.get("PATH", ""), **ENV, **LAMBDA},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    sent: list[dict[str, Any]] = json.loads(done.stdout.splitlines()[-1])
+    sent: list[dict[str, Any]] = fresh_interpreter(TRACE_A_HANDLER, env=LAMBDA)
     (subsegment,) = [e for e in sent if e["name"] == "## handler"]
     assert subsegment["annotations"] == {"ColdStart": True, "Service": "automations"}
 
