@@ -140,6 +140,9 @@ def test_a_call_whose_resolved_input_is_over_the_limit_goes_out_once_and_is_reco
     assert len(attempt.http.request["body"]) == 16_384
     # ... on its step, in the write that completed it (step and exchange fit one item's budget)
     assert "lastAttempt" in stored("STEP#send") and not attempt_items()
+    # (holding no second copy of the step's run and node ids, which history reads from the step)
+    assert not {"runId", "nodeId"} & set(stored("STEP#send")["lastAttempt"])
+    assert (attempt.run_id, attempt.node_id) == (RUN_ID, "send")
     # ... the call went out once, whole, and every item is under the limit
     (sent,) = target.calls("/large/twice")[calls_before:]
     assert json.loads(sent["body"]) == {"first": BIG, "second": BIG}

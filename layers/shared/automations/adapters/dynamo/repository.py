@@ -936,7 +936,9 @@ class DynamoRepository:
         if update.error:
             change.set("error", update.error.dump())
         if update.ended_attempt is not None and update.attempt is not None:
-            change.set(_LAST_ATTEMPT, _attempt_record(run_id, node_id, update.attempt, update.ended_attempt).dump())
+            attempt = _attempt_record(run_id, node_id, update.attempt, update.ended_attempt).dump()
+            # (its run and node are the step's own: not stored twice, a step item stays small)
+            change.set(_LAST_ATTEMPT, {k: v for k, v in attempt.items() if k not in _STEP_KEYS})
         # a step can fail before it ever started (the task timed out or crashed while loading)
         change.set_all({"runId": run_id, "nodeId": node_id, "entity": "step"})
         change.set("nodeType", node_type, only_if_absent=True).set("stepNumber", 0, only_if_absent=True)
@@ -958,6 +960,7 @@ _MAX_CACHED_VERSIONS = 256
 
 # A step's last attempt, when it ended the step, is stored on the step (one write for both).
 _LAST_ATTEMPT = "lastAttempt"
+_STEP_KEYS = ("runId", "nodeId")
 
 
 def _attempt_record(run_id: str, node_id: str, number: int, result: AttemptResult) -> Attempt:
@@ -986,7 +989,7 @@ def _attempts(items: list[dict[str, Any]]) -> list[Attempt]:
     }
     for item in items:
         if item.get("entity") == "step" and _LAST_ATTEMPT in item:
-            attempt = Attempt.model_validate(item[_LAST_ATTEMPT])
+            attempt = Attempt.model_validate({**item[_LAST_ATTEMPT], **{k: item[k] for k in _STEP_KEYS}})
             by_number[(attempt.node_id, attempt.attempt)] = attempt
     return list(by_number.values())
 
