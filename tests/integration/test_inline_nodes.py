@@ -67,13 +67,16 @@ def test_pure_nodes_after_a_task_run_inside_it_and_the_state_machine_goes_to_the
         ("fetch", 1, StepStatus.COMPLETED),
         ("check", 2, StepStatus.COMPLETED),
         ("note", 3, StepStatus.COMPLETED),
-        ("tell", 4, StepStatus.SCHEDULED),  # queued for its Task state
+        ("tell", 4, StepStatus.SCHEDULED),  # next in line, for its Task state
     ]
     assert [a.status for a in steps["note"].attempts] == [AttemptStatus.COMPLETED]
-    # and each step holds the attempt that ended it (no attempt item);
-    # an inline one is one write, its history from running on
+    # and each step holds the attempt that ended it (no attempt item); an inline one is one write, its
+    # history from when it was next in line (its predecessor ended); nothing is written for `tell` yet
     assert attempt_items() == []
-    assert steps["note"].step.ran_inline and [h.status for h in steps["note"].step.history] == ["running", "completed"]
+    note = steps["note"].step
+    assert note.ran_inline and [h.status for h in note.history] == ["scheduled", "running", "completed"]
+    assert note.history[0].at == note.queued_at == steps["check"].step.ended_at
+    assert "tell" not in {s.node_id for s in repo.get_run_detail(RUN_ID).steps}
 
 
 def test_a_run_starting_at_a_pure_node_runs_it_at_start(handler_of, lambda_context, repo, target) -> None:
@@ -148,7 +151,9 @@ def test_an_attempt_in_flight_is_read_from_its_step_and_is_written_once_when_it_
     nodes = [{"id": "fetch", "type": "http_request", "url": target.script("/inline/claim", 200)}]
     started(repo, nodes, handler_of, lambda_context)
     claimed_at = clock.iso(clock.now())
-    claim = repo.begin_attempt(run_id=RUN_ID, node_id="fetch", node_type="http_request", step_number=1, at=claimed_at)
+    claim = repo.begin_attempt(
+        run_id=RUN_ID, node_id="fetch", node_type="http_request", step_number=1, queued_at=claimed_at, at=claimed_at
+    )
     # Then nothing but the step was written for it, and the run's history shows it running since the claim
     assert claim.number == 1 and attempt_items() == []
     (running,) = steps_of(repo)["fetch"].attempts

@@ -11,6 +11,7 @@ from automations.adapters.dynamo.repository import DynamoRepository
 from automations.adapters.ssm import connection_parameter
 from automations.domain import clock
 from automations.domain.runs import Run
+from automations.logic.history import owned_run_detail
 from automations.settings import get_settings
 from tests.conftest import load_event
 from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
@@ -44,10 +45,12 @@ def running_run(repo: DynamoRepository, target, monkeypatch) -> Run:
 def test_the_condition_picks_its_branch(handler_of, lambda_context, repo, running_run) -> None:
     state = handler_of("ComputeNodeFunction")(load_event("compute_node_condition.json"), lambda_context)
     assert state["node"] == {"id": "welcome", "type": "send_email", "task": "SendEmail"} and state["stepNumber"] == 3
-    steps = {s.node_id: s for s in repo.get_run_detail(RUN_ID).steps}
+    steps = {s.node_id: s for s in owned_run_detail(repo, running_run.account_id, RUN_ID).steps}
     assert steps["is_pro"].output == {"result": True, "next": "welcome"}
-    # and the branch it picked is queued next, numbered as the state says
+    # and the branch it picked is next in line (read, not written), numbered as the state says
     assert (steps["welcome"].status, steps["welcome"].step_number) == ("scheduled", 3)
+    assert steps["welcome"].queued_at == steps["is_pro"].ended_at
+    assert "welcome" not in {s.node_id for s in repo.get_run_detail(RUN_ID).steps}
 
 
 def test_send_email_posts_to_sendgrid_with_the_connection_key(

@@ -78,13 +78,12 @@ TWO_TASKS = [
 def test_cancelling_a_running_run_records_who_and_why_and_the_stream_stops_its_execution(
     api, repo, deps, workflows
 ) -> None:
-    # Given a running run whose first step is in flight and whose next step is queued
+    # Given a running run whose first step is in flight
     flow_id = create_flow(api, TWO_TASKS)
     run_id = manual_run(api, flow_id)
     start(repo, run_id, workflows)
-    repo.begin_attempt(
-        run_id=run_id, node_id="first", node_type="http_request", step_number=1, at=clock.iso(clock.now())
-    )
+    now = clock.iso(clock.now())
+    repo.begin_attempt(run_id=run_id, node_id="first", node_type="http_request", step_number=1, queued_at=now, at=now)
     before = item(keys.run(run_id))
     # When an operator cancels it with a reason
     status, answer = post(api, f"/runs/{run_id}/cancel", {"reason": "duplicate order"})
@@ -95,7 +94,7 @@ def test_cancelling_a_running_run_records_who_and_why_and_the_stream_stops_its_e
     assert after["history"][-1]["by"].startswith("apikey:") and "inFlightPk" not in after
     # When the stream delivers the change Then its execution is stopped and the step in flight interrupted
     done = ROUTER.route(modified(before, keys.run(run_id)), deps)
-    assert done[0] == "stop_cancelled_run: execution stopped; 1 steps interrupted; 0 queued steps dropped"
+    assert done[0] == "stop_cancelled_run: execution stopped; 1 steps interrupted"
     assert workflows.stopped == [run_id]
     step = repo.get_run_and_steps(run_id)[1][0]
     assert (step.status, step.error.type) == (StepStatus.INTERRUPTED, "RunCancelled")
@@ -127,8 +126,8 @@ def test_resume_asks_for_a_new_execution_at_the_interrupted_step_keeping_its_num
     run_id = manual_run(api, flow_id)
     start(repo, run_id, workflows)
     now = clock.iso(clock.now())
-    repo.begin_attempt(run_id=run_id, node_id="first", node_type="http_request", step_number=1, at=now)
-    repo.begin_attempt(run_id=run_id, node_id="second", node_type="http_request", step_number=2, at=now)
+    repo.begin_attempt(run_id=run_id, node_id="first", node_type="http_request", step_number=1, queued_at=now, at=now)
+    repo.begin_attempt(run_id=run_id, node_id="second", node_type="http_request", step_number=2, queued_at=now, at=now)
     assert repo.transition_run(run_id, RunStatus.INTERRUPTED)
     lifecycle.execution_ended(repo, run_id=run_id, name=run_id, status="TIMED_OUT")
     for node_id, status in (("first", StepStatus.COMPLETED), ("second", StepStatus.INTERRUPTED)):

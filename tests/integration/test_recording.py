@@ -11,6 +11,7 @@ from automations.domain.runs import Step
 from automations.domain.status import StepStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import ValidationFailed
+from automations.logic.history import owned_run_detail
 from automations.logic.recording import RunPlan, record_runs
 from tests.conftest import load_event
 from tests.integration.conftest import DEMO_FLOW_ID, seed_demo_run
@@ -64,12 +65,12 @@ def test_a_run_recorded_at_a_later_node_starts_there_with_the_carried_outputs(
     recorded = record_runs(repo, manual_trigger(flow), [RunPlan(flow=flow, start_at="notify", carried_steps=[carried])])
     (run_id,) = recorded.run_ids
     # Then its first execution starts at `notify`, numbered after the carried step
-    detail = repo.get_run_detail(run_id)
+    detail = owned_run_detail(repo, flow.account_id, run_id)
     (execution,) = detail.executions
     assert (execution.name, execution.start_at, execution.first_step_number) == (run_id, "notify", 2)
     assert [(s.node_id, s.run_id, s.status, s.output) for s in detail.steps] == [
         ("fetch", run_id, "completed", carried.output),
-        ("notify", run_id, "scheduled", None),  # queued: the node it starts at
+        ("notify", run_id, "scheduled", None),  # next in line: the node it starts at
     ]
     start = {**load_event("run_lifecycle_start.json"), "runId": run_id, "executionName": run_id}
     state = handler_of("RunLifecycleFunction")(start, lambda_context)

@@ -41,7 +41,6 @@ class RunRecord:
     execution: Execution | None  # None: the run could not be planned and is recorded failed
     # completed steps whose outputs the run reuses (a run that starts at a later node)
     carried_steps: list[Step] = field(default_factory=list)
-    queued_step: Step | None = None  # the step of the node it starts at, `scheduled`
 
 
 @dataclass(frozen=True)
@@ -298,8 +297,12 @@ class RunStore(Protocol):
 
     # steps and attempts
     def begin_attempt(
-        self, *, run_id: str, node_id: str, node_type: str, step_number: int, at: str
-    ) -> AttemptStart: ...
+        self, *, run_id: str, node_id: str, node_type: str, step_number: int, queued_at: str, at: str
+    ) -> AttemptStart:
+        """The step -> running, its next attempt claimed (the step is written if absent: `scheduled`
+        since ``queued_at``, then `running`)."""
+        ...
+
     def finish_attempt(self, *, run_id: str, node_id: str, number: int, result: AttemptResult) -> bool:
         """End a running attempt; False if it had ended (a late outcome changes nothing)."""
         ...
@@ -308,15 +311,6 @@ class RunStore(Protocol):
     def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None: ...
     def record_inline_step(self, step: Step) -> bool:
         """An inline node's whole step, in one write; False if the run has it ended already."""
-        ...
-
-    def queue_step(self, step: Step) -> bool:
-        """Record the next node's step `scheduled`; False if the run already has a step there."""
-        ...
-
-    def drop_queued_steps(self, run_id: str, node_ids: list[str]) -> list[str]:
-        """Delete these steps if still `scheduled` (the run ended before reaching them: no step). The
-        node ids dropped."""
         ...
 
 

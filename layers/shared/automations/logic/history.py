@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from automations.domain import clock
@@ -10,7 +10,8 @@ from automations.domain.runs import Attempt, Execution, Run, Step
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import NotFound, ValidationFailed
-from automations.logic.flows import get_owned_flow
+from automations.logic.flows import get_owned_flow, load_version
+from automations.logic.steps import next_in_line
 from automations.ports import Page, RunDetail, RunQuery, Store
 
 
@@ -57,11 +58,16 @@ def list_runs(store: Store, query: RunQuery, *, limit: int, cursor: str | None) 
 
 
 def owned_run_detail(store: Store, account_id: str, run_id: str) -> RunDetail:
-    """The run with its steps, attempts and executions; another account's run is not found."""
+    """The run with its steps (the one next in line too: ``steps.next_in_line``), attempts and
+    executions; another account's run is not found."""
     detail = store.get_run_detail(run_id)
     if detail is None or detail.run.account_id != account_id:
         raise NotFound(f"run '{run_id}' not found")
-    return detail
+    run = detail.run
+    current = next((e for e in detail.executions if e.name == run.current_execution), None)
+    definition = load_version(store, run.flow_id, run.flow_version).definition
+    queued = next_in_line(run, detail.steps, current, definition)
+    return replace(detail, steps=[*detail.steps, queued]) if queued else detail
 
 
 def get_run(store: Store, account_id: str, run_id: str) -> RunView:

@@ -30,7 +30,7 @@ from automations.flows import graph
 from automations.flows.definition import Node
 from automations.logic import hand_off
 from automations.logic.run_context import RunContext, load_run_context
-from automations.logic.steps import queue_next
+from automations.logic.steps import queued_at, queued_step
 from automations.nodes import REGISTRY
 from automations.nodes.base import NodeContext, NodeOutcome, NodeServices, NodeSettings
 from automations.observability import logger
@@ -74,11 +74,12 @@ def run_node(store: Store, task: NodeTask, services: NodeServices) -> Interprete
 
 def proceed(store: Store, state: InterpreterState, run: Run) -> InterpreterState:
     """Go to ``state.node``: nodes that run inline (pure: ``condition``, ``set``) run here and now,
-    each as a step of its own, until a node that needs its Task state, or the end; that node's step
-    is queued and the state machine goes there (on Express, maybe by way of a hand-off)."""
+    each as a step of its own, until a node that needs its Task state, or the end; the state machine
+    goes there (on Express, maybe by way of a hand-off). That node's step is next in line (derived:
+    ``steps.next_in_line``) until its claim writes it."""
     while state.node.id is not None and REGISTRY.get(state.node.type).runs_inline:
         state = _run_inline(store, state)
-    return hand_off.route(run, queue_next(store, state))
+    return hand_off.route(run, state)
 
 
 class _ReadsNoSecrets:
@@ -91,7 +92,7 @@ _INLINE_SERVICES = NodeServices(secrets=_ReadsNoSecrets(), settings=NodeSettings
 
 
 def _run_inline(store: Store, state: InterpreterState) -> InterpreterState:
-    """One inline node, from its queued (or absent) step to the state after it. It has no Task
+    """One inline node, from its step next in line (or interrupted) to the state after it. It has no Task
     state, so no Retry or Catch: what ``StepFailed`` does for a Task's error is done here (its
     errors are permanent: the same input fails the same way)."""
     assert state.node.id is not None
@@ -138,12 +139,18 @@ def _attempt(store: Store, task: NodeTask, services: NodeServices, *, inline: bo
         following = graph.ref(context.definition, next_id)
         return _Done(InterpreterState(run_id=task.run_id, step_number=task.step_number + 1, node=following), context)
     now = clock.iso(clock.now())
+    queued = queued_at(context.run, context.steps, task.step_number)
     attempt: _Attempt
     if inline:  # one attempt, recorded with its step in one write: no claim
-        attempt = _InlineAttempt(store, task, node, started_at=now, queued=earlier)
+        attempt = _InlineAttempt(store, task, node, started_at=now, queued_at=queued, earlier=earlier)
     else:
         claim = store.begin_attempt(
-            run_id=task.run_id, node_id=node.id, node_type=node.type, step_number=task.step_number, at=now
+            run_id=task.run_id,
+            node_id=node.id,
+            node_type=node.type,
+            step_number=task.step_number,
+            queued_at=queued,
+            at=now,
         )
         if claim.dangling_attempt:
             _close_dangling_attempts(store, earlier, task.run_id, node.id, claim.dangling_attempt)
@@ -260,9 +267,12 @@ class _InlineAttempt(_Attempt):
     """An inline node's one attempt: the whole step (input, output, error, times, history) in one
     write. Run history reads the attempt from the step (``Step.inline_attempt``)."""
 
-    def __init__(self, store: Store, task: NodeTask, node: Node, *, started_at: str, queued: Step | None) -> None:
+    def __init__(
+        self, store: Store, task: NodeTask, node: Node, *, started_at: str, queued_at: str, earlier: Step | None
+    ) -> None:
         super().__init__(store, task, node, 1, started_at=started_at)
-        self.queued = queued  # the step as it was: queued (a run starting here) or interrupted, if any
+        # the step so far: an execution left it interrupted, or (none) it was next in line since `queued_at`
+        self.so_far = earlier or queued_step(task.run_id, node.id, node.type, task.step_number, queued_at)
 
     def record(self, params: dict[str, Any], outcome: NodeOutcome, error: ErrorInfo | None) -> None:
         ended_at = clock.iso(clock.now())
@@ -274,7 +284,7 @@ class _InlineAttempt(_Attempt):
             node_type=self.node.type,
             step_number=self.task.step_number,
             status=status,
-            queued_at=self.queued.queued_at if self.queued else None,
+            queued_at=self.so_far.queued_at,
             started_at=self.started_at,
             ended_at=ended_at,
             input=recorded.values["input"],
@@ -285,7 +295,7 @@ class _InlineAttempt(_Attempt):
             truncated=recorded.truncated or None,
             ran_inline=True,
             history=[
-                *(self.queued.history if self.queued else []),
+                *self.so_far.history,
                 StatusChange(status=StepStatus.RUNNING, at=self.started_at),
                 StatusChange(status=status, at=ended_at),
             ],

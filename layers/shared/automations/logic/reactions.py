@@ -24,7 +24,7 @@ from typing import Any
 
 from automations.domain import clock
 from automations.domain.runs import ErrorInfo, Execution, ExecutionOutcome, Run, Step, first_execution_name
-from automations.domain.status import TERMINAL_RUN_STATUSES, RunStatus, StepStatus
+from automations.domain.status import RunStatus, StepStatus
 from automations.flows.definition import Flow, ScheduleTrigger
 from automations.logic import recurring, rollup
 from automations.logic.change_router import ChangeRouter, TableChange
@@ -130,8 +130,7 @@ def stop_cancelled_run(change: TableChange, deps: ReactionDeps) -> str:
     steps = found[1] if found else []
     error = ErrorInfo(type="RunCancelled", message=cause)
     interrupted = _interrupt_steps_in_flight(deps.store, run.run_id, steps, error)
-    dropped = _drop_queued_steps(deps.store, run.run_id, steps)
-    done.append(f"{interrupted} steps interrupted; {dropped} queued steps dropped")
+    done.append(f"{interrupted} steps interrupted")
     return "; ".join(done)
 
 
@@ -143,9 +142,6 @@ def follow_run_leaving_waiting(change: TableChange, deps: ReactionDeps) -> str:
     if before.scheduled_for > before.created_at:
         name = before.current_execution or before.run_id
         done.append("schedule deleted" if deps.schedules.delete(name=name) else "no schedule")
-    if run.status in TERMINAL_RUN_STATUSES:
-        dropped = _drop_queued_steps(deps.store, run.run_id)
-        done.append(f"{dropped} queued steps dropped")
     if run.trigger_kind == "schedule" and run.status != RunStatus.SCHEDULED:
         flow = deps.store.get_flow(run.flow_id)
         if flow is not None and flow.version == run.flow_version:  # this version's chain goes on
@@ -153,14 +149,6 @@ def follow_run_leaving_waiting(change: TableChange, deps: ReactionDeps) -> str:
             next_run = recurring.record_next_occurrence(deps.store, flow, after=after)
             done.append(f"next occurrence {next_run}")
     return "; ".join(done) or "nothing to do"
-
-
-def _drop_queued_steps(store: Store, run_id: str, steps: list[Step] | None = None) -> int:
-    """A run that ended keeps no step `scheduled`: a node it never reached is no step of it."""
-    if steps is None:
-        _, steps = store.get_run_and_steps(run_id) or (None, [])
-    queued = [s.node_id for s in steps if s.status == StepStatus.SCHEDULED]
-    return len(store.drop_queued_steps(run_id, queued)) if queued else 0
 
 
 def _flow_saved_or_deleted(change: TableChange) -> bool:
@@ -203,7 +191,6 @@ def _settle(store: Store, execution: Execution) -> str:
     if found is None:
         return "ignored"
     run, steps = found
-    _drop_queued_steps(store, run.run_id, steps)  # an engine error can leave the next node queued
     status = rollup.final_status(execution, steps)
     fields: dict[str, Any] = {"endedAt": clock.iso(clock.now()), "stepCounts": rollup.step_counts(steps).dump()}
     if execution.error is not None:

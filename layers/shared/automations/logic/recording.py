@@ -1,9 +1,10 @@
 """The one path that records runs: a trigger and the runs it causes, in one transaction.
 
 Every trigger kind comes through here (webhook, event, schedule, manual run, re-trigger). A
-run is recorded ``scheduled`` with its first execution requested and the step of its first node
-queued; the table's stream starts that execution when it is due, or gives it a one-time schedule
-when it is due later (the outbox), so nothing here has a side effect beyond the one write.
+run is recorded ``scheduled`` with its first execution requested (its first node is next in line:
+``steps.next_in_line``); the table's stream starts that execution when it is due, or gives it a
+one-time schedule when it is due later (the outbox), so nothing here has a side effect beyond the
+one write.
 With an idempotency key the trigger id is derived from it, so a retried call finds the first
 recording and records nothing twice; the trigger keeps a hash of the request (``request_hash``),
 so the same key sent with another request is refused (``IdempotencyKeyReused``, 422) instead of
@@ -24,7 +25,6 @@ from automations.domain.triggers import TriggerEvent
 from automations.errors import IdempotencyKeyReused, ValidationFailed
 from automations.flows.definition import Flow
 from automations.logic.flows import load_version
-from automations.logic.steps import queued_step
 from automations.observability import Metric, count
 from automations.ports import AcceptedSignature, DuplicateTrigger, RunRecord, Store
 
@@ -143,6 +143,5 @@ def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord
         requested_at=clock.iso(clock.now()),
         machine=Machine.EXPRESS,  # a run starts on Express (see logic.hand_off)
     )
-    first = definition.node(plan.start_at or definition.nodes[0].id)
-    queued = queued_step(run_id, first.id, first.type, first_step_number, now)
-    return RunRecord(run=run, execution=execution, carried_steps=carried, queued_step=queued)
+    # its first step is next in line from now on (derived where read: ``steps.next_in_line``)
+    return RunRecord(run=run, execution=execution, carried_steps=carried)

@@ -20,7 +20,7 @@ from automations.domain.status import RunStatus, StepStatus
 from automations.errors import Conflict, NotFound, ValidationFailed
 from automations.logic.accounts import Caller
 from automations.logic.history import list_runs, owned_run_detail
-from automations.logic.recording import RunPlan, record_runs, request_hash, trigger_id_for
+from automations.logic.recording import RunPlan, record_runs, replayed, request_hash, trigger_id_for
 from automations.ports import RunDetail, RunQuery, Store
 
 RETRIGGERABLE = (RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.COMPLETED)
@@ -49,10 +49,14 @@ def _retrigger(store: Store, detail: RunDetail, *, from_step: str | None, idempo
     original = store.get_trigger(run.trigger_id)
     if original is None:
         raise Conflict(f"run '{run.run_id}': its trigger is no longer kept (past the history retention)")
+    trigger_id = trigger_id_for(f"retrigger:{run.run_id}", idempotency_key)
+    first = store.get_trigger(trigger_id) if idempotency_key else None
+    if first is not None:  # a replay answers as the first call did, whatever the run's steps say now
+        return replayed(first, request_hash({"fromStep": from_step})).run_ids[0]
     start_at, carried = _starting_point(detail, from_step)
     trigger = original.model_copy(
         update={
-            "trigger_id": trigger_id_for(f"retrigger:{run.run_id}", idempotency_key),
+            "trigger_id": trigger_id,
             "kind": "retrigger",
             "flow_id": run.flow_id,
             "received_at": clock.iso(clock.now()),

@@ -44,8 +44,8 @@ def resume_run(store: Store, caller: Caller, run_id: str) -> Execution:
     if run.status != RunStatus.INTERRUPTED:
         raise Conflict(f"run '{run_id}' is {run.status}; only an interrupted run can be resumed")
     by_number = sorted(detail.steps, key=lambda s: s.step_number, reverse=True)
-    # the step cut short; else the node that was next in line; else (cut short before its first
-    # step) the node its last execution started at
+    # the step cut short; else the node that was next in line (derived: ``steps.next_in_line``); else
+    # the node its last execution started at
     resume_at = next((s.node_id for s in by_number if s.status == StepStatus.INTERRUPTED), None)
     resume_at = resume_at or next((s.node_id for s in by_number if s.status == StepStatus.SCHEDULED), None)
     if resume_at is None:

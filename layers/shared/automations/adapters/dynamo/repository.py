@@ -122,15 +122,24 @@ class _Update:
         self.removes.extend(self.name(attribute) for attribute in attributes)
         return self
 
-    def record_status(self, status: Any, at: str, cause: str | None = None, by: str | None = None) -> _Update:
-        """Set ``status`` and append it to ``history``: the trail operators read later."""
+    def record_status(
+        self,
+        status: Any,
+        at: str,
+        cause: str | None = None,
+        by: str | None = None,
+        history_so_far: list[dict[str, Any]] | None = None,
+    ) -> _Update:
+        """Set ``status`` and append it to ``history``: the trail operators read later (``history_so_far``
+        when the item has none yet)."""
         self.set("status", str(status))
         change = {"status": str(status), "at": at, **({"cause": cause} if cause else {}), **({"by": by} if by else {})}
-        return self.append("history", change)
+        return self.append("history", change, if_absent=history_so_far)
 
-    def append(self, attribute: str, value: Any) -> _Update:
-        """Append ``value`` to the list ``attribute`` (made if absent)."""
-        name, entry, empty = self.name(attribute), self.value(f"{attribute}Entry", [value]), self.value("emptyList", [])
+    def append(self, attribute: str, value: Any, *, if_absent: list[Any] | None = None) -> _Update:
+        """Append ``value`` to the list ``attribute`` (made, from ``if_absent``, if absent)."""
+        name, entry = self.name(attribute), self.value(f"{attribute}Entry", [value])
+        empty = self.value(f"{attribute}SoFar", if_absent) if if_absent else self.value("emptyList", [])
         self.sets.append(f"{name} = list_append(if_not_exists({name}, {empty}), {entry})")
         return self
 
@@ -500,7 +509,7 @@ class DynamoRepository:
             items.append({"Put": self._put(self.new_run_item(run, expires), "attribute_not_exists(pk)")})
             if record.execution is not None:
                 items.append({"Put": self._put(self._execution_item(record.execution), "attribute_not_exists(pk)")})
-            for step in [*record.carried_steps, *([record.queued_step] if record.queued_step else [])]:
+            for step in record.carried_steps:
                 stored = {**keys.step(run.run_id, step.node_id), "entity": "step", "expiresAt": expires, **step.dump()}
                 items.append({"Put": self._put(stored)})
         if signature is not None:
@@ -856,15 +865,6 @@ class DynamoRepository:
 
     # --- steps and attempts -------------------------------------------------------
 
-    def queue_step(self, step: Step) -> bool:
-        item = {
-            **keys.step(step.run_id, step.node_id),
-            "entity": "step",
-            "expiresAt": self._expires_at(),
-            **step.dump(),
-        }
-        return self._put_if_absent(item)
-
     def record_inline_step(self, step: Step) -> bool:
         item = {
             **keys.step(step.run_id, step.node_id),
@@ -876,28 +876,14 @@ class DynamoRepository:
         unfinished = [s for s in StepStatus if s not in (StepStatus.COMPLETED, StepStatus.FAILED)]
         return self._put_unless(item, [str(s) for s in unfinished])
 
-    def drop_queued_steps(self, run_id: str, node_ids: list[str]) -> list[str]:
-        dropped = []
-        for node_id in node_ids:
-            try:
-                self.client.delete_item(
-                    TableName=self.table,
-                    Key=_serialize(keys.step(run_id, node_id)),
-                    ConditionExpression="#s = :scheduled",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues=_serialize({":scheduled": str(StepStatus.SCHEDULED)}),
-                )
-            except ClientError as error:
-                if _condition_failed(error):
-                    continue  # it began meanwhile
-                raise
-            dropped.append(node_id)
-        return dropped
-
-    def begin_attempt(self, *, run_id: str, node_id: str, node_type: str, step_number: int, at: str) -> AttemptStart:
+    def begin_attempt(
+        self, *, run_id: str, node_id: str, node_type: str, step_number: int, queued_at: str, at: str
+    ) -> AttemptStart:
         """Step -> running and the next attempt number claimed, in one conditional update (the only write
-        of an attempt's start)."""
-        update = _Update().record_status(StepStatus.RUNNING, at).set("nodeType", node_type)
+        of an attempt's start; the first also writes the step, `scheduled` since ``queued_at`` in its history)."""
+        queued = {"status": str(StepStatus.SCHEDULED), "at": queued_at}
+        update = _Update().record_status(StepStatus.RUNNING, at, history_so_far=[queued]).set("nodeType", node_type)
+        update.set("queuedAt", queued_at, only_if_absent=True)
         update.set_all({"runId": run_id, "nodeId": node_id, "entity": "step", "expiresAt": self._expires_at()})
         update.set("stepNumber", step_number, only_if_absent=True).set("startedAt", at, only_if_absent=True)
         update.remove("endedAt").add("attemptCount", 1)
