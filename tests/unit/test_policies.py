@@ -70,12 +70,11 @@ def _grants(actions: set[str], resource: str, prefixes: set[str]) -> set[Grant]:
     return {(action, resource, prefix) for action in actions for prefix in prefixes}
 
 
-_GET, _QUERY, _PUT, _UPDATE, _DELETE = (
+_GET, _QUERY, _PUT, _UPDATE = (
     {"dynamodb:GetItem"},
     {"dynamodb:Query"},
     {"dynamodb:PutItem"},
     {"dynamodb:UpdateItem"},
-    {"dynamodb:DeleteItem"},
 )
 _RUN_TASKS = _grants(_GET, TABLE, {"RUN#", "FLOW#", "TRIGGER#"}) | _grants(_QUERY | _PUT | _UPDATE, TABLE, {"RUN#"})
 # What each function may do to the table, by partition-key prefix: a change here is a change of
@@ -92,7 +91,7 @@ EXPECTED_DYNAMODB = {
     | _grants(_QUERY, "ScheduledByKey", {"FLOW#"}),
     "StreamFunction": _grants(_GET, TABLE, {"FLOW#", "TRIGGER#"})
     | _grants(_PUT, TABLE, {"RUN#", "TRIGGER#"})
-    | _grants(_QUERY | _UPDATE | _DELETE, TABLE, {"RUN#"})
+    | _grants(_QUERY | _UPDATE, TABLE, {"RUN#"})
     | _grants(_QUERY, "ScheduledByFlow", {"FLOW#"}),
     # flows of overdue runs; the execution of a run in flight (an Express one's age says if it lives)
     "SweeperFunction": _grants(_GET, TABLE, {"FLOW#", "RUN#"})
