@@ -153,9 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  OpenAPI: {stack.api_url}/openapi.json   Swagger UI: {stack.api_url}/swagger", flush=True)
     stopped.wait()
-    stack.stop()
-    if stack.data_dir is not None:
-        print(f"Stopped; the data is kept in {stack.data_dir.path}", flush=True)
+    took = stack.stop()
+    kept = f"; the data is kept in {stack.data_dir.path}" if stack.data_dir is not None else ""
+    print(f"Stopped in {took['total']:g} s{kept}", flush=True)
     return 0
 
 

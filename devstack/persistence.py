@@ -367,9 +367,10 @@ class Saver:
         stop side by side rather than one after another."""
         self._stop.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """The save under way gets ``timeout`` seconds to end; then the last one, always."""
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=timeout)
         self.save_if_changed()
 
     def _run(self) -> None:

@@ -236,12 +236,12 @@ class Dispatcher:
         stop side by side rather than one after another."""
         self._stop.set()
 
-    def stop(self, wait_seconds: float = 5.0) -> None:
-        """No more passes; deliveries under way get ``wait_seconds`` to end. One cut short was not
-        settled, so the next start delivers it again."""
+    def stop(self, wait_seconds: float = 5.0, join_seconds: float = 10.0) -> None:
+        """No more passes (the one under way gets ``join_seconds`` to end); deliveries under way get
+        ``wait_seconds`` to end. One cut short was not settled, so the next start delivers it again."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=join_seconds)
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:  # never begun: left unsettled, as if the stop came before the firing
             for arn, future in list(self._futures.items()):

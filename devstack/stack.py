@@ -20,11 +20,13 @@ import socket
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
 
+from automations.observability import logger
 from devstack import moto_patches
 from devstack.api_gateway import ApiGatewayServer
 from devstack.clock import LocalClock
@@ -53,6 +55,9 @@ ACCOUNT = "123456789012"
 STACK = "automations-local"
 LOCAL_ACCOUNT_ID = "acct_local"
 LOCAL_SENDGRID_KEY = "SG.local-email-sink"
+# A clean stop waits this long, in all, for its parts to wind down (a process manager's grace
+# period is often 30 s); the last snapshot is taken after, whatever they left unsettled.
+STOP_BUDGET_SECONDS = 20.0
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -181,22 +186,42 @@ class LocalStack:
         self.api_thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self) -> dict[str, float]:
         """No new requests, no more firings or deliveries, then the last snapshot (executions still
-        running are cut short here: the next start recovers them)."""
+        running are cut short here: the next start recovers them). How long it took, in all
+        (``total``) and by part, in seconds."""
+        began = time.monotonic()
         self.api.shutdown()
-        # every part winds down at once; then each is waited for, in the order that keeps data whole
+        # every part winds down at once; then each is waited for, in the order that keeps data whole,
+        # all within one budget (the last snapshot is taken whatever it left)
         self.dispatcher.begin_stop()
         self.poller.begin_stop()
         self.event_bus.begin_stop()
         if self.saver is not None:
             self.saver.begin_stop()
-        self.dispatcher.stop()
-        self.poller.stop()
-        self.event_bus.stop()  # what it still delivers is in the table (and its stream) before the last save
+        deadline = began + STOP_BUDGET_SECONDS
+        took: dict[str, float] = {}
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        def timed(part: str, stop: Callable[[], None]) -> None:
+            start = time.monotonic()
+            stop()
+            took[part] = round(time.monotonic() - start, 2)
+
+        timed("scheduler", lambda: self.dispatcher.stop(join_seconds=left(), wait_seconds=min(5.0, left())))
+        timed("stream poller", lambda: self.poller.stop(timeout=left()))
+        # what the event bus still delivers is in the table (and its stream) before the last save
+        timed("event bus", lambda: self.event_bus.stop(timeout=left()))
         if self.saver is not None:
-            self.saver.stop()
+            saver = self.saver
+            timed("data saver", lambda: saver.stop(timeout=left()))
         self.moto.stop()
+        took["total"] = round(time.monotonic() - began, 2)
+        if took["total"] > STOP_BUDGET_SECONDS:
+            logger.warning("the local stack took longer than its budget to stop", extra={"seconds": took})
+        return took
 
     @property
     def moto_endpoint(self) -> str:

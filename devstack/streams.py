@@ -84,9 +84,11 @@ class StreamPoller:
         stop side by side rather than one after another."""
         self._stop.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """No more polls; the batch under way gets ``timeout`` seconds to end (a snapshot waits for it
+        anyway: ``between_batches``)."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=timeout)
 
     def checkpoint(self) -> dict[str, str]:
         """Per shard, the last sequence number delivered (a copy: the poller moves on)."""

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -115,6 +116,8 @@ def test_a_clean_stop_keeps_everything_and_interrupts_what_ran(tmp_path: Path) -
         busy = create_flow(first.client, [{"id": "note", "type": "set", "values": {"n": "{{ trigger.body.n }}"}}])
         burst = [first.client.trigger(busy, {"n": n}) for n in range(10)]
         assert first.stop(signal.SIGTERM) == 0
+        # and it says how long the stop took, and where the data is
+        assert re.search(r"^Stopped in [0-9.]+ s; the data is kept in ", first.output(), re.MULTILINE), first.output()
     with local_stack_process(tmp_path, label="stack after SIGTERM") as second:
         assert_kept(second.client, before)
         # none is stuck in `scheduled` or `running`: each completed, or was interrupted with no step left
