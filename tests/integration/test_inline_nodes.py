@@ -3,6 +3,7 @@ attempt's item is written once, when it ends (its start is on its step). Through
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
@@ -229,3 +230,27 @@ def test_a_run_resumed_at_a_pure_node_its_execution_left_interrupted_runs_it_ove
         "running",
         "completed",
     ]
+
+
+def test_a_runs_trigger_is_read_once_per_process_by_its_node_tasks(
+    repo, handler_of, lambda_context, target, monkeypatch
+) -> None:
+    # Given a run of two nodes that both post the trigger's email
+    url = target.script("/inline/trigger", 200, 200)
+    body = {"to": "{{ trigger.body.email }}"}
+    nodes = [{"id": f"call{n}", "type": "http_request", "method": "POST", "url": url, "body": body} for n in (1, 2)]
+    started(repo, nodes, handler_of, lambda_context)
+    reads: list[str] = []
+    real_get_item = repo.client.get_item
+
+    def counted(**request: Any) -> Any:
+        reads.append(request["Key"]["pk"]["S"])
+        return real_get_item(**request)
+
+    monkeypatch.setattr(repo.client, "get_item", counted)
+    # When both node tasks run in this process
+    handler_of("HttpRequestFunction")(http_task("call1", 1), lambda_context)
+    handler_of("HttpRequestFunction")(http_task("call2", 2), lambda_context)
+    # Then each posted the trigger's email, and the trigger item was read once (it never changes)
+    assert [json.loads(call["body"]) for call in target.calls("/inline/trigger")] == [{"to": "ada@example.com"}] * 2
+    assert sum(1 for pk in reads if pk.startswith("TRIGGER#")) == 1

@@ -80,7 +80,7 @@ def load_run_context(store: Store, run_id: str) -> RunContext:
     if found is None:
         raise NotFound(f"run '{run_id}' not found")
     run, steps = found
-    trigger = store.get_trigger(run.trigger_id)
+    trigger = store.get_run_trigger(run.trigger_id)
     if trigger is None:
         raise NotFound(f"trigger '{run.trigger_id}' of run '{run_id}' not found")
     version = load_version(store, run.flow_id, run.flow_version)

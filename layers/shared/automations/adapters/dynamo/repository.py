@@ -207,6 +207,7 @@ class DynamoRepository:
         self.retention = timedelta(days=retention_days)
         self.cursors = Cursors(cursor_secret)
         self._versions: dict[tuple[str, int], FlowVersion] = {}
+        self._triggers: dict[str, TriggerEvent] = {}
 
     # --- helpers ------------------------------------------------------------------
 
@@ -548,6 +549,19 @@ class DynamoRepository:
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None:
         item = self._get(keys.trigger(trigger_id))
         return TriggerEvent.model_validate(item) if item else None
+
+    def get_run_trigger(self, trigger_id: str) -> TriggerEvent | None:
+        """What a run's nodes read of its trigger (body, headers) never changes once recorded: read once
+        per process (every task of a run needs it); what an event did later is not in it."""
+        cached = self._triggers.get(trigger_id)
+        if cached is not None:
+            return cached
+        found = self.get_trigger(trigger_id)
+        if found is not None:
+            if len(self._triggers) >= _MAX_CACHED_TRIGGERS:
+                self._triggers.clear()
+            self._triggers[trigger_id] = found
+        return found
 
     def record_trigger_effects(self, trigger_id: str, *, cancelled: list[str], rescheduled: list[str]) -> None:
         update = _Update().set("cancelled", cancelled).set("rescheduled", rescheduled)
@@ -941,7 +955,7 @@ class DynamoRepository:
 
 _MAX_READS_PER_PAGE = 10
 _IN_FLIGHT = (RunStatus.RUNNING, RunStatus.RETRYING)
-_MAX_CACHED_VERSIONS = 256
+_MAX_CACHED_VERSIONS = _MAX_CACHED_TRIGGERS = 256
 
 
 # A step's last attempt, when it ended the step, is stored on the step (one write for both).
