@@ -240,10 +240,32 @@ def test_the_same_signature_twice_is_refused_409_and_records_nothing(api, webhoo
     assert status == 409 and body["error"]["type"] == "SignatureReplayed", body
     assert table_items() == after_first
     assert count("RUN") == 1
-    # And the remembered signature expires just after the window (DynamoDB TTL)
-    (remembered,) = [i for i in table_items() if i["sk"]["S"] == "SIGNATURE"]
-    signed_at = int(event["headers"]["X-Signature"].split(",")[0].removeprefix("t="))
+    # And the trigger is what remembers the signature: no item of its own
+    assert sorted(i.get("entity", {}).get("S") for i in after_first if i["sk"]["S"] == "TRIGGER") == ["trigger"]
+    assert not [i for i in after_first if i["pk"]["S"].startswith("SIGNATURE#")]
+
+
+def test_a_signature_accepted_with_a_key_is_remembered_until_its_window_ends_and_refused_without_one(
+    api, webhook_flow
+) -> None:
+    # Given a signed webhook accepted with an Idempotency-Key
+    keyed = signed_webhook(webhook_flow["flowId"], webhook_flow["webhookSecret"], {"n": 1}, **{"Idempotency-Key": "k"})
+    assert api(keyed)[0] == 202
+    # Then its signature is remembered apart from its trigger, until just after the window (DynamoDB TTL)
+    (remembered,) = [i for i in table_items() if i.get("entity", {}).get("S") == "webhookSignature"]
+    signed_at = int(keyed["headers"]["X-Signature"].split(",")[0].removeprefix("t="))
     assert int(remembered["expiresAt"]["N"]) == signed_at + 300 + signing.REPLAY_MARGIN_SECONDS
+    # When the same signed request is replayed without the key
+    replay = {
+        **keyed,
+        "headers": {k: v for k, v in keyed["headers"].items() if k != "Idempotency-Key"},
+        "multiValueHeaders": {k: v for k, v in keyed["multiValueHeaders"].items() if k != "Idempotency-Key"},
+    }
+    before = table_items()
+    status, body = api(replay)
+    # Then it is refused as a replay, and nothing is recorded
+    assert status == 409 and body["error"]["type"] == "SignatureReplayed", body
+    assert table_items() == before
 
 
 def test_a_recording_that_fails_uses_no_signature_up_so_the_verbatim_retry_lands(
@@ -263,11 +285,11 @@ def test_a_recording_that_fails_uses_no_signature_up_so_the_verbatim_retry_lands
     event = hook(webhook_flow, '{"n": 1}')
     # When the signed call fails with a 500, and the sender retries it verbatim
     assert api(event)[0] == 500
-    assert count("SIGNATURE") == 0  # the signature went with the recording: not remembered
+    assert count("TRIGGER") == 0  # the signature went with the recording (its trigger): not remembered
     status, body = api(event)
     # Then the retry is recorded, once
     assert status == 202, body
-    assert count("RUN") == 1 and count("SIGNATURE") == 1
+    assert count("RUN") == 1 and count("TRIGGER") == 1
     # and the same request a third time is a replay
     assert api(event)[1]["error"]["type"] == "SignatureReplayed"
 

@@ -40,7 +40,7 @@ RUN_FUNCTIONS = (*NODE_FUNCTIONS, "RunLifecycleFunction", "ExecutionStatusFuncti
 FORBIDDEN_TO_RUN_FUNCTIONS = ("APIKEY#", "ACCOUNT#")
 
 # Every partition-key prefix of the table (adapters/dynamo/keys.py) and of its indexes.
-TABLE_PREFIXES = {"APIKEY#", "ACCOUNT#", "FLOW#", "TRIGGER#", "SIGNATURE#", "RUN#"}
+TABLE_PREFIXES = {"APIKEY#", "ACCOUNT#", "FLOW#", "TRIGGER#", "RUN#"}
 INDEX_PREFIXES = {
     "FlowsByAccount": {"ACCOUNT#"},
     "RunsByFlow": {"FLOW#"},
@@ -80,8 +80,7 @@ _RUN_TASKS = _grants(_GET, TABLE, {"RUN#", "FLOW#", "TRIGGER#"}) | _grants(_QUER
 # What each function may do to the table, by partition-key prefix: a change here is a change of
 # least privilege, made on purpose (and checked against the recorded calls by `make test`).
 EXPECTED_DYNAMODB = {
-    "ApiFunction": _grants(_GET | _UPDATE, TABLE, TABLE_PREFIXES - {"SIGNATURE#"})
-    | _grants(_PUT, TABLE, TABLE_PREFIXES)
+    "ApiFunction": _grants(_GET | _UPDATE | _PUT, TABLE, TABLE_PREFIXES)
     | _grants(_QUERY, TABLE, {"ACCOUNT#", "RUN#"})
     | _grants({"dynamodb:ConditionCheckItem"}, TABLE, {"ACCOUNT#"})
     | _grants(_QUERY, "FlowsByAccount", {"ACCOUNT#"})

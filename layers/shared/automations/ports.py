@@ -198,10 +198,12 @@ class Reschedule:
 
 @dataclass(frozen=True)
 class AcceptedSignature:
-    """A webhook signature to remember with its recording, so that it is accepted once."""
+    """A webhook signature to remember with a recording under an Idempotency-Key, so that it is
+    accepted once. Its mark takes the trigger id a call without a key would have been recorded
+    under (``trigger_id``): either one written first refuses the other."""
 
     flow_id: str
-    digest: str
+    trigger_id: str
     until: int  # unix seconds: past its window, DynamoDB's TTL drops it
 
 

@@ -1,11 +1,15 @@
 """The webhook trigger: verify the signature, then record the event and its run.
 
-Replay-proof: a signature is accepted once. Each accepted one is remembered (per flow, until its
-window has passed); the same signature again answers 409 ``SignatureReplayed`` and records
-nothing. A retry that carries the same ``Idempotency-Key`` is a different case: it finds the
-first recording and gets its answer (the same signature and body included), and with another
-body it answers 422 ``IdempotencyKeyReused``. So the key is looked up before the signature is
-remembered, and again when remembering finds it taken (a retry racing its first call).
+Replay-proof: a signature is accepted once. A call without an ``Idempotency-Key`` is recorded
+under a trigger id derived from its signature (per flow), so its trigger is what remembers the
+signature: the same signature again finds it and answers 409 ``SignatureReplayed``, recording
+nothing. A call with a key is recorded under the key's id, and the signature's mark takes the
+id the call would have had without it (until the window has passed): either way round, a
+signature used once is refused the second time. A retry that carries the same key is a
+different case: it finds the first recording and gets its answer (the same signature and body
+included), and with another body it answers 422 ``IdempotencyKeyReused``. So the key is looked
+up before the signature is remembered, and again when remembering finds it taken (a retry
+racing its first call).
 """
 
 from __future__ import annotations
@@ -60,8 +64,9 @@ def receive_webhook(
     )
     idempotency_key = lowered.get("idempotency-key")
     body = parse_json_body(raw_body)  # before the signature is remembered: a bad body uses nothing up
+    signed_id = trigger_id_for(f"webhook-signature:{flow_id}", signature.digest)
     trigger = TriggerEvent(
-        trigger_id=trigger_id_for(f"webhook:{flow_id}", idempotency_key),
+        trigger_id=trigger_id_for(f"webhook:{flow_id}", idempotency_key) if idempotency_key else signed_id,
         account_id=flow.account_id,
         kind="webhook",
         flow_id=flow_id,
@@ -73,18 +78,28 @@ def receive_webhook(
     )
     if (first := _first_recording(store, trigger)) is not None:
         return first  # a retry of a recorded call: its answer, whatever its signature
-    # the signature is remembered with the recording, in one transaction: a write that fails
-    # uses it up no more than it records the call, so the sender's verbatim retry still lands
-    accepted = AcceptedSignature(flow_id, signature.digest, signature.replay_until(tolerance_seconds))
+    # the signature is remembered with the recording, in one transaction (without a key, by the
+    # trigger itself): a write that fails uses it up no more than it records the call, so the
+    # sender's verbatim retry still lands
+    accepted = None
+    if idempotency_key:
+        accepted = AcceptedSignature(flow_id, signed_id, signature.replay_until(tolerance_seconds))
     try:
-        return record_runs(store, trigger, [RunPlan(flow=flow)], accepted)
+        recorded = record_runs(store, trigger, [RunPlan(flow=flow)], accepted)
     except SignatureTaken:
         if (first := _first_recording(store, trigger)) is not None:
             return first  # the same call with its key, recorded by a concurrent retry
-        raise SignatureReplayed(
-            "this signature was accepted before: a signed request is accepted once (sign each new "
-            "call anew; a retry with the first call's Idempotency-Key gets the first answer)"
-        ) from None
+        raise _replayed() from None
+    if recorded.replayed and not idempotency_key:  # its trigger is its signature's: recorded before
+        raise _replayed()
+    return recorded
+
+
+def _replayed() -> SignatureReplayed:
+    return SignatureReplayed(
+        "this signature was accepted before: a signed request is accepted once (sign each new "
+        "call anew; a retry with the first call's Idempotency-Key gets the first answer)"
+    )
 
 
 def _first_recording(store: Store, trigger: TriggerEvent) -> Recorded | None:

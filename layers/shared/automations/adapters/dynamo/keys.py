@@ -7,9 +7,11 @@
 |               |                    |                            | written with the lookup item)  |
 | flow head     | FLOW#<flowId>      | FLOW                       | FlowsByAccount                 |
 | flow version  | FLOW#<flowId>      | VERSION#<000001>           |                                |
-| trigger event | TRIGGER#<id>       | TRIGGER                    |                                |
-| webhook       | SIGNATURE#<sha256> | SIGNATURE                  | (TTL: its window, then gone)   |
-| signature     |                    |                            |                                |
+| trigger event | TRIGGER#<id>       | TRIGGER                    | (a webhook's, without an       |
+|               |                    |                            | Idempotency-Key: its id is its |
+|               |                    |                            | signature's; with one, that id |
+|               |                    |                            | holds the signature's mark,    |
+|               |                    |                            | TTL its window)                |
 | run           | RUN#<runId>        | RUN                        | RunsByFlow, RunsByAccount;     |
 |               |                    |                            | while `scheduled`: Overdue,    |
 |               |                    |                            | ScheduledByFlow and (with a    |
@@ -73,12 +75,6 @@ def flows_by_account(account_id: str, created_at: str, flow_id: str) -> Key:
 
 def trigger(trigger_id: str) -> Key:
     return {"pk": f"TRIGGER#{trigger_id}", "sk": "TRIGGER"}
-
-
-def webhook_signature(flow_id: str, digest: str) -> Key:
-    """An accepted webhook signature (remembered so that it is accepted once): opaque, per flow."""
-    hashed = hashlib.sha256(f"{flow_id}\n{digest}".encode()).hexdigest()
-    return {"pk": f"SIGNATURE#{hashed}", "sk": "SIGNATURE"}
 
 
 def run(run_id: str) -> Key:

@@ -515,8 +515,8 @@ class DynamoRepository:
                 items.append({"Put": self._put(stored)})
         if signature is not None:
             remembered = {
-                **keys.webhook_signature(signature.flow_id, signature.digest),
-                "entity": "webhookSignature",
+                **keys.trigger(signature.trigger_id),
+                "entity": SIGNATURE_MARK,
                 "flowId": signature.flow_id,
                 "acceptedAt": trigger.received_at,
                 "expiresAt": signature.until,
@@ -527,9 +527,12 @@ class DynamoRepository:
         except ClientError as error:
             reasons = error.response.get("CancellationReasons") or [{}]
             if reasons[0].get("Code") == "ConditionalCheckFailed":
+                taken = self._get(keys.trigger(trigger.trigger_id))
+                if taken is not None and taken.get("entity") == SIGNATURE_MARK:  # a keyed call's signature
+                    raise SignatureTaken(trigger.trigger_id) from error
                 raise DuplicateTrigger(trigger.trigger_id) from error
             if signature is not None and reasons[-1].get("Code") == "ConditionalCheckFailed":
-                raise SignatureTaken(signature.digest) from error
+                raise SignatureTaken(signature.trigger_id) from error
             raise
 
     def new_run_item(self, run: Run, expires_at: int | None = None) -> dict[str, Any]:
@@ -548,7 +551,7 @@ class DynamoRepository:
 
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None:
         item = self._get(keys.trigger(trigger_id))
-        return TriggerEvent.model_validate(item) if item else None
+        return TriggerEvent.model_validate(item) if item and item.get("entity") != SIGNATURE_MARK else None
 
     def get_run_trigger(self, trigger_id: str) -> TriggerEvent | None:
         """What a run's nodes read of its trigger (body, headers) never changes once recorded: read once
@@ -954,6 +957,9 @@ class DynamoRepository:
 
 
 _MAX_READS_PER_PAGE = 10
+# An accepted webhook signature's mark (under an Idempotency-Key): at the trigger id the same call
+# without a key gets, so that the signature is accepted once either way (``AcceptedSignature``).
+SIGNATURE_MARK = "webhookSignature"
 _IN_FLIGHT = (RunStatus.RUNNING, RunStatus.RETRYING)
 _MAX_CACHED_VERSIONS = _MAX_CACHED_TRIGGERS = 256
 
