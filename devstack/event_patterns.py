@@ -1,4 +1,5 @@
-"""EventBridge event patterns, as far as the template uses them (the local stack's EventBridge).
+"""EventBridge event patterns, as far as the template uses them: the local stack's EventBridge
+rules, and its stream poller's FilterCriteria (Lambda's event filtering has the same syntax).
 
 Implemented, with EventBridge's meaning:
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import boto3
 
 from automations.observability import logger
-from devstack import moto_patches
+from devstack import event_patterns, moto_patches
 from devstack.api_gateway import ApiGatewayServer
 from devstack.clock import LocalClock
 from devstack.eventbridge import EventBus, rule_targets, status_change_event
@@ -468,8 +468,12 @@ class LocalStack:
             for e in self.template["Resources"][stream_function]["Properties"]["Events"].values()
             if e["Type"] == "DynamoDB"
         )["Properties"]
+        filters = [json.loads(f["Pattern"]) for f in (event.get("FilterCriteria") or {}).get("Filters", [])]
+        for pattern in filters:
+            event_patterns.check(pattern)  # one this stack cannot match exactly fails the start
         settings = StreamSettings(
             batch_size=int(event.get("BatchSize", 100)),
+            filters=filters,
             max_retry_attempts=int(event.get("MaximumRetryAttempts", 5)),
             parallelization_factor=int(event.get("ParallelizationFactor", 1)),
         )

@@ -5,6 +5,10 @@ records to the Lambda event shape, and honours ``batchItemFailures``: the batch 
 from the first failed record, up to ``MaximumRetryAttempts`` times, then the record goes to
 the on-failure destination (here: a list /_local/stream-failures shows) and delivery moves on.
 
+Like the event source mapping's ``FilterCriteria``, a record that matches none of the filters'
+patterns (EventBridge's syntax, ``devstack.event_patterns``) is dropped before batching: never
+delivered, and passed by the checkpoint as if it had been.
+
 Like the event source mapping's ``ParallelizationFactor``, a batch is split into that many
 concurrent batches by the items' partition key, so the changes of one item collection (a run
 with its executions, steps and attempts) stay in order while different runs go in parallel.
@@ -36,12 +40,14 @@ import boto3
 from botocore.config import Config
 
 from automations.observability import logger
+from devstack import event_patterns
 from devstack.functions import FunctionError, LocalFunction
 
 
 @dataclass
 class StreamSettings:
     batch_size: int = 100
+    filters: list[dict[str, Any]] = field(default_factory=list)  # FilterCriteria's patterns; none: all pass
     max_retry_attempts: int = 5
     parallelization_factor: int = 1
     poll_interval_seconds: float = 0.05
@@ -129,8 +135,10 @@ class StreamPoller:
             response = self.streams.get_records(ShardIterator=iterator, Limit=self.settings.batch_size)
             records = [self._as_lambda_record(r) for r in response.get("Records", [])]
             if records:
+                wanted = [r for r in records if self._passes(r)]
                 with self._batch:
-                    self._deliver_in_parallel(records)
+                    if wanted:
+                        self._deliver_in_parallel(wanted)
                     self.last_sequence[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 delivered = True
                 if response.get("NextShardIterator"):
@@ -150,6 +158,10 @@ class StreamPoller:
         if shard_id in self.last_sequence:
             position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.last_sequence[shard_id]}
         return self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id, **position)["ShardIterator"]
+
+    def _passes(self, record: dict[str, Any]) -> bool:
+        filters = self.settings.filters
+        return not filters or any(event_patterns.matches(pattern, record) for pattern in filters)
 
     def _as_lambda_record(self, record: dict[str, Any]) -> dict[str, Any]:
         converted = dict(record)

@@ -79,7 +79,7 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         state.backoff_seconds = execution.wait_seconds
     else:
         state.retry_after_seconds = execution.wait_seconds
-    # the first node's step was queued with the execution's request; one that runs inline runs now
+    # the first node is next in line (its step is written by its claim); one that runs inline runs now
     return proceed(store, state, run) if REGISTRY.of(definition.node(first)).runs_inline else hand_off.route(run, state)
 
 

@@ -76,13 +76,27 @@ def follow_execution_end(change: TableChange, deps: ReactionDeps) -> str:
     return _interrupt(deps.store, execution)
 
 
-@ROUTER.on("step", "INSERT", "MODIFY", when=lambda change: change.changed("status"))
-def roll_step_status_up(change: TableChange, deps: ReactionDeps) -> str:
+def _step_change(change: TableChange) -> tuple[StepStatus | None, StepStatus]:
     assert change.new is not None
     old = (change.old or {}).get("status")
-    new = StepStatus(change.new["status"])
+    return (StepStatus(old) if old else None), StepStatus(change.new["status"])
+
+
+def _step_change_matters(change: TableChange) -> bool:
+    """A step's status change that moves its run or is counted (`retrying`, `failed`): most (a
+    claim, an end after `running`) are neither, and the stream's filter drops them."""
+    if change.new is None or not change.changed("status"):
+        return False
+    old, new = _step_change(change)
+    return new in STEP_METRICS or rollup.run_status_for_step(old, new) is not None
+
+
+@ROUTER.on("step", "INSERT", "MODIFY", when=_step_change_matters)
+def roll_step_status_up(change: TableChange, deps: ReactionDeps) -> str:
+    assert change.new is not None
+    old, new = _step_change(change)
     _count_step_outcome(new, change.new)
-    target = rollup.run_status_for_step(StepStatus(old) if old else None, new)
+    target = rollup.run_status_for_step(old, new)
     if target is None:
         return "run has its status"
     moved = deps.store.transition_run(change.new["runId"], target)

@@ -221,10 +221,6 @@ class DynamoRepository:
             request["ConditionExpression"] = condition
         return request
 
-    def _put_if_absent(self, item: dict[str, Any]) -> bool:
-        """Write ``item`` unless an item with its key exists; False if one did."""
-        return self._put_unless(item, [])
-
     def _put_unless(self, item: dict[str, Any], statuses: list[str]) -> bool:
         """Write ``item`` unless an item with its key exists in a status other than ``statuses``
         (one of those it replaces); False if one did."""
@@ -889,7 +885,7 @@ class DynamoRepository:
             "expiresAt": self._expires_at(),
             **step.dump(),
         }
-        # over a queued step (a run starting here), or one an execution left unfinished; never over an end
+        # over a step an execution left unfinished (or an earlier engine version queued); never over an end
         unfinished = [s for s in StepStatus if s not in (StepStatus.COMPLETED, StepStatus.FAILED)]
         return self._put_unless(item, [str(s) for s in unfinished])
 

@@ -1,0 +1,105 @@
+"""The stream's FilterCriteria (template.yaml) passes every change a reaction acts on, and drops the
+common ones none does (a step's claim and end, a trigger, an attempt), which then cost no invocation."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+
+from automations.domain.runs import ExecutionOutcome
+from automations.domain.status import RunStatus, StepStatus
+from automations.logic.change_router import TableChange
+from automations.logic.reactions import ROUTER
+from devstack import event_patterns
+from devstack.template import load_template
+
+_serializer = TypeSerializer()
+
+
+def stream_filters() -> list[dict[str, Any]]:
+    events = load_template()["Resources"]["StreamFunction"]["Properties"]["Events"]
+    (stream,) = [e["Properties"] for e in events.values() if e["Type"] == "DynamoDB"]
+    return [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
+
+
+def lambda_record(change: TableChange) -> dict[str, Any]:
+    """The change as the event source mapping matches it (typed images)."""
+    images = {"NewImage": change.new, "OldImage": change.old}
+    typed = {name: {k: _serializer.serialize(v) for k, v in image.items()} for name, image in images.items() if image}
+    return {"eventName": change.event, "eventSource": "aws:dynamodb", "dynamodb": typed}
+
+
+def passes(change: TableChange) -> bool:
+    record = lambda_record(change)
+    return any(event_patterns.matches(pattern, record) for pattern in stream_filters())
+
+
+def reacted_on(change: TableChange) -> list[str]:
+    """The reactions that would act on ``change`` (without acting)."""
+    routes = ROUTER.routes.get(change.entity or "", [])
+    return [r.name for r in routes if change.event in r.events and r.when(change)]
+
+
+def changes() -> Iterator[TableChange]:
+    """Every kind of change of every entity a reaction is registered for: each status pair, each
+    execution outcome, a flow saved, changed and deleted."""
+    for old, new in itertools.product([None, *StepStatus], StepStatus):
+        before = {"entity": "step", "status": str(old)} if old else None
+        yield TableChange("MODIFY" if before else "INSERT", {"entity": "step", "status": str(new)}, before)
+    for new in RunStatus:
+        yield TableChange("INSERT", {"entity": "run", "status": str(new), "currentExecution": "e0"}, None)
+    for (old, new), moved in itertools.product(itertools.product(RunStatus, RunStatus), (False, True)):
+        before = {"entity": "run", "status": str(old), "currentExecution": "e0"}
+        yield TableChange("MODIFY", {**before, "status": str(new), "currentExecution": "e1" if moved else "e0"}, before)
+    requested = {"entity": "execution", "name": "e0"}
+    yield TableChange("INSERT", requested, None)
+    yield TableChange("MODIFY", {**requested, "arn": "arn:e0"}, requested)  # claimed by the ARN that started it
+    for outcome in ExecutionOutcome:
+        claimed = {**requested, "arn": "arn:e0"}
+        yield TableChange("MODIFY", {**claimed, "outcome": str(outcome)}, claimed)
+    flow = {"entity": "flow", "version": 1}
+    yield TableChange("INSERT", flow, None)
+    yield TableChange("MODIFY", {**flow, "version": 2}, flow)
+    yield TableChange("MODIFY", {**flow, "deletedAt": "2026-01-01T00:00:00Z"}, flow)
+
+
+def test_every_entity_a_reaction_is_registered_for_is_enumerated() -> None:
+    assert set(ROUTER.routes) == {c.entity for c in changes()}
+
+
+def change_id(change: TableChange) -> str:
+    return f"{change.entity}:{change.event}:{change.old and change.old.get('status')}"
+
+
+@pytest.mark.parametrize("change", list(changes()), ids=change_id)
+def test_every_change_a_reaction_acts_on_passes_the_filter(change: TableChange) -> None:
+    if reacted_on(change):
+        assert passes(change), (reacted_on(change), change)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        TableChange("INSERT", {"entity": "step", "status": "running"}, None),  # a step's claim
+        TableChange("MODIFY", {"entity": "step", "status": "completed"}, {"entity": "step", "status": "running"}),
+        TableChange("INSERT", {"entity": "step", "status": "completed"}, None),  # an inline node's step
+        TableChange("INSERT", {"entity": "trigger"}, None),
+        TableChange("INSERT", {"entity": "webhookSignature"}, None),
+        TableChange("INSERT", {"entity": "attempt", "status": "failed"}, None),
+        TableChange("INSERT", {"entity": "run", "status": "scheduled"}, None),
+        TableChange("MODIFY", {"entity": "run", "status": "completed"}, {"entity": "run", "status": "running"}),
+    ],
+    ids=["step claimed", "step completed", "inline step", "trigger", "signature", "attempt", "run", "run ended"],
+)
+def test_what_no_reaction_acts_on_is_dropped_before_it_costs_an_invocation(change: TableChange) -> None:
+    assert not reacted_on(change) and not passes(change)
+
+
+def test_the_local_stack_can_match_every_pattern_exactly() -> None:
+    for pattern in stream_filters():
+        event_patterns.check(pattern)
