@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# first: importing it pauses the garbage collector for the cold start (see its docstring)
+from automations import cold_start
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -13,6 +17,7 @@ from automations.observability import logger, metrics, tracer
 app = build_resolver()
 
 
+@cold_start.resume_collector_after_first_invocation
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

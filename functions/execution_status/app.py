@@ -9,6 +9,10 @@ stream's reaction ``follow_execution_end`` makes the run (and its step in flight
 
 from __future__ import annotations
 
+# first: importing it pauses the garbage collector for the cold start (see its docstring)
+from automations import cold_start
+
+# isort: split
 import json
 import re
 from typing import Any
@@ -35,6 +39,7 @@ def run_id_of(detail: dict[str, Any]) -> str:
     return _LATER_EXECUTION.sub("", detail["name"])
 
 
+@cold_start.resume_collector_after_first_invocation
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

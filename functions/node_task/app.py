@@ -7,6 +7,10 @@ machine's Retry and Catch blocks match it by name.
 
 from __future__ import annotations
 
+# first: importing it pauses the garbage collector for the cold start (see its docstring)
+from automations import cold_start
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,6 +24,7 @@ from automations.observability import logger, metrics, tracer
 from automations.settings import get_settings
 
 
+@cold_start.resume_collector_after_first_invocation
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

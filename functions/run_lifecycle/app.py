@@ -3,6 +3,10 @@ engine error, and Express's hand-off to Standard)."""
 
 from __future__ import annotations
 
+# first: importing it pauses the garbage collector for the cold start (see its docstring)
+from automations import cold_start
+
+# isort: split
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +27,7 @@ ACTIONS: dict[LifecycleAction, Callable[..., InterpreterState | dict[str, Any]]]
 }
 
 
+@cold_start.resume_collector_after_first_invocation
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -8,6 +8,10 @@ is retried (and bisected) without replaying the whole batch.
 
 from __future__ import annotations
 
+# first: importing it pauses the garbage collector for the cold start (see its docstring)
+from automations import cold_start
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -38,6 +42,7 @@ def handle_record(record: DynamoDBRecord) -> list[str]:
     return done
 
 
+@cold_start.resume_collector_after_first_invocation
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -6,6 +6,10 @@ and publishes the ``OverdueRuns`` metric the overdue alarm watches.
 
 from __future__ import annotations
 
+# first: importing it pauses the garbage collector for the cold start (see its docstring)
+from automations import cold_start
+
+# isort: split
 from dataclasses import asdict
 from typing import Any
 
@@ -17,6 +21,7 @@ from automations.logic.sweeper import sweep
 from automations.observability import logger, metrics, tracer
 
 
+@cold_start.resume_collector_after_first_invocation
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -258,3 +258,58 @@ def test_connection_secrets_are_read_with_a_client_of_the_default_session(monkey
         assert made == ["ssm"]  # one client, made once; the value cached as before
     finally:
         parameters.clear_caches()
+
+
+COLLECTOR_AT_INIT = """
+import gc, importlib, json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+module = importlib.import_module(sys.argv[3])
+code = module.handler.__code__  # the outermost decorator's wrapper (functools.wraps keeps the name)
+print(json.dumps({"enabled": gc.isenabled(), "outermost": code.co_filename, "wrapper": code.co_name}))
+"""
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTIONS))
+def test_a_cold_start_in_lambda_runs_without_the_garbage_collector_until_its_first_invocation(function: str) -> None:
+    # (the collector walks the hundreds of thousands of objects a cold start makes, for nothing)
+    init = in_function(function, COLLECTOR_AT_INIT, POWERTOOLS_TRACE_DISABLED="true", **LAMBDA)
+    assert init["enabled"] is False
+    # the handler resumes it: its outermost decorator
+    assert Path(init["outermost"]).name == "cold_start.py" and init["wrapper"] == "invoke"
+
+
+def test_outside_lambda_the_garbage_collector_is_left_alone() -> None:  # tests, the local stack
+    assert in_function("StreamFunction", COLLECTOR_AT_INIT, POWERTOOLS_TRACE_DISABLED="true")["enabled"] is True
+
+
+FIRST_INVOCATIONS = """
+import gc, json, sys
+sys.path[:0] = [sys.argv[1]]
+from automations import cold_start
+
+paused = not gc.isenabled()
+seen = []
+
+@cold_start.resume_collector_after_first_invocation
+def handler(event, context):
+    seen.append(gc.isenabled())
+    if event == "fail":
+        raise ValueError(event)
+    return event
+
+try:
+    handler("fail", None)
+except ValueError:
+    pass
+frozen = gc.get_freeze_count()
+assert handler("ok", None) == "ok"
+print(json.dumps({"paused": paused, "seen": seen, "enabled": gc.isenabled(), "frozen": frozen,
+                  "frozen_again": gc.get_freeze_count() != frozen}))
+"""
+
+
+def test_the_first_invocation_freezes_the_cold_start_and_resumes_the_collector_even_when_it_raises() -> None:
+    result = fresh_interpreter(FIRST_INVOCATIONS, str(LAYER), env=LAMBDA)
+    assert result["paused"] is True
+    assert result["seen"] == [False, True]  # the first invocation ran paused, the next one not
+    assert result["enabled"] is True and result["frozen"] > 1000 and result["frozen_again"] is False

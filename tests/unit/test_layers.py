@@ -58,6 +58,7 @@ LAYERS: dict[str, Rule] = {
     # Cross-cutting modules.
     ERRORS: rule(),
     OBSERVABILITY: rule(),
+    "automations.cold_start": rule(),  # imported first by every handler: nothing of ours
     SETTINGS: rule("automations.nodes.base"),  # for NodeSettings, nothing else
     # The layers, bottom up.
     DOMAIN: rule(ERRORS, DOMAIN, no_third_party=AWS_SDK),
