@@ -86,7 +86,7 @@ def outbound_guard_environment() -> dict[str, str]:
     on this machine (loopback only, never the other private ranges), unless the stack is started
     with ``AUTOMATIONS_SSRF_GUARD=strict``, which applies the deployed rules, or ``offline``: loopback
     only, no name looked up (the test suite's stacks)."""
-    from automations.nodes.base import GUARD_MODES
+    from automations.domain.node_settings import GUARD_MODES
 
     mode = os.environ.get("AUTOMATIONS_SSRF_GUARD", "").strip().lower() or "loopback"
     if mode not in GUARD_MODES:

@@ -1,5 +1,5 @@
 """ExecutionStatusFunction: Step Functions' execution status-change events (EventBridge) ->
-``lifecycle.execution_ended``.
+``ended_executions.execution_ended``.
 
 The rule in template.yaml lets through only the interpreter's executions that ended ABORTED,
 TIMED_OUT or FAILED. When the interpreter had recorded its own end (``EndRun``, or an engine
@@ -20,7 +20,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automations.adapters.dynamo.repository import get_repository
-from automations.logic import lifecycle
+from automations.logic import ended_executions
 from automations.observability import logger, metrics, tracer
 
 # a run's executions are named `<runId>`, then `<runId>-r<n>`
@@ -50,6 +50,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run_id, name, status = run_id_of(detail), detail["name"], detail["status"]
     logger.append_keys(run_id=run_id, execution=name)
     cause = detail.get("cause") or detail.get("error")
-    recorded = lifecycle.execution_ended(get_repository(), run_id=run_id, name=name, status=status, cause=cause)
+    recorded = ended_executions.execution_ended(get_repository(), run_id=run_id, name=name, status=status, cause=cause)
     logger.info("execution status change", extra={"execution": name, "status": status, "recorded": recorded})
     return {"runId": run_id, "execution": name, "status": status, "recorded": recorded}

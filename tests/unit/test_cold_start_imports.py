@@ -107,6 +107,20 @@ def test_the_api_function_does_import_it() -> None:  # (so the test above looks 
     assert "automations.api.resolver" in modules
 
 
+# the flow models and every node type (with templating, expressions, the node runner): what a
+# function needs to read a flow or run a node. The execution status only records an execution's end.
+FLOWS_AND_NODES = ("automations.flows", "automations.nodes", "automations.logic.lifecycle", "automations.logic.node_")
+
+
+def test_the_execution_status_function_imports_no_flow_or_node_type_at_init() -> None:
+    assert of(modules_at_init("ExecutionStatusFunction", POWERTOOLS_TRACE_DISABLED="true"), FLOWS_AND_NODES) == []
+
+
+def test_the_settings_import_no_node_type() -> None:  # (every function reads them)
+    modules = in_function("ExecutionStatusFunction", IMPORT_HANDLER.replace("sys.argv[3]", "'automations.settings'"))
+    assert of(set(modules), FLOWS_AND_NODES) == []
+
+
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_no_function_imports_the_http_client_or_parameters_at_init(function: str) -> None:
     assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT + PARAMETERS) == []
@@ -131,9 +145,10 @@ print(json.dumps({"ours": len(ours), "built": sorted(m.__qualname__ for m in our
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_the_engine_models_are_built_on_first_use_not_at_init(function: str) -> None:
     # (defer_build: a cold start imports every record, node and response model and uses a few;
-    # the settings are read at once, by every invocation)
+    # the settings are read at once, by every invocation. The execution status imports the
+    # fewest: no flow or node model)
     models = in_function(function, MODELS_BUILT_AT_INIT, POWERTOOLS_TRACE_DISABLED="true")
-    assert models["ours"] > 20 and set(models["built"]) <= {"Settings"}
+    assert models["ours"] > 10 and set(models["built"]) <= {"Settings"}
 
 
 TRACE_A_HANDLER = """

@@ -59,7 +59,7 @@ LAYERS: dict[str, Rule] = {
     ERRORS: rule(),
     OBSERVABILITY: rule(),
     "automations.cold_start": rule(),  # imported first by every handler: nothing of ours
-    SETTINGS: rule("automations.nodes.base"),  # for NodeSettings, nothing else
+    SETTINGS: rule("automations.domain.node_settings"),  # for NodeSettings, nothing else
     # The layers, bottom up.
     DOMAIN: rule(ERRORS, DOMAIN, no_third_party=AWS_SDK),
     NODES: rule(ERRORS, DOMAIN, NODES, never=(FLOWS, LOGIC, ADAPTERS, API), no_third_party=AWS_SDK),
@@ -270,7 +270,7 @@ def test_imports_are_read_from_every_statement_form(tmp_path: Path) -> None:
     assert broken_rule(LOGIC, "automations.adapters.ssm") == "automations.logic never imports automations.adapters"
     assert broken_rule(DOMAIN, "boto3.session") == "automations.domain never imports boto3"
     assert broken_rule(SETTINGS, "automations.nodes") == "not in automations.settings's may-import list"
-    assert broken_rule(SETTINGS, "automations.nodes.base") is None
+    assert broken_rule(SETTINGS, "automations.domain.node_settings") is None
 
 
 def test_a_relative_import_fails_clearly(tmp_path: Path) -> None:

@@ -9,12 +9,14 @@ May import: ``automations.domain`` and ``automations.flows`` (the records stored
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from automations.domain.runs import Attempt, ErrorInfo, Execution, ExecutionOutcome, HttpExchange, Machine, Run, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.domain.triggers import TriggerEvent
-from automations.flows.definition import Flow, FlowVersion
+
+if TYPE_CHECKING:  # (annotations only: a function that stores no flow never imports the node types)
+    from automations.flows.definition import Flow, FlowVersion
 
 T = TypeVar("T")
 

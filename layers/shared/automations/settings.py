@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from automations.nodes.base import GuardMode, NodeSettings, allowlist_entry
+from automations.domain.node_settings import GuardMode, NodeSettings, allowlist_entry
 
 
 def _comma_separated(value: object) -> object:

@@ -1,5 +1,6 @@
 """A run's executions, from the inside: start, wake up after a wait, a step that failed for good,
-the end, an engine error; and from the outside: an execution that ended without reaching its end.
+the end, an engine error; and from the outside: an execution that ended without reaching its end
+(``ended_executions``, re-exported here).
 
 The interpreter only records facts here (started, step failed, execution ended and how); the
 stream handler derives the run's status from them (see ``reactions``).
@@ -18,6 +19,7 @@ from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.errors import NotFound
 from automations.flows import graph
 from automations.logic import hand_off
+from automations.logic.ended_executions import execution_ended as execution_ended  # (re-exported)
 from automations.logic.flows import load_version
 from automations.logic.node_runner import proceed
 from automations.logic.run_context import StepAtNode, load_step_at_node
@@ -193,28 +195,3 @@ def hand_off_to_standard(store: Store, task: LifecycleTask) -> dict[str, Any]:
     """Express's ``HandOff``: the run goes on in a Standard execution (see ``logic.hand_off``); when
     it is no longer this execution's to hand off (cancelled meanwhile), this execution just ends."""
     return hand_off.hand_off(store, task) or end(store, task)
-
-
-# What Step Functions reports of an execution that ended without our interpreter reaching its end.
-PLATFORM_OUTCOMES = {
-    "ABORTED": ExecutionOutcome.ABORTED,
-    "TIMED_OUT": ExecutionOutcome.TIMED_OUT,
-    "FAILED": ExecutionOutcome.FAILED,
-}
-
-
-def execution_ended(store: Store, *, run_id: str, name: str, status: str, cause: str | None = None) -> bool:
-    """Step Functions says an execution ended (an execution status-change event).
-
-    When the interpreter recorded the end itself (it reached ``EndRun`` or recorded an engine
-    error) this changes nothing. Otherwise the execution ended without reaching its end: aborted,
-    timed out, or failed by the platform. That is recorded, and the run becomes ``interrupted``
-    (see ``reactions``), which is resumable. Returns whether anything was recorded.
-    """
-    outcome = PLATFORM_OUTCOMES.get(status)
-    if outcome is None:  # RUNNING, or SUCCEEDED: the interpreter recorded its own end
-        return False
-    message = cause or f"the execution ended {status} before reaching its end"
-    error = ErrorInfo(type=f"Execution{status.title().replace('_', '')}", message=message, retryable=True)
-    ending = ExecutionEnd(outcome=outcome, ended_at=clock.iso(clock.now()), error=error)
-    return store.end_execution(run_id=run_id, name=name, end=ending)

@@ -47,9 +47,9 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from automations.domain.node_settings import GUARD_MODES, GuardMode, NodeSettings, allowlist_entry
 from automations.domain.redaction import redact_url
 from automations.errors import ConfigurationError, TransientError
-from automations.nodes.base import GUARD_MODES, GuardMode, NodeSettings, allowlist_entry
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -33,7 +33,6 @@ from automations.domain.status import (
 )
 from automations.domain.triggers import TriggerEvent
 from automations.errors import Conflict, InvalidCursor, NotFound
-from automations.flows.definition import Flow, FlowVersion
 from automations.ports import (
     AcceptedSignature,
     ApiKeyRecord,
@@ -53,6 +52,11 @@ from automations.ports import (
     TransitionRejected,
 )
 from automations.settings import get_settings
+
+if TYPE_CHECKING:
+    # imported where a flow is read instead: the flow models import every node type, which a
+    # function that reads no flow (the execution status, the stream) need not load at its cold start
+    from automations.flows.definition import Flow, FlowVersion
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -452,10 +456,14 @@ class DynamoRepository:
             raise
 
     def delete_flow(self, flow_id: str, *, at: str) -> Flow:
+        from automations.flows.definition import Flow  # (lazy: see the imports)
+
         update = _Update().set("deletedAt", at, only_if_absent=True)
         return Flow.model_validate(self._update(keys.flow(flow_id), update, "attribute_exists(pk)", returns="ALL_NEW"))
 
     def rotate_webhook_secret(self, flow_id: str, *, expected: str, new: str, previous_valid_until: str) -> Flow:
+        from automations.flows.definition import Flow  # (lazy: see the imports)
+
         update = _Update().set_all(
             {"webhookSecret": new, "previousWebhookSecret": expected, "previousSecretValidUntil": previous_valid_until}
         )
@@ -463,16 +471,22 @@ class DynamoRepository:
         return Flow.model_validate(self._update(keys.flow(flow_id), update, condition, returns="ALL_NEW"))
 
     def get_flow(self, flow_id: str) -> Flow | None:
+        from automations.flows.definition import Flow  # (lazy: see the imports)
+
         item = self._get(keys.flow(flow_id))
         return Flow.model_validate(item) if item else None
 
     def list_flows(self, account_id: str, *, limit: int, cursor: str | None) -> Page[Flow]:
+        from automations.flows.definition import Flow  # (lazy: see the imports)
+
         partition = keys.flows_by_account(account_id, "", "")["flowsByAccountPk"]
         items, next_cursor = self._query_page(keys.FLOWS_BY_ACCOUNT, "flowsByAccountPk", partition, limit, cursor)
         return Page([Flow.model_validate(i) for i in items], next_cursor)
 
     def get_flow_version(self, flow_id: str, version: int) -> FlowVersion | None:
         """Versions are immutable: each is read once per process (every task of a run needs it)."""
+        from automations.flows.definition import FlowVersion  # (lazy: see the imports)
+
         cached = self._versions.get((flow_id, version))
         if cached is not None:
             return cached
