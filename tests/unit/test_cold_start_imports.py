@@ -108,12 +108,14 @@ def test_the_api_function_does_import_it() -> None:  # (so the test above looks 
 
 
 # the flow models and every node type (with templating, expressions, the node runner): what a
-# function needs to read a flow or run a node. The execution status only records an execution's end.
+# function needs to read a flow or run a node. The execution status only records an execution's end;
+# the stream imports them on a record that needs them (a flow saved, a recurring run's next occurrence).
 FLOWS_AND_NODES = ("automations.flows", "automations.nodes", "automations.logic.lifecycle", "automations.logic.node_")
 
 
-def test_the_execution_status_function_imports_no_flow_or_node_type_at_init() -> None:
-    assert of(modules_at_init("ExecutionStatusFunction", POWERTOOLS_TRACE_DISABLED="true"), FLOWS_AND_NODES) == []
+@pytest.mark.parametrize("function", ["ExecutionStatusFunction", "StreamFunction"])
+def test_functions_that_need_no_flow_import_no_flow_or_node_type_at_init(function: str) -> None:
+    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), FLOWS_AND_NODES) == []
 
 
 def test_the_settings_import_no_node_type() -> None:  # (every function reads them)
@@ -145,8 +147,8 @@ print(json.dumps({"ours": len(ours), "built": sorted(m.__qualname__ for m in our
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_the_engine_models_are_built_on_first_use_not_at_init(function: str) -> None:
     # (defer_build: a cold start imports every record, node and response model and uses a few;
-    # the settings are read at once, by every invocation. The execution status imports the
-    # fewest: no flow or node model)
+    # the settings are read at once, by every invocation. The execution status and the stream
+    # import the fewest: no flow or node model)
     models = in_function(function, MODELS_BUILT_AT_INIT, POWERTOOLS_TRACE_DISABLED="true")
     assert models["ours"] > 10 and set(models["built"]) <= {"Settings"}
 

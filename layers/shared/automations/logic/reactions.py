@@ -20,18 +20,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automations.domain import clock
 from automations.domain.runs import ErrorInfo, Execution, ExecutionOutcome, Run, Step, first_execution_name
 from automations.domain.status import RunStatus, StepStatus
-from automations.flows.definition import Flow, ScheduleTrigger
-from automations.logic import recurring, rollup
+from automations.logic import rollup
 from automations.logic.change_router import ChangeRouter, TableChange
 from automations.logic.steps import end_step
 from automations.logic.waiting_runs import cancel_scheduled_run
 from automations.observability import Metric, count, logger
 from automations.ports import Schedules, Store, Workflows
+
+if TYPE_CHECKING:
+    # imported by the reactions that read a flow instead: the flow models import every node type,
+    # which the stream's commonest records (an execution requested, a step's change) never need
+    from automations.flows.definition import Flow
 
 FINAL_METRICS = {
     RunStatus.COMPLETED: Metric.RUNS_COMPLETED,
@@ -150,6 +154,8 @@ def stop_cancelled_run(change: TableChange, deps: ReactionDeps) -> str:
 
 @ROUTER.on("run", "MODIFY", when=_left_waiting)
 def follow_run_leaving_waiting(change: TableChange, deps: ReactionDeps) -> str:
+    from automations.logic import recurring  # (lazy: see the imports)
+
     before, run = Run.model_validate(change.old), Run.model_validate(change.new)
     done = []
     # only a run due later had a schedule (a run due at once was started by the stream)
@@ -173,6 +179,9 @@ def _flow_saved_or_deleted(change: TableChange) -> bool:
 def follow_flow(change: TableChange, deps: ReactionDeps) -> str:
     """A deleted flow's waiting runs are cancelled; a recurring flow waits for its next occurrence
     under its current version (one recorded for an older version is replaced)."""
+    from automations.flows.definition import Flow, ScheduleTrigger  # (lazy: see the imports)
+    from automations.logic import recurring
+
     flow = Flow.model_validate(change.new)
     if flow.deleted_at is not None:
         cancelled = _cancel_waiting_runs(deps.store, flow, lambda run: True, "its flow was deleted")

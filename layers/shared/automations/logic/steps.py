@@ -8,12 +8,15 @@ step) records when it was queued. A run's writes are then two per node that call
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from automations.domain import clock
 from automations.domain.runs import ErrorInfo, Execution, Run, StatusChange, Step
 from automations.domain.status import TERMINAL_RUN_STATUSES, AttemptStatus, StepStatus
-from automations.flows import graph
-from automations.flows.definition import FlowDefinition
 from automations.ports import AttemptResult, StepUpdate, Store
+
+if TYPE_CHECKING:  # (next_in_line imports the flow graph, and every node type with it, when called)
+    from automations.flows.definition import FlowDefinition
 
 
 def end_step(
@@ -50,6 +53,8 @@ def queued_at(run: Run, steps: list[Step], step_number: int) -> str:
 def next_in_line(run: Run, steps: list[Step], execution: Execution | None, definition: FlowDefinition) -> Step | None:
     """The step of the node the run goes to next, `scheduled`: none while a step is in flight or was
     interrupted (that one goes on), or once the run ended or has nowhere to go."""
+    from automations.flows import graph  # (lazy: see the imports)
+
     if run.status in TERMINAL_RUN_STATUSES or any(s.status in _GOES_ON for s in steps):
         return None
     first_number = execution.first_step_number if execution is not None else 1
