@@ -152,6 +152,11 @@ def test_deployed_functions_trace_invocations_but_not_each_call_unless_asked(tem
     assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
 
 
+def test_pydantic_looks_for_no_plugin_at_a_cold_start(template) -> None:
+    # (none is installed; looking reads the metadata of every installed package)
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+
+
 # --- ready for production (issue "Operate it on AWS") ------------------------------------------
 
 TAGGABLE = {
