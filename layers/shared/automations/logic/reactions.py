@@ -154,8 +154,6 @@ def stop_cancelled_run(change: TableChange, deps: ReactionDeps) -> str:
 
 @ROUTER.on("run", "MODIFY", when=_left_waiting)
 def follow_run_leaving_waiting(change: TableChange, deps: ReactionDeps) -> str:
-    from automations.logic import recurring  # (lazy: see the imports)
-
     before, run = Run.model_validate(change.old), Run.model_validate(change.new)
     done = []
     # only a run due later had a schedule (a run due at once was started by the stream)
@@ -163,6 +161,8 @@ def follow_run_leaving_waiting(change: TableChange, deps: ReactionDeps) -> str:
         name = before.current_execution or before.run_id
         done.append("schedule deleted" if deps.schedules.delete(name=name) else "no schedule")
     if run.trigger_kind == "schedule" and run.status != RunStatus.SCHEDULED:
+        from automations.logic import recurring  # (lazy, for a recurring flow's runs only: see the imports)
+
         flow = deps.store.get_flow(run.flow_id)
         if flow is not None and flow.version == run.flow_version:  # this version's chain goes on
             after = clock.parse_iso(before.scheduled_for)
