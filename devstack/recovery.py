@@ -6,7 +6,7 @@ has for those.
 
 - An execution that had taken its run (the run ``running`` or ``retrying`` under its
   ``currentExecution``) ended without reaching its end: reported as Step Functions' status-change
-  event would, ``lifecycle.execution_ended(status="ABORTED")``; the stream reaction
+  event would, ``ended_executions.execution_ended(status="ABORTED")``; the stream reaction
   ``follow_execution_end`` then marks the run and its step in flight ``interrupted``. If the
   interpreter had recorded its end already, this records nothing and the end is delivered as usual.
 - An execution requested but never started (its run still ``scheduled``, or ``interrupted`` and
@@ -28,7 +28,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from automations.domain.status import RunStatus
-from automations.logic import lifecycle
+from automations.logic import ended_executions
 from automations.logic.change_router import TableChange
 from automations.logic.reactions import ReactionDeps, start_requested_execution
 from automations.ports import Schedules, Store, Workflows
@@ -54,7 +54,9 @@ def recover_executions(
     condition = f"entity = :run AND #status IN ({', '.join(list(in_flight)[1:])})"
     for run in _items(table_name, dynamodb, condition, in_flight):
         name = run.get("currentExecution")
-        if name and lifecycle.execution_ended(store, run_id=run["runId"], name=name, status="ABORTED", cause=CAUSE):
+        if not name:
+            continue
+        if ended_executions.execution_ended(store, run_id=run["runId"], name=name, status="ABORTED", cause=CAUSE):
             recovered.aborted.append(name)
     unstarted = "entity = :execution AND attribute_not_exists(startedAt) AND attribute_not_exists(outcome)"
     deps = ReactionDeps(store=store, workflows=workflows, schedules=schedules)

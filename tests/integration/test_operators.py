@@ -16,7 +16,7 @@ from automations.domain import clock
 from automations.domain.interpreter import LifecycleTask
 from automations.domain.runs import Attempt, ErrorInfo, HttpExchange, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
-from automations.logic import lifecycle, liveness, rollup
+from automations.logic import ended_executions, lifecycle, liveness, rollup
 from automations.logic.change_router import TableChange
 from automations.logic.ops_summary import is_spike
 from automations.logic.reactions import ROUTER
@@ -99,7 +99,7 @@ def test_cancelling_a_running_run_records_who_and_why_and_the_stream_stops_its_e
     step = repo.get_run_and_steps(run_id)[1][0]
     assert (step.status, step.error.type) == (StepStatus.INTERRUPTED, "RunCancelled")
     # When the stopped execution's end arrives Then the run stays cancelled
-    lifecycle.execution_ended(repo, run_id=run_id, name=run_id, status="ABORTED")
+    ended_executions.execution_ended(repo, run_id=run_id, name=run_id, status="ABORTED")
     execution_key = keys.execution(run_id, run_id)
     ROUTER.route(TableChange(event="MODIFY", new=item(execution_key), old={}), deps)
     assert repo.get_run(run_id).status == RunStatus.CANCELLED
@@ -129,7 +129,7 @@ def test_resume_asks_for_a_new_execution_at_the_interrupted_step_keeping_its_num
     repo.begin_attempt(run_id=run_id, node_id="first", node_type="http_request", step_number=1, queued_at=now, at=now)
     repo.begin_attempt(run_id=run_id, node_id="second", node_type="http_request", step_number=2, queued_at=now, at=now)
     assert repo.transition_run(run_id, RunStatus.INTERRUPTED)
-    lifecycle.execution_ended(repo, run_id=run_id, name=run_id, status="TIMED_OUT")
+    ended_executions.execution_ended(repo, run_id=run_id, name=run_id, status="TIMED_OUT")
     for node_id, status in (("first", StepStatus.COMPLETED), ("second", StepStatus.INTERRUPTED)):
         repo.update_step(run_id=run_id, node_id=node_id, node_type="http_request", update=StepUpdate(status=status))
     # When an operator resumes it

@@ -17,7 +17,7 @@ import requests
 from automations.adapters.dynamo.repository import DynamoRepository
 from automations.adapters.stepfunctions import StepFunctionsWorkflows
 from automations.errors import Conflict
-from automations.logic import executions, lifecycle
+from automations.logic import ended_executions, executions
 from tests.statemachine.test_interpreter_runs import execution_of, sfn, standard_machine
 from tests.support.stack_client import StackClient, statuses, step_of, wait_for
 
@@ -84,7 +84,7 @@ def test_a_second_execution_continues_the_run_at_a_later_node_with_earlier_outpu
     # Then the run and its step in flight are interrupted (resumable), and nothing was recorded twice
     interrupted = stack.wait_for_run(run_id, ("interrupted",))
     assert step_of(interrupted, "pause")["status"] == "interrupted"
-    assert not lifecycle.execution_ended(store, run_id=run_id, name=run_id, status="ABORTED")
+    assert not ended_executions.execution_ended(store, run_id=run_id, name=run_id, status="ABORTED")
     # When a second execution is requested at the node after the delay
     second = executions.request_execution(store, run_id=run_id, start_at="report", reason="continue after the delay")
     assert second.name == f"{run_id}-r1"

@@ -97,7 +97,7 @@ EXPECTED_DYNAMODB = {
     | _grants(_UPDATE, TABLE, {"RUN#"})
     | _grants(_QUERY, "Overdue", {"OVERDUE#"})
     | _grants(_QUERY, "InFlight", {"INFLIGHT#"}),
-    # it records an execution's end (lifecycle.execution_ended), nothing else
+    # it records an execution's end (ended_executions.execution_ended), nothing else
     "ExecutionStatusFunction": _grants(_UPDATE, TABLE, {"RUN#"}),
     **dict.fromkeys(("RunLifecycleFunction", *NODE_FUNCTIONS), _RUN_TASKS),
 }

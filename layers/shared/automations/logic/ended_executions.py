@@ -1,6 +1,6 @@
 """An execution that ended without reaching its end, as Step Functions reports it (``execution_ended``).
 
-Apart from ``lifecycle`` (which re-exports it), so that the ExecutionStatusFunction, which does
+Apart from ``lifecycle``, so that the ExecutionStatusFunction, which does
 only this, does not import the interpreter's node runner and every node type at its cold start.
 """
 

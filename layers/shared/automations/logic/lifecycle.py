@@ -1,6 +1,6 @@
 """A run's executions, from the inside: start, wake up after a wait, a step that failed for good,
-the end, an engine error; and from the outside: an execution that ended without reaching its end
-(``ended_executions``, re-exported here).
+the end, an engine error. (From the outside, an execution that ended without reaching its end:
+``ended_executions``.)
 
 The interpreter only records facts here (started, step failed, execution ended and how); the
 stream handler derives the run's status from them (see ``reactions``).
@@ -19,7 +19,6 @@ from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.errors import NotFound
 from automations.flows import graph
 from automations.logic import hand_off
-from automations.logic.ended_executions import execution_ended as execution_ended  # (re-exported)
 from automations.logic.flows import load_version
 from automations.logic.node_runner import proceed
 from automations.logic.run_context import StepAtNode, load_step_at_node

@@ -1,7 +1,7 @@
 """No run stays in limbo: a run `running` or `retrying` whose execution is gone becomes `interrupted`.
 
 Step Functions' status-change events normally tell the engine when an execution ends without
-reaching its end (see ``lifecycle.execution_ended``). Events can be lost (a rule disabled, a
+reaching its end (see ``ended_executions.execution_ended``). Events can be lost (a rule disabled, a
 target throttled past its retries), so the sweeper also asks Step Functions about every run in
 flight, once per ``lifecycle.LIVENESS_CHECK_INTERVAL``: the sparse InFlight index holds each such run under
 the time its next check is due, so a sweep reads only the runs due for one.
@@ -17,7 +17,7 @@ from datetime import datetime
 
 from automations.domain import clock
 from automations.domain.runs import Machine
-from automations.logic import lifecycle
+from automations.logic import ended_executions, lifecycle
 from automations.logic.hand_off import EXPRESS_LIFETIME
 from automations.observability import logger
 from automations.ports import Store, Workflows
@@ -47,7 +47,7 @@ def check_in_flight_runs(store: Store, workflows: Workflows, *, limit: int = CHE
             # alive; or it reached its end and that end is on its way through the stream
             store.check_again_at(run.run_id, execution=run.execution, at=later)
             continue
-        if lifecycle.execution_ended(store, run_id=run.run_id, name=run.execution, status=status, cause=cause):
+        if ended_executions.execution_ended(store, run_id=run.run_id, name=run.execution, status=status, cause=cause):
             interrupted += 1
         else:  # its end was recorded already; the run follows through the stream
             store.check_again_at(run.run_id, execution=run.execution, at=later)
