@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from automations.domain.node_settings import NodeSettings
 from automations.domain.redaction import REDACTED
 from automations.errors import (
     AuthenticationError,
@@ -14,7 +15,6 @@ from automations.errors import (
     RateLimited,
     TransientError,
 )
-from automations.nodes.base import NodeSettings
 from automations.nodes.http_request import HttpRequestNode, send
 
 LOOPBACK_OK = NodeSettings(outbound_guard="loopback", max_recorded_body_bytes=1024)

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from automations.domain.node_settings import NodeSettings
 from automations.errors import NODE_RETRIERS, ConfigurationError, PermanentError, TransientError
-from automations.nodes.base import NodeSettings
 from automations.nodes.http_request import MAX_OUTPUT_BODY_BYTES, HttpRequestNode, send
 from automations.nodes.outbound import OutboundPolicy, check_url, fetch, refusal
 from automations.nodes.send_email import post_mail

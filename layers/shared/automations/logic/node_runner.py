@@ -21,6 +21,7 @@ from typing import Any
 
 from automations.domain import clock, item_budget
 from automations.domain.interpreter import InterpreterState, NodeRef, NodeTask
+from automations.domain.node_settings import NodeSettings
 from automations.domain.redaction import redact_values
 from automations.domain.runs import ErrorInfo, HttpExchange, Run, StatusChange, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
@@ -32,7 +33,7 @@ from automations.logic import hand_off
 from automations.logic.run_context import RunContext, load_run_context
 from automations.logic.steps import queued_at, queued_step
 from automations.nodes import REGISTRY
-from automations.nodes.base import NodeContext, NodeOutcome, NodeServices, NodeSettings
+from automations.nodes.base import NodeContext, NodeOutcome, NodeServices
 from automations.observability import logger
 from automations.ports import AttemptResult, StepUpdate, Store
 
