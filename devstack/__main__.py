@@ -2,9 +2,10 @@
 
 Environment: AUTOMATIONS_API_KEY (the local account's key; generated and printed when
 unset), AUTOMATIONS_RETRY_WAIT_SCALE (multiplies every retry wait; default 1),
-AUTOMATIONS_LOG_LEVEL (default WARNING), AUTOMATIONS_PORT (the API's port; default 3000),
-AUTOMATIONS_MOTO_PORT (moto's port; default: any free one), AUTOMATIONS_DATA_DIR (where flows,
-keys, runs and connections survive a restart; default: .local-data in the repository).
+AUTOMATIONS_LOG_LEVEL (default WARNING), AUTOMATIONS_PORT (the API's port; default 3000; 0: any
+free one, printed at start), AUTOMATIONS_MOTO_PORT (moto's port; default: any free one),
+AUTOMATIONS_DATA_DIR (where flows, keys, runs and connections survive a restart; default:
+.local-data in the repository). Both ports are taken first: a busy one fails the start at once.
 
 ``--node-module MODULE`` (repeatable) imports a module that registers a node type before the
 engine starts: a way to try a node type on the local stack before it joins ``automations/nodes``
@@ -17,11 +18,9 @@ engine starts: a way to try a node type on the local stack before it joins ``aut
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import os
 import signal
-import socket
 import sys
 import threading
 from datetime import UTC, datetime
@@ -30,26 +29,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from devstack.stack import LocalStack
-
-
-def bind_error(host: str, port: int, error: OSError, setting: str = "AUTOMATIONS_PORT", flag: str = "--port") -> str:
-    """The one line to print instead of a traceback when ``host:port`` cannot be listened on."""
-    if error.errno == errno.EADDRINUSE:
-        return f"devstack: port {port} on {host} is in use (another make local?); set {setting} or pass {flag}"
-    return f"devstack: cannot listen on {host}:{port}: {error.strerror or error}"
-
-
-def cannot_bind(host: str, port: int) -> OSError | None:
-    """Why a server could not listen on ``host:port`` now, or None when it could."""
-    with socket.socket() as probe:
-        # Both servers set SO_REUSEADDR (http.server, werkzeug): so does the probe, or a port
-        # still in TIME_WAIT from a stack just stopped would count as busy when it is not.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as error:
-            return error
-    return None
 
 
 # Beside the repository's code, git-ignored; AUTOMATIONS_DATA_DIR or --data-dir for another.
@@ -94,17 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     parameters = dict(item.partition("=")[::2] for item in args.parameter)
-    # Before anything starts: the stack binds its API last, after ~10 s of setup, and a busy
-    # moto port would hang it (moto's server thread exits without telling its caller).
-    ports = [(args.port, "AUTOMATIONS_PORT", "--port"), (args.moto_port, "AUTOMATIONS_MOTO_PORT", "--moto-port")]
-    for port, setting, flag in ports:
-        if port and (error := cannot_bind(args.host, port)):
-            print(bind_error(args.host, port, error, setting, flag), file=sys.stderr)
-            return 2
     for module in args.node_module:  # before the flow model is built from the registry
         importlib.import_module(module)
     from devstack.functions import timeout_scales
     from devstack.persistence import DataDirError
+    from devstack.ports import PortUnavailable
     from devstack.stack import LocalStack, StackConfig
 
     config = StackConfig(
@@ -121,15 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         stack = LocalStack(config).start()
+    except PortUnavailable as error:
+        print(error, file=sys.stderr)
+        return 2
     except DataDirError as error:
         print(f"devstack: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        # The API's port was free at the check but taken before the API bound it, last.
-        # Exiting stops what did start: moto and the stream poller run in daemon threads.
-        if error.errno != errno.EADDRINUSE:
-            raise
-        print(bind_error(args.host, args.port, error), file=sys.stderr)
         return 2
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

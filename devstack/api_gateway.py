@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,12 +64,16 @@ def proxy_event(
 
 class ApiGatewayServer(ThreadingHTTPServer):
     daemon_threads = True
-    # The socket's listen backlog: Python's default of 5 resets connections under a burst of
-    # clients; API Gateway queues them.
-    request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], api: LocalFunction, local_routes: dict[tuple[str, str], LocalRoute]):
-        super().__init__(address, _Handler)
+    def __init__(
+        self, listener: socket.socket, api: LocalFunction, local_routes: dict[tuple[str, str], LocalRoute]
+    ) -> None:
+        """Serves on ``listener``, a socket already listening (``devstack.ports.listen``: taken
+        before the stack set up, with a backlog that queues a burst of clients as API Gateway does)."""
+        super().__init__(listener.getsockname()[:2], _Handler, bind_and_activate=False)
+        self.socket.close()  # the one socketserver made, unbound: the listener replaces it
+        self.socket = listener
+        self.server_address = listener.getsockname()[:2]
         self.api = api
         self.local_routes = local_routes
 

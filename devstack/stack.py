@@ -23,6 +23,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 
@@ -36,6 +37,7 @@ from devstack.local_api import LocalApi, register_account
 from devstack.metrics import LocalMetrics, capture_stdout
 from devstack.one_request_per_process import resolve_one_request_at_a_time
 from devstack.persistence import DataDir, Saver, Snapshot, restore
+from devstack.ports import API_PORT, MOTO_PORT, listen
 from devstack.recovery import Recovered, recover_executions
 from devstack.schedule_targets import Deliverer
 from devstack.scheduler import Dispatcher, delete_unless_changed, moto_schedules
@@ -50,6 +52,9 @@ from devstack.template import (
     table_create_args,
 )
 
+if TYPE_CHECKING:
+    from werkzeug.serving import BaseWSGIServer
+
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STACK = "automations-local"
@@ -60,17 +65,11 @@ LOCAL_SENDGRID_KEY = "SG.local-email-sink"
 STOP_BUDGET_SECONDS = 20.0
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class StackConfig:
     host: str = "127.0.0.1"
-    api_port: int = 3000
-    moto_port: int = 0  # 0: pick a free one
+    api_port: int = 3000  # 0: any free one (LocalStack.api_url says which)
+    moto_port: int = 0  # 0: any free one
     api_key: str | None = None
     retry_wait_scale: float = 1.0
     function_timeout_scales: dict[str, float] = field(default_factory=dict)  # logical id -> scale
@@ -79,6 +78,21 @@ class StackConfig:
     reset: bool = False  # forget what data_dir holds before starting
     # template parameters, as `sam deploy --parameter-overrides` gives them (e.g. ExpressFirst=false)
     parameters: dict[str, str] = field(default_factory=dict)
+
+
+def moto_server(listener: socket.socket) -> BaseWSGIServer:
+    """moto's server (what ``ThreadedMotoServer`` runs) on a socket already listening, serving in a
+    daemon thread. ``ThreadedMotoServer`` binds its own port in that thread and, when the port is
+    taken, leaves its caller waiting forever."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    host, port = listener.getsockname()[:2]
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno())
+    listener.close()  # the server serves a duplicate of it
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    return server
 
 
 def outbound_guard_environment() -> dict[str, str]:
@@ -105,7 +119,11 @@ class LocalStack:
     event_bus: EventBus = field(default_factory=EventBus)
 
     def start(self) -> LocalStack:
-        self.data_dir = self._open_data_dir()  # first: a data dir in use or unreadable fails at once
+        # first, so that a port or data dir in use fails at once (PortUnavailable, DataDirError)
+        self.api_listener = listen(self.config.host, self.config.api_port, API_PORT)
+        self.moto_listener = listen(self.config.host, self.config.moto_port, MOTO_PORT)
+        self.api_port, self.moto_port = self.api_listener.getsockname()[1], self.moto_listener.getsockname()[1]
+        self.data_dir = self._open_data_dir()
         # before anything asks the time: never earlier than the stopped stack's clock read
         self.clock = LocalClock.resume(self.restored.clock if self.restored else None)
         self.clock.install()
@@ -117,10 +135,9 @@ class LocalStack:
             self.template,
             pseudo={"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK, "AWS::Partition": "aws"},
         )
-        self.moto_port = self.config.moto_port or free_port(self.config.host)
         self._prepare_environment()
         # like `sam deploy --parameter-overrides`: SendGrid is the local email sink
-        self.resolver.refs["SendGridBaseUrl"] = f"http://{self.config.host}:{self.config.api_port}/_local/sendgrid"
+        self.resolver.refs["SendGridBaseUrl"] = f"http://{self.config.host}:{self.api_port}/_local/sendgrid"
         self._override_parameters()
         moto_patches.execute_state_machines()
         moto_patches.execution_status_changes_go_to(self._emit_status_change)
@@ -142,10 +159,7 @@ class LocalStack:
         moto_patches.parse_each_json_path_once()
         moto_patches.quiet_servers()
         resolve_one_request_at_a_time()
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-
-        self.moto = ThreadedMotoServer(ip_address=self.config.host, port=self.moto_port, verbose=False)
-        self.moto.start()
+        self.moto = moto_server(self.moto_listener)
         self._create_table()
         self._create_queues()
         self._create_secrets()
@@ -167,9 +181,7 @@ class LocalStack:
         self.poller = self._start_stream_poller()
         self.dispatcher = self._start_dispatcher()
         self.local_api = self._local_api()
-        self.api = ApiGatewayServer(
-            (self.config.host, self.config.api_port), self.functions["ApiFunction"], self.local_api.routes()
-        )
+        self.api = ApiGatewayServer(self.api_listener, self.functions["ApiFunction"], self.local_api.routes())
         if self.data_dir is not None:  # once the API could bind: a stack that did not start saves nothing
             self.saver = Saver(
                 self.data_dir,
@@ -217,7 +229,8 @@ class LocalStack:
         if self.saver is not None:
             saver = self.saver
             timed("data saver", lambda: saver.stop(timeout=left()))
-        self.moto.stop()
+        self.moto.shutdown()
+        self.moto.server_close()
         took["total"] = round(time.monotonic() - began, 2)
         if took["total"] > STOP_BUDGET_SECONDS:
             logger.warning("the local stack took longer than its budget to stop", extra={"seconds": took})
@@ -230,7 +243,7 @@ class LocalStack:
 
     @property
     def api_url(self) -> str:
-        return f"http://{self.config.host}:{self.api.server_address[1]}"
+        return f"http://{self.config.host}:{self.api_port}"
 
     # --- data ---------------------------------------------------------------------------
 

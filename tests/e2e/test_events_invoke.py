@@ -24,7 +24,7 @@ import requests
 
 from automations.domain import clock, signing
 from devstack import demo
-from devstack.stack import free_port
+from devstack.ports import free_port
 from devstack.template import ROOT
 from tests.support.stack_client import StackClient, step_of, wait_for
 from tests.unit.test_template import EVENT_PREFIXES

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,6 @@ import boto3
 import requests
 
 from automations.domain import clock, signing
-from devstack.stack import free_port
 from devstack.template import ROOT
 
 RUN_SCHEDULE_GROUP = "automations-local-runs"  # the template's RunSchedules: "${AWS::StackName}-runs"
@@ -32,6 +32,9 @@ RETRY_WAIT_SCALE = "0.002"
 # HttpRequestFunction's 40 s timeout becomes 6 s; the other functions keep theirs.
 FUNCTION_TIMEOUT_SCALE = "HttpRequestFunction=0.15"
 TERMINAL = ("completed", "failed", "cancelled")
+# what `python -m devstack` prints once it serves (whole lines: the output may be read mid-write)
+ANNOUNCED_API = re.compile(r"^Automations engine running at (http://\S+)\n", re.MULTILINE)
+ANNOUNCED_MOTO = re.compile(r"^  AWS services \(moto\): (http://\S+) ", re.MULTILINE)
 # a node type only the tests have (see fixture_nodes.py): the stack registers it at start
 FIXTURE_NODE_MODULE = "tests.support.fixture_nodes"
 
@@ -196,8 +199,10 @@ class LocalStackProcess:
 def local_stack_process(data_dir: Path, *args: str, label: str = "local stack") -> Iterator[LocalStackProcess]:
     """``python -m devstack --data-dir DATA_DIR ARGS`` on free ports, healthy, until the block ends
     (then stopped with SIGTERM unless already stopped); its output is printed at the end, which
-    pytest shows when a test failed."""
-    api_port, moto_port = free_port(), free_port()
+    pytest shows when a test failed.
+
+    The stack picks its ports (``--port 0``) and announces them: a port picked free here could be
+    taken by another program before the stack binds it."""
     log = tempfile.NamedTemporaryFile("w+", prefix="devstack-", suffix=".log", delete=False)  # noqa: SIM115
     env = {
         "AUTOMATIONS_SSRF_GUARD": "offline",  # loopback only, no name looked up (unless the caller says)
@@ -209,7 +214,7 @@ def local_stack_process(data_dir: Path, *args: str, label: str = "local stack") 
     }
     process = subprocess.Popen(
         [
-            *(sys.executable, "-m", "devstack", "--port", str(api_port), "--moto-port", str(moto_port)),
+            *(sys.executable, "-m", "devstack", "--port", "0", "--moto-port", "0"),
             *("--node-module", FIXTURE_NODE_MODULE, "--data-dir", str(data_dir), *args),
         ],
         env=env,
@@ -217,19 +222,30 @@ def local_stack_process(data_dir: Path, *args: str, label: str = "local stack") 
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{api_port}"
-    stack = LocalStackProcess(process, log, StackClient(url, API_KEY, f"http://127.0.0.1:{moto_port}"))
+    stack = LocalStackProcess(process, log, StackClient("", API_KEY, ""))
 
-    def healthy() -> bool:
+    def still_running() -> None:
         if process.poll() is not None:
             raise AssertionError(f"the {label} exited:\n{stack.output()}")
+
+    def announced() -> tuple[str, str] | None:
+        still_running()
+        output = stack.output()
+        api, moto = ANNOUNCED_API.search(output), ANNOUNCED_MOTO.search(output)
+        return (api[1], moto[1]) if api and moto else None
+
+    def healthy() -> bool:
+        still_running()
         try:
-            return requests.get(f"{url}/_local/health", timeout=1).ok
+            return requests.get(f"{stack.client.url}/_local/health", timeout=1).ok
         except requests.ConnectionError:
             return False
 
     try:
-        wait_for(healthy, timeout=60, interval=0.2, what=f"the {label} to answer /_local/health")
+        stack.client.url, stack.client.moto_endpoint = wait_for(
+            announced, timeout=60, interval=0.2, what=f"the {label} to announce its ports"
+        )
+        wait_for(healthy, timeout=10, interval=0.2, what=f"the {label} to answer /_local/health")
         yield stack
     finally:
         with contextlib.suppress(AssertionError):

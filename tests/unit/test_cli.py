@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from automations_cli.main import cli
-from devstack.stack import free_port
+from devstack.ports import free_port
 
 KEY = "cli-test-key"
 # what the developer's shell may have set must not leak into a test

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -10,6 +11,8 @@ import sys
 
 import pytest
 
+from devstack import ports
+from devstack.ports import free_port
 from devstack.template import ROOT
 
 
@@ -51,14 +54,35 @@ def test_a_busy_moto_port_names_its_own_setting() -> None:
     ], result.stderr
 
 
-def test_an_api_port_taken_after_the_check_is_the_same_one_line(tmp_path) -> None:
-    """The race: moto on the API's port binds it first, so the check passes and the API's bind fails."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # its own data directory: a developer's `make local` may hold the default one
-    result = devstack("--port", str(port), "--moto-port", str(port), "--data-dir", str(tmp_path), timeout=120)
-    assert_one_line_naming(result, port)
+def test_the_api_port_is_taken_first_so_moto_on_it_is_refused_at_once(tmp_path) -> None:
+    """Both ports are listened on before the ~10 s of setup: no program (here, the stack's own
+    moto) can take the API's port in between, and the start fails in seconds, not after setup."""
+    port = free_port()
+    result = devstack("--port", str(port), "--moto-port", str(port), "--data-dir", str(tmp_path), timeout=10)
+    assert result.returncode == 2, result
+    assert result.stderr.splitlines() == [
+        f"devstack: port {port} on 127.0.0.1 is in use (another make local?); "
+        "set AUTOMATIONS_MOTO_PORT or pass --moto-port"
+    ], result.stderr
+
+
+def test_a_listened_port_cannot_be_bound_again_even_with_reuse_address() -> None:
+    # Given a port the stack listens on (port 0: the system picks it)
+    with ports.listen("127.0.0.1", 0, ports.API_PORT) as held:
+        port = held.getsockname()[1]
+        assert port != 0
+        # When another program binds it as servers do (SO_REUSEADDR), or the stack is asked for it again
+        with socket.socket() as other, pytest.raises(OSError) as refused:
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            other.bind(("127.0.0.1", port))
+        with pytest.raises(ports.PortUnavailable) as again:
+            ports.listen("127.0.0.1", port, ports.MOTO_PORT)
+        # Then both are refused (a socket only bound would have let the first through on Linux)
+        assert refused.value.errno == errno.EADDRINUSE
+        assert str(again.value).endswith("set AUTOMATIONS_MOTO_PORT or pass --moto-port")
+        # and the held one accepts connections at once
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
