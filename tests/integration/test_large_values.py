@@ -140,9 +140,15 @@ def test_a_call_whose_resolved_input_is_over_the_limit_goes_out_once_and_is_reco
     assert len(attempt.http.request["body"]) == 16_384
     # ... on its step, in the write that completed it (step and exchange fit one item's budget)
     assert "lastAttempt" in stored("STEP#send") and not attempt_items()
-    # (holding no second copy of the step's run and node ids, which history reads from the step)
-    assert not {"runId", "nodeId"} & set(stored("STEP#send")["lastAttempt"])
+    # (holding no second copy of what the step holds: its run and node ids, the request's URL and
+    # the response's headers, which history reads back from the step)
+    on_step = stored("STEP#send")["lastAttempt"]["M"]
+    assert not {"runId", "nodeId"} & set(on_step)
+    exchange = on_step["http"]["M"]
+    assert "url" not in exchange["request"]["M"] and "headers" not in exchange["response"]["M"]
     assert (attempt.run_id, attempt.node_id) == (RUN_ID, "send")
+    assert attempt.http.request["url"] == step.input["url"] == url
+    assert attempt.http.response["headers"] == step.output["headers"] and "Content-Type" in step.output["headers"]
     # ... the call went out once, whole, and every item is under the limit
     (sent,) = target.calls("/large/twice")[calls_before:]
     assert json.loads(sent["body"]) == {"first": BIG, "second": BIG}

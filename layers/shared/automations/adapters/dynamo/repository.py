@@ -19,7 +19,7 @@ import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from automations.adapters.dynamo import keys
+from automations.adapters.dynamo import attempt_on_step, keys
 from automations.adapters.dynamo.cursors import Cursors
 from automations.adapters.secrets import read_secret
 from automations.domain import clock
@@ -950,8 +950,8 @@ class DynamoRepository:
             change.set("error", update.error.dump())
         if update.ended_attempt is not None and update.attempt is not None:
             attempt = _attempt_record(run_id, node_id, update.attempt, update.ended_attempt).dump()
-            # (its run and node are the step's own: not stored twice, a step item stays small)
-            change.set(_LAST_ATTEMPT, {k: v for k, v in attempt.items() if k not in _STEP_KEYS})
+            step = {"runId": run_id, "nodeId": node_id, **{k: v for k, v in optional.items() if v is not None}}
+            change.set(_LAST_ATTEMPT, attempt_on_step.stored(attempt, step))
         # a step can fail before it ever started (the task timed out or crashed while loading)
         change.set_all({"runId": run_id, "nodeId": node_id, "entity": "step"})
         change.set("nodeType", node_type, only_if_absent=True).set("stepNumber", 0, only_if_absent=True)
@@ -976,7 +976,6 @@ _MAX_CACHED_VERSIONS = _MAX_CACHED_TRIGGERS = 256
 
 # A step's last attempt, when it ended the step, is stored on the step (one write for both).
 _LAST_ATTEMPT = "lastAttempt"
-_STEP_KEYS = ("runId", "nodeId")
 
 
 def _attempt_record(run_id: str, node_id: str, number: int, result: AttemptResult) -> Attempt:
@@ -1005,7 +1004,7 @@ def _attempts(items: list[dict[str, Any]]) -> list[Attempt]:
     }
     for item in items:
         if item.get("entity") == "step" and _LAST_ATTEMPT in item:
-            attempt = Attempt.model_validate({**item[_LAST_ATTEMPT], **{k: item[k] for k in _STEP_KEYS}})
+            attempt = Attempt.model_validate(attempt_on_step.read(item, item[_LAST_ATTEMPT]))
             by_number[(attempt.node_id, attempt.attempt)] = attempt
     return list(by_number.values())
 
