@@ -8,13 +8,9 @@ Implemented, with EventBridge's meaning:
   (``detail``, and deeper);
 - a field's pattern is a non-empty list of values, and matches when the event's value equals one
   of them (strings exactly, numbers by value, ``true``/``false``/``null`` as themselves); when the
-  event's value is a list, when any of its elements does; a field the event lacks never matches
-  a value;
-- ``{"exists": true}`` matches a field the event has with a value (a leaf: not an object, not an
-  empty list), ``{"exists": false}`` one it lacks, at any depth (a missing object lacks all its
-  fields), as EventBridge's exists matching does on leaf nodes.
+  event's value is a list, when any of its elements does; a field the event lacks never matches.
 
-The other content filters (``prefix``, ``anything-but``, ``numeric``, ``wildcard``, ...) and
+Content filters (``prefix``, ``anything-but``, ``numeric``, ``exists``, ``wildcard``, ...) and
 ``$or`` are not: ``check`` raises ``UnsupportedPattern`` naming them, so a template that starts
 using one fails the local stack at start instead of matching wrongly. A pattern EventBridge would
 refuse (a bare value instead of a list, an empty list or object) raises ``InvalidPattern``.
@@ -50,15 +46,12 @@ def check(pattern: Any, path: str = "") -> None:
             if not value:
                 raise InvalidPattern(f"{where}: an empty list matches nothing (EventBridge refuses it)")
             for candidate in value:
-                if isinstance(candidate, dict) and list(candidate) == ["exists"]:
-                    if not isinstance(candidate["exists"], bool):
-                        raise InvalidPattern(f"{where}: exists takes true or false")
-                elif isinstance(candidate, dict):
+                if isinstance(candidate, dict):
                     names = ", ".join(sorted(candidate)) or "{}"
                     raise UnsupportedPattern(
                         f"{where}: the content filter {names} is not implemented by the local stack's EventBridge"
                     )
-                elif not isinstance(candidate, _SCALARS):
+                if not isinstance(candidate, _SCALARS):
                     raise InvalidPattern(f"{where}: {candidate!r} is not a value a pattern can match")
         else:
             raise InvalidPattern(f"{where}: values to match go in a list, e.g. [{value!r}]")
@@ -69,25 +62,15 @@ def matches(pattern: dict[str, Any], event: Any) -> bool:
     if not isinstance(event, dict):
         return False
     for field, wanted in pattern.items():
+        if field not in event:
+            return False
+        value = event[field]
         if isinstance(wanted, dict):
-            # a missing object (or a value where an object was expected) has none of the fields below
-            inner = event.get(field)
-            if not matches(wanted, inner if isinstance(inner, dict) else {}):
+            if not matches(wanted, value):
                 return False
-        elif not any(_candidate_matches(candidate, event, field) for candidate in wanted):
+        elif not any(_equal(candidate, item) for item in _items(value) for candidate in wanted):
             return False
     return True
-
-
-def _candidate_matches(candidate: Any, event: dict[str, Any], field: str) -> bool:
-    present = field in event and _is_leaf(event[field])
-    if isinstance(candidate, dict):  # {"exists": bool} (check refuses other content filters)
-        return present is candidate["exists"]
-    return present and any(_equal(candidate, item) for item in _items(event[field]))
-
-
-def _is_leaf(value: Any) -> bool:
-    return not isinstance(value, dict) and (not isinstance(value, list) or any(not isinstance(v, dict) for v in value))
 
 
 def _items(value: Any) -> list[Any]:
