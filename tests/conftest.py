@@ -8,13 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from automations.adapters import scheduler, stepfunctions
 from automations.adapters.dynamo import repository as dynamo
 from automations.adapters.dynamo.repository import DynamoRepository
 from automations.adapters.secrets import read_secret
+from automations.adapters.ssm import get_secret_store
 from automations.settings import get_settings
 from devstack.functions import LambdaContext, load_handler_module
 from devstack.template import ROOT, load_template, table_create_args
@@ -78,14 +78,15 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    caches = (get_settings, dynamo.get_repository, stepfunctions.get_workflows, scheduler.get_schedules, read_secret)
+    caches = (
+        *(get_settings, dynamo.get_repository, stepfunctions.get_workflows, scheduler.get_schedules, read_secret),
+        get_secret_store,  # it keeps connection secrets for minutes: a new one per test
+    )
     for cached in caches:
         cached.cache_clear()
-    parameters.clear_caches()  # connection secrets are cached for minutes
     yield
     for cached in caches:
         cached.cache_clear()
-    parameters.clear_caches()
 
 
 @pytest.fixture

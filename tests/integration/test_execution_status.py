@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from automations.adapters.dynamo import keys
-from automations.adapters.dynamo.repository import DynamoRepository, _deserialize
+from automations.adapters.dynamo.attributes import from_item
+from automations.adapters.dynamo.repository import DynamoRepository
 from automations.adapters.scheduler import get_schedules
 from automations.domain.runs import Run
 from automations.logic.change_router import TableChange
@@ -42,7 +43,7 @@ def execution_item(name: str = RUN_ID) -> dict[str, Any]:
     raw = boto3.client("dynamodb").get_item(
         TableName=TABLE, Key={k: {"S": v} for k, v in keys.execution(RUN_ID, name).items()}
     )
-    return _deserialize(raw["Item"])
+    return from_item(raw["Item"])
 
 
 @pytest.fixture

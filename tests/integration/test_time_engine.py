@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from automations.adapters.dynamo import keys
-from automations.adapters.dynamo.repository import _deserialize
+from automations.adapters.dynamo.attributes import from_item
 from automations.domain import clock
 from automations.domain.interpreter import LifecycleTask
 from automations.logic import lifecycle
@@ -38,7 +38,7 @@ def stream(deps: ReactionDeps):
 
 def item(key: dict[str, str]) -> dict[str, Any] | None:
     raw = boto3.client("dynamodb").get_item(TableName=TABLE, Key={k: {"S": v} for k, v in key.items()})
-    return _deserialize(raw["Item"]) if "Item" in raw else None
+    return from_item(raw["Item"]) if "Item" in raw else None
 
 
 def schedules() -> dict[str, dict[str, Any]]:

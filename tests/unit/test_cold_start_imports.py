@@ -28,8 +28,8 @@ API_ONLY = ("aws_lambda_powertools.event_handler", "automations.api")
 XRAY = ("aws_xray_sdk",)
 # the outbound guard's HTTP client: imported by a node that calls out, on its first call
 HTTP_CLIENT = ("requests", "automations.nodes.outbound")
-# Powertools' parameters: the send_email node's connection secrets, read on its first mail
-PARAMETERS = ("aws_lambda_powertools.utilities.parameters",)
+# boto3 (its import imports s3transfer, an S3 transfer manager): the engine's clients are botocore's
+BOTO3 = ("boto3", "s3transfer", "aws_lambda_powertools.utilities.parameters")
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -124,8 +124,8 @@ def test_the_settings_import_no_node_type() -> None:  # (every function reads th
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
-def test_no_function_imports_the_http_client_or_parameters_at_init(function: str) -> None:
-    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT + PARAMETERS) == []
+def test_no_function_imports_the_http_client_or_boto3_at_init(function: str) -> None:
+    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT + BOTO3) == []
 
 
 MODELS_BUILT_AT_INIT = """
@@ -208,8 +208,7 @@ def test_the_lazy_tracer_follows_powertools_rule_for_being_enabled(monkeypatch: 
 
 
 def test_a_lazy_client_is_made_on_first_use_and_then_reused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import boto3
-
+    from automations.adapters import clients
     from automations.adapters.clients import LazyClient
 
     made: list[str] = []
@@ -224,7 +223,7 @@ def test_a_lazy_client_is_made_on_first_use_and_then_reused(monkeypatch: pytest.
         made.append(service)
         return Client()
 
-    monkeypatch.setattr(boto3, "client", client)
+    monkeypatch.setattr(clients, "make_client", client)
     lazy = LazyClient("stepfunctions")
     assert made == [] and not lazy.made
     assert lazy.start_execution(name="a") == {"name": "a"}
@@ -247,34 +246,6 @@ def test_the_sweeper_and_stream_adapters_make_their_clients_lazily(monkeypatch: 
     finally:
         for cached in (get_settings, stepfunctions.get_workflows, scheduler.get_schedules):
             cached.cache_clear()
-
-
-def test_connection_secrets_are_read_with_a_client_of_the_default_session(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Powertools' own SSM provider would make a boto3 session of its own (botocore's data read again)
-    import boto3
-    from aws_lambda_powertools.utilities import parameters
-
-    from automations.adapters.ssm import SsmSecretStore
-
-    made: list[str] = []
-
-    class Client:
-        def get_parameter(self, **request: Any) -> dict[str, Any]:
-            return {"Parameter": {"Value": f"value of {request['Name']}"}}
-
-    def client(service: str) -> Client:
-        made.append(service)
-        return Client()
-
-    monkeypatch.setattr(boto3, "client", client)
-    parameters.clear_caches()
-    try:
-        store = SsmSecretStore()
-        assert store.get("/automations/connections/a/sendgrid") == "value of /automations/connections/a/sendgrid"
-        assert store.get("/automations/connections/a/sendgrid") == "value of /automations/connections/a/sendgrid"
-        assert made == ["ssm"]  # one client, made once; the value cached as before
-    finally:
-        parameters.clear_caches()
 
 
 COLLECTOR_AT_INIT = """

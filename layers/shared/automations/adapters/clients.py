@@ -1,19 +1,40 @@
-"""boto3 clients made on first use, then reused for the life of the process (the sandbox).
+"""AWS clients, from botocore's session directly; made on first use, then reused for the life of
+the process (the sandbox).
+
+Not through boto3: the engine uses low-level clients only (what boto3 hands out is botocore's), and
+importing boto3 imports s3transfer, its S3 transfer manager: about 20 ms of every cold start for
+nothing. ``make_client`` reads the region, credentials and endpoint from the environment, as
+boto3's default session does.
 
 An adapter holds its client from the start (``get_workflows()`` is called for every stream
 record), but many invocations never call that service: the sweeper's tick with nothing overdue,
 a stream record that starts and schedules nothing. Making a client loads its service's model
 (tens of milliseconds of a cold start); ``LazyClient`` stands in for it until an attribute is
-read (a call, or ``client.exceptions``), then makes it once, under a lock (boto3's default
-session is not safe to make clients from in several threads at once).
+read (a call, or ``client.exceptions``), then makes it once.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
+if TYPE_CHECKING:
+    from botocore.session import Session
+
+_session: Session | None = None
+_session_lock = threading.Lock()
+
+
+def make_client(service: str) -> Any:
+    """A client of the process's one botocore session (botocore's sessions, like boto3's, are not
+    safe to make clients from in several threads at once: hence the lock)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            from botocore.session import get_session  # (on first use: no import cost for the module)
+
+            _session = get_session()
+        return _session.create_client(service)
 
 
 class LazyClient:
@@ -30,7 +51,7 @@ class LazyClient:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = boto3.client(self.service)
+                    self._client = make_client(self.service)
         return self._client
 
     def __getattr__(self, name: str) -> Any:

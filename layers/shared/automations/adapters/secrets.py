@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import boto3
+from automations.adapters.clients import LazyClient
+
+_secrets_manager = LazyClient("secretsmanager")
 
 
 @lru_cache(maxsize=4)
 def read_secret(secret_id: str) -> str:
-    return str(boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+    return str(_secrets_manager.get_secret_value(SecretId=secret_id)["SecretString"])

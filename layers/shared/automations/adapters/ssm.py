@@ -1,49 +1,57 @@
 """Connection secrets (e.g. a SendGrid API key): read from SSM Parameter Store SecureStrings.
 
 A flow names a connection; the key lives at ``<prefix><accountId>/<connection>`` and never
-appears in the flow, the run history or the logs. Values are cached for a few minutes.
+appears in the flow, the run history or the logs. Values are kept for a few minutes per process
+(a rotated key is read within ``CACHE_SECONDS``), with a client of ``adapters.clients``: no
+boto3 (Powertools' parameters utility would import it, and make a session of its own).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any
 
-import boto3
-
+from automations.adapters.clients import LazyClient
+from automations.errors import TransientError
 from automations.nodes.send_email import connection_parameter as _parameter
 from automations.settings import get_settings
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 CACHE_SECONDS = 300
 
 
-def _provider() -> SSMProvider:
-    """Powertools' default SSM provider, made (once, until ``parameters.clear_caches()``) with a
-    client of boto3's default session: its own would make a new session, which reads botocore's
-    data files and endpoint rules again (tens of milliseconds of the one invocation that needs it)."""
-    # (imported here: only the send_email node reads connection secrets)
-    from aws_lambda_powertools.utilities.parameters import SSMProvider
-    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
-
-    if "ssm" not in DEFAULT_PROVIDERS:
-        DEFAULT_PROVIDERS["ssm"] = SSMProvider(boto3_client=boto3.client("ssm"))
-    return DEFAULT_PROVIDERS["ssm"]
-
-
 class SsmSecretStore:
-    """Implements ``nodes.base.SecretStore``."""
+    """Implements ``nodes.base.SecretStore``: a parameter's decrypted value, None when there is no
+    such parameter; an SSM failure (throttled, unreachable, denied) is a ``TransientError``, so the
+    step retries instead of reporting the connection as not set up."""
+
+    def __init__(self, client: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client if client is not None else LazyClient("ssm")
+        self.clock = clock
+        self._kept: dict[str, tuple[str, float]] = {}  # name -> (value, read again after)
+        self._lock = threading.Lock()
 
     def get(self, name: str) -> str | None:
-        from aws_lambda_powertools.utilities import parameters
+        with self._lock:
+            kept = self._kept.get(name)
+        if kept is not None and self.clock() < kept[1]:
+            return kept[0]
+        from botocore.exceptions import BotoCoreError, ClientError
 
-        _provider()
         try:
-            return str(parameters.get_parameter(name, decrypt=True, max_age=CACHE_SECONDS))
-        except parameters.exceptions.GetParameterError:
-            return None
+            value = str(self.client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "ParameterNotFound":
+                return None  # not kept: a connection set up a moment later is found at once
+            raise TransientError(f"reading the connection's parameter {name} failed: {code or error}") from error
+        except BotoCoreError as error:
+            raise TransientError(f"reading the connection's parameter {name} failed: {error}") from error
+        with self._lock:
+            self._kept[name] = (value, self.clock() + CACHE_SECONDS)
+        return value
 
 
 def connection_parameter(account_id: str, connection: str) -> str:

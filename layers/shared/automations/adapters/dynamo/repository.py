@@ -1,25 +1,23 @@
 """DynamoDB implementation of the storage protocols (one table, see ``keys``).
 
-Uses the low-level client (thread-safe) with boto3's type (de)serializers. Numbers come back
-as ``Decimal`` from DynamoDB and are turned back into ``int``/``float`` here, so nothing above
-this module sees storage types.
+Uses the low-level client (thread-safe); items go to and from DynamoDB's typed attribute values
+in ``attributes`` (numbers come back as ``int``/``float``), so nothing above this module sees
+storage types.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import Decimal
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from automations.adapters.clients import make_client
 from automations.adapters.dynamo import attempt_on_step, keys
+from automations.adapters.dynamo.attributes import from_item, to_item
 from automations.adapters.dynamo.cursors import Cursors
 from automations.adapters.secrets import read_secret
 from automations.domain import clock
@@ -57,32 +55,6 @@ if TYPE_CHECKING:
     # imported where a flow is read instead: the flow models import every node type, which a
     # function that reads no flow (the execution status, the stream) need not load at its cold start
     from automations.flows.definition import Flow, FlowVersion
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _to_storable(value: Any) -> Any:
-    """JSON-ready data -> what TypeSerializer accepts (floats become Decimal)."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
-
-
-def _from_storable(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _from_storable(v) for k, v in value.items()}
-    if isinstance(value, list | set):
-        return [_from_storable(v) for v in value]
-    return value
-
-
-def _serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in _to_storable(item).items()}
-
-
-def _deserialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _from_storable(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def _condition_failed(error: ClientError) -> bool:
@@ -171,7 +143,7 @@ class _Update:
     def kwargs(self, condition: str | None = None) -> dict[str, Any]:
         args: dict[str, Any] = {"UpdateExpression": self.expression(), "ExpressionAttributeNames": self.names}
         if self.values:
-            args["ExpressionAttributeValues"] = _serialize({k: v for k, v in self.values.items()})
+            args["ExpressionAttributeValues"] = to_item({k: v for k, v in self.values.items()})
         if condition:
             args["ConditionExpression"] = condition
         return args
@@ -220,7 +192,7 @@ class DynamoRepository:
         return int((clock.now() + self.retention).timestamp())
 
     def _put(self, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
-        request: dict[str, Any] = {"TableName": self.table, "Item": _serialize(item)}
+        request: dict[str, Any] = {"TableName": self.table, "Item": to_item(item)}
         if condition:
             request["ConditionExpression"] = condition
         return request
@@ -233,7 +205,7 @@ class DynamoRepository:
             values = {f":s{n}": status for n, status in enumerate(statuses)}
             request["ConditionExpression"] += f" OR #status IN ({', '.join(values)})"
             request["ExpressionAttributeNames"] = {"#status": "status"}
-            request["ExpressionAttributeValues"] = _serialize(values)
+            request["ExpressionAttributeValues"] = to_item(values)
         try:
             self.client.put_item(**request)
         except ClientError as error:
@@ -243,19 +215,19 @@ class DynamoRepository:
         return True
 
     def _get(self, key: dict[str, str], consistent: bool = True) -> dict[str, Any] | None:
-        response = self.client.get_item(TableName=self.table, Key=_serialize(key), ConsistentRead=consistent)
-        return _deserialize(response["Item"]) if "Item" in response else None
+        response = self.client.get_item(TableName=self.table, Key=to_item(key), ConsistentRead=consistent)
+        return from_item(response["Item"]) if "Item" in response else None
 
     def _update(self, key: dict[str, str], update: _Update, condition: str | None = None, returns: str = "NONE"):
         try:
             response = self.client.update_item(
-                TableName=self.table, Key=_serialize(key), ReturnValues=returns, **update.kwargs(condition)
+                TableName=self.table, Key=to_item(key), ReturnValues=returns, **update.kwargs(condition)
             )
         except ClientError as error:
             if _condition_failed(error):
                 raise TransitionRejected(str(key)) from error
             raise
-        return _deserialize(response.get("Attributes", {}))
+        return from_item(response.get("Attributes", {}))
 
     def _query_page(
         self,
@@ -285,7 +257,7 @@ class DynamoRepository:
             "IndexName": index,
             "KeyConditionExpression": condition,
             "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": _serialize({":p": partition, **bounds, **extra.pop("values", {})}),
+            "ExpressionAttributeValues": to_item({":p": partition, **bounds, **extra.pop("values", {})}),
             "ScanIndexForward": False,
             # one more than asked tells whether another page exists; a filter applies after
             # Limit, so filtered reads take bigger bites
@@ -307,7 +279,7 @@ class DynamoRepository:
             for raw in response.get("Items", []):
                 if len(items) == limit:  # the page is full and more exist: resume after the last one
                     return items, self.cursors.seal(last_key)
-                items.append(_deserialize(raw))
+                items.append(from_item(raw))
                 last_key = {name: raw[name] for name in key_names}
             start = response.get("LastEvaluatedKey")
             if start is None:
@@ -358,7 +330,7 @@ class DynamoRepository:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :sk)",
-            "ExpressionAttributeValues": _serialize(
+            "ExpressionAttributeValues": to_item(
                 {":pk": keys.account_partition(account_id), ":sk": keys.ACCOUNT_KEYS_PREFIX}
             ),
             "ConsistentRead": True,
@@ -367,7 +339,7 @@ class DynamoRepository:
         while True:
             response = self.client.query(**request)
             for raw in response.get("Items", []):
-                item = _deserialize(raw)
+                item = from_item(raw)
                 records.append(_api_key_record(item, item["keyHash"]))
             if "LastEvaluatedKey" not in response:
                 return records
@@ -380,11 +352,11 @@ class DynamoRepository:
         update = {
             "UpdateExpression": "SET revokedAt = if_not_exists(revokedAt, :at)",
             "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeValues": _serialize({":at": at}),
+            "ExpressionAttributeValues": to_item({":at": at}),
         }
         still_live = {
             "TableName": self.table,
-            "Key": _serialize(keys.account_key(account_id, while_live)),
+            "Key": to_item(keys.account_key(account_id, while_live)),
             "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revokedAt)",
         }
         try:
@@ -393,14 +365,14 @@ class DynamoRepository:
                     {
                         "Update": {
                             "TableName": self.table,
-                            "Key": _serialize(keys.api_key(listing["keyHash"])),
+                            "Key": to_item(keys.api_key(listing["keyHash"])),
                             **update,
                         }
                     },
                     {
                         "Update": {
                             "TableName": self.table,
-                            "Key": _serialize(keys.account_key(account_id, key_id)),
+                            "Key": to_item(keys.account_key(account_id, key_id)),
                             **update,
                         }
                     },
@@ -444,7 +416,7 @@ class DynamoRepository:
                     {
                         "Update": {
                             "TableName": self.table,
-                            "Key": _serialize(keys.flow(flow.flow_id)),
+                            "Key": to_item(keys.flow(flow.flow_id)),
                             **head.kwargs(condition),
                         }
                     },
@@ -590,15 +562,15 @@ class DynamoRepository:
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk" if with_attempts else "pk = :pk AND sk >= :run",
-            "ExpressionAttributeValues": _serialize({":pk": keys.run(run_id)["pk"], ":run": "RUN"})
+            "ExpressionAttributeValues": to_item({":pk": keys.run(run_id)["pk"], ":run": "RUN"})
             if not with_attempts
-            else _serialize({":pk": keys.run(run_id)["pk"]}),
+            else to_item({":pk": keys.run(run_id)["pk"]}),
             "ConsistentRead": True,
         }
         items: list[dict[str, Any]] = []
         while True:
             response = self.client.query(**request)
-            items.extend(_deserialize(raw) for raw in response.get("Items", []))
+            items.extend(from_item(raw) for raw in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return items
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -715,14 +687,14 @@ class DynamoRepository:
                     {
                         "Update": {
                             "TableName": self.table,
-                            "Key": _serialize(keys.run(run_id)),
+                            "Key": to_item(keys.run(run_id)),
                             **moved.kwargs(f"{moved.status_in(list(_IN_FLIGHT))} AND {current}"),
                         }
                     },
                     {
                         "Update": {
                             "TableName": self.table,
-                            "Key": _serialize(keys.execution(run_id, from_name)),
+                            "Key": to_item(keys.execution(run_id, from_name)),
                             **ended.kwargs(f"attribute_not_exists(outcome) AND {_claimable(ended, from_arn)}"),
                         }
                     },
@@ -795,7 +767,7 @@ class DynamoRepository:
             "TableName": self.table,
             "IndexName": keys.SCHEDULED_BY_KEY,
             "KeyConditionExpression": "scheduledByKeyPk = :p",
-            "ExpressionAttributeValues": _serialize({":p": partition}),
+            "ExpressionAttributeValues": to_item({":p": partition}),
         }
         found: list[str] = []
         while True:
@@ -815,7 +787,7 @@ class DynamoRepository:
             "TableName": self.table,
             "IndexName": keys.SCHEDULED_BY_FLOW,
             "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": _serialize(values),
+            "ExpressionAttributeValues": to_item(values),
             "Limit": limit,
         }
         key_names = ("pk", "sk", "scheduledByFlowPk", "scheduledByFlowSk")
@@ -823,7 +795,7 @@ class DynamoRepository:
         if start:
             request["ExclusiveStartKey"] = start
         response = self.client.query(**request)
-        runs = [Run.model_validate(_deserialize(raw)) for raw in response.get("Items", [])]
+        runs = [Run.model_validate(from_item(raw)) for raw in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return Page(runs, self.cursors.seal(last) if last else None)
 
@@ -842,12 +814,12 @@ class DynamoRepository:
                 "TableName": self.table,
                 "IndexName": index,
                 "KeyConditionExpression": f"{prefix}Pk = :p AND {prefix}Sk < :before",
-                "ExpressionAttributeValues": _serialize({":p": shard, ":before": before}),
+                "ExpressionAttributeValues": to_item({":p": shard, ":before": before}),
             }
             while len(found) < limit:
                 request["Limit"] = limit - len(found)
                 response = self.client.query(**request)
-                found.extend(_deserialize(raw) for raw in response.get("Items", []))
+                found.extend(from_item(raw) for raw in response.get("Items", []))
                 if "LastEvaluatedKey" not in response:
                     break
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -877,7 +849,7 @@ class DynamoRepository:
                     {
                         "Update": {
                             "TableName": self.table,
-                            "Key": _serialize(keys.run(move.run_id)),
+                            "Key": to_item(keys.run(move.run_id)),
                             **update.kwargs(condition),
                         }
                     },
@@ -1024,7 +996,7 @@ def get_repository() -> DynamoRepository:
     settings = get_settings()
     return DynamoRepository(
         settings.table_name,
-        boto3.client("dynamodb"),
+        make_client("dynamodb"),
         retention_days=settings.history_retention_days,
         cursor_secret=partial(read_secret, settings.cursor_secret_arn) if settings.cursor_secret_arn else None,
     )
