@@ -8,11 +8,12 @@ boto3 (Powertools' parameters utility would import it, and make a session of its
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from automations.adapters.clients import LazyClient
 from automations.errors import TransientError
@@ -30,16 +31,13 @@ class SsmSecretStore:
     def __init__(self, client: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client if client is not None else LazyClient("ssm")
         self.clock = clock
-        self._kept: dict[str, tuple[str, float]] = {}  # name -> (value, read again after)
-        self._lock = threading.Lock()
+        # name -> (value, read again after); (a dict's get and set are atomic: threads may share it)
+        self._kept: dict[str, tuple[str, float]] = {}
 
     def get(self, name: str) -> str | None:
-        with self._lock:
-            kept = self._kept.get(name)
+        kept = self._kept.get(name)
         if kept is not None and self.clock() < kept[1]:
             return kept[0]
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             value = str(self.client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
         except ClientError as error:
@@ -49,8 +47,7 @@ class SsmSecretStore:
             raise TransientError(f"reading the connection's parameter {name} failed: {code or error}") from error
         except BotoCoreError as error:
             raise TransientError(f"reading the connection's parameter {name} failed: {error}") from error
-        with self._lock:
-            self._kept[name] = (value, self.clock() + CACHE_SECONDS)
+        self._kept[name] = (value, self.clock() + CACHE_SECONDS)
         return value
 
 

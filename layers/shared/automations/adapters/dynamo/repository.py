@@ -143,7 +143,7 @@ class _Update:
     def kwargs(self, condition: str | None = None) -> dict[str, Any]:
         args: dict[str, Any] = {"UpdateExpression": self.expression(), "ExpressionAttributeNames": self.names}
         if self.values:
-            args["ExpressionAttributeValues"] = to_item({k: v for k, v in self.values.items()})
+            args["ExpressionAttributeValues"] = to_item(self.values)
         if condition:
             args["ConditionExpression"] = condition
         return args
