@@ -14,26 +14,19 @@ from automations import cold_start
 # isort: split
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from automations.adapters.dynamo.repository import get_repository
+from automations.adapters.dynamo.stream_batch import EveryRecordFailed, handle_batch
 from automations.adapters.scheduler import get_schedules
 from automations.adapters.stepfunctions import get_workflows
 from automations.logic.change_router import TableChange
 from automations.logic.reactions import ROUTER, ReactionDeps
 from automations.observability import Metric, count, logger, metrics, record_keys, tracer
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
-
-def handle_record(record: DynamoDBRecord) -> list[str]:
-    change = TableChange(
-        event=str(record.event_name.name if record.event_name else ""),
-        new=record.dynamodb.new_image if record.dynamodb else None,
-        old=record.dynamodb.old_image if record.dynamodb else None,
-    )
+def handle_change(event: str, new: dict[str, Any] | None, old: dict[str, Any] | None) -> list[str]:
+    change = TableChange(event=event, new=new, old=old)
     deps = ReactionDeps(store=get_repository(), workflows=get_workflows(), schedules=get_schedules())
     # this record's run, flow, account and node on every log line it causes, and not on the next's
     with logger.append_context_keys(**record_keys(change.new or change.old or {})):
@@ -47,7 +40,12 @@ def handle_record(record: DynamoDBRecord) -> list[str]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answer = process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
-    if answer["batchItemFailures"]:  # retried (and bisected) by the event source; the alarm watches the queue
+    # failed records are retried (and bisected) by the event source; the alarm watches the queue
+    try:
+        answer = handle_batch(event, handle_change)
+    except EveryRecordFailed as failed:
+        count(Metric.STREAM_RECORD_FAILURES, failed.failed)
+        raise
+    if answer["batchItemFailures"]:
         count(Metric.STREAM_RECORD_FAILURES, len(answer["batchItemFailures"]))
     return answer

@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from automations.adapters.dynamo.repository import DynamoRepository
+from automations.adapters.dynamo.stream_batch import EveryRecordFailed
 from automations.domain import clock
 from automations.domain.runs import Run
 from automations.domain.status import RunStatus
@@ -138,6 +139,16 @@ def test_only_the_record_that_failed_is_reported_for_retry(handler_of, lambda_co
     result = handler_of("StreamFunction")({"Records": [ok, failing]}, lambda_context)
     # Then only the failed record's sequence number comes back, for the event source mapping to retry
     assert result == {"batchItemFailures": [{"itemIdentifier": failing["dynamodb"]["SequenceNumber"]}]}
+
+
+def test_a_batch_that_failed_whole_fails_the_invocation_to_be_retried_and_bisected(
+    handler_of, lambda_context, demo_run
+) -> None:
+    # Given a batch of one record that cannot be dispatched (no state machine exists here)
+    failing = load_event("stream_execution_requested.json")
+    # When the stream handler processes it, Then the invocation fails (BisectBatchOnFunctionError applies)
+    with pytest.raises(EveryRecordFailed):
+        handler_of("StreamFunction")(failing, lambda_context)
 
 
 def test_a_retried_start_of_the_same_execution_records_nothing_twice(

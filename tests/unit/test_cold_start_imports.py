@@ -30,6 +30,9 @@ XRAY = ("aws_xray_sdk",)
 HTTP_CLIENT = ("requests", "automations.nodes.outbound")
 # boto3 (its import imports s3transfer, an S3 transfer manager): the engine's clients are botocore's
 BOTO3 = ("boto3", "s3transfer", "aws_lambda_powertools.utilities.parameters")
+# Powertools' batch utility (it imports asyncio) and event data classes: the stream's batch is
+# handled by adapters/dynamo/stream_batch.py
+BATCH = ("aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.data_classes", "asyncio")
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -126,6 +129,11 @@ def test_the_settings_import_no_node_type() -> None:  # (every function reads th
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_no_function_imports_the_http_client_or_boto3_at_init(function: str) -> None:
     assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), HTTP_CLIENT + BOTO3) == []
+
+
+@pytest.mark.parametrize("function", sorted(set(FUNCTIONS) - {"ApiFunction"}))  # (its REST machinery does)
+def test_no_function_but_the_api_imports_the_batch_utility_or_asyncio_at_init(function: str) -> None:
+    assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), BATCH) == []
 
 
 MODELS_BUILT_AT_INIT = """
