@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
@@ -806,24 +807,40 @@ class DynamoRepository:
     def _query_shards(
         self, index: str, prefix: str, shards: list[str], before: str, limit: int
     ) -> list[dict[str, Any]]:
-        """A sharded sparse index: one query per shard, each reading only sort keys before ``before``
-        (``<time>#<runId>``), oldest first, at most ``limit`` items in all."""
+        """A sharded sparse index: the items whose sort key (``<time>#<runId>``) is before ``before``,
+        at most ``limit``, oldest first. The shards are queried at once, each for its share of what
+        is left to read, round after round until the limit or the end of every shard: the sweeper's
+        tick waits for one round trip, not one per shard, and reads no item it does not return."""
+        condition = f"{prefix}Pk = :p AND {prefix}Sk < :before"
+        starts: dict[str, dict[str, Any] | None] = dict.fromkeys(shards)  # shards not read to the end
         found: list[dict[str, Any]] = []
-        for shard in shards:
+
+        def read(shard: str, share: int) -> tuple[str, dict[str, Any]]:
             request: dict[str, Any] = {
                 "TableName": self.table,
                 "IndexName": index,
-                "KeyConditionExpression": f"{prefix}Pk = :p AND {prefix}Sk < :before",
+                "KeyConditionExpression": condition,
                 "ExpressionAttributeValues": to_item({":p": shard, ":before": before}),
+                "Limit": share,
             }
-            while len(found) < limit:
-                request["Limit"] = limit - len(found)
-                response = self.client.query(**request)
-                found.extend(from_item(raw) for raw in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
+            if starts[shard] is not None:
+                request["ExclusiveStartKey"] = starts[shard]
+            return shard, self.client.query(**request)
+
+        with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+            while starts and len(found) < limit:
+                shares = _shares(limit - len(found), list(starts))
+                answers = list(pool.map(read, shares, shares.values()))
+                before_round = len(found)
+                for shard, response in answers:
+                    found.extend(from_item(raw) for raw in response.get("Items", []))
+                    if "LastEvaluatedKey" in response:
+                        starts[shard] = response["LastEvaluatedKey"]
+                    else:
+                        del starts[shard]
+                if len(found) == before_round:  # (a query answers items or the end; never neither)
                     break
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return found
+        return sorted(found, key=lambda item: str(item[f"{prefix}Sk"]))
 
     def reschedule_run(self, move: Reschedule) -> bool:
         """The run's due time, deadline, trigger and requested execution change together, or not at all."""
@@ -983,6 +1000,13 @@ def _attempts(items: list[dict[str, Any]]) -> list[Attempt]:
 
 def _step_order(step: Step) -> tuple[int, str]:
     return step.step_number, step.started_at or step.queued_at or ""
+
+
+def _shares(budget: int, shards: list[str]) -> dict[str, int]:
+    """``budget`` items split over ``shards`` as evenly as can be; a shard whose share is 0 is left out."""
+    each, extra = divmod(budget, len(shards))
+    shares = {shard: each + (1 if n < extra else 0) for n, shard in enumerate(shards)}
+    return {shard: share for shard, share in shares.items() if share}
 
 
 def _index_key_names(partition_attr: str) -> tuple[str, str, str, str]:
