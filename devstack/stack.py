@@ -1,12 +1,14 @@
 """The whole engine on one machine: moto in-process, resources built from ``template.yaml``.
 
-Start order matters: the local clock is read back from the data directory and installed as the
-engine's time first; the environment and moto's patches are in place before the moto server
-starts; resources are created next (table, queues, roles, schedule groups, functions, state
-machine, in template order of dependency); then what the data directory kept is restored into
-them, the template's own schedules (SAM ``ScheduleV2`` events) are made, the executions the last
-stop cut short are recovered, and only then do the stream poller (from its saved checkpoint), the
-schedule dispatcher (from its saved progress), the saver and finally the API on loopback start.
+Start order matters: the API's and moto's ports are listened on first (``devstack.ports``: a
+busy one fails at once, and none can be taken during setup); the local clock is read back from
+the data directory and installed as the engine's time; the environment and moto's patches are
+in place before the moto server starts; resources are created next (table, queues, roles,
+schedule groups, functions, state machine, in template order of dependency); then what the data
+directory kept is restored into them, the template's own schedules (SAM ``ScheduleV2`` events)
+are made, the executions the last stop cut short are recovered, and only then do the stream
+poller (from its saved checkpoint), the schedule dispatcher (from its saved progress), the saver
+and finally the API on loopback start serving.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 and that file's directory first on ``PYTHONPATH`` patches botocore's ``BaseClient._make_api_call``
 when ``botocore.client`` is imported, and appends each call to ``<dir>/<pid>.jsonl``, one line per
 call (per item, for a transaction), with the calling thread's name: a function's invocation runs
-in a thread named ``<LogicalId>-<8 hex>`` (devstack/functions.py).
+in a thread named ``<LogicalId>-<8 hex>`` (devstack/functions.py), and the threads of a pool it
+starts are named after it, ``<LogicalId>-<8 hex>_<n>`` (the sweeper's shard reads).
 
 A line holds ``t`` (time.time() when the call returned), ``thread``, ``service``, ``operation``
 (a transaction's items under their IAM action: PutItem, UpdateItem, DeleteItem,
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 RECORD_DIR = "AUTOMATIONS_RECORD_AWS_CALLS"
-FUNCTION_THREAD = re.compile(r"(\w+)-[0-9a-f]{8}")
+FUNCTION_THREAD = re.compile(r"(\w+)-[0-9a-f]{8}(?:_\d+)?")
 
 RECORDER = r"""
 import os

@@ -396,6 +396,8 @@ def test_the_recorder_keeps_what_costs_are_counted_from(tmp_path: Path) -> None:
     # And the policy check still reads each call's function from its thread's name
     assert aws_calls.function_of({"thread": "StreamFunction-0a1b2c3d"}, {"StreamFunction"}) == "StreamFunction"
     assert aws_calls.function_of({"thread": "stream-poller"}, {"StreamFunction"}) is None
+    # (a pool's thread the invocation started: the sweeper's shard reads)
+    assert aws_calls.function_of({"thread": "SweeperFunction-0a1b2c3d_3"}, {"SweeperFunction"}) == "SweeperFunction"
 
 
 # --- on a local stack -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ class ShardedIndex:
             for shard, dues in due_by_shard.items()
         }
         self.queries: list[dict[str, Any]] = []
+        self.threads: set[str] = set()  # the names of the threads that queried
         self.read = 0  # items returned, which is what a query with no filter reads
         self._lock = threading.Lock()
         # the first `meet` queries wait for each other: made one after another, they never would
@@ -31,6 +32,7 @@ class ShardedIndex:
     def query(self, **request: Any) -> dict[str, Any]:
         with self._lock:
             self.queries.append(request)
+            self.threads.add(threading.current_thread().name)
             first = len(self.queries) <= self._meeting.parties
         if first:
             self._meeting.wait()
@@ -99,6 +101,9 @@ def test_few_overdue_runs_take_one_round_of_queries_made_at_once() -> None:
     runs = overdue(index, limit=500)
     assert [r.scheduled_for for r in runs] == [due(n) for n in range(4)]
     assert len(index.queries) == len(shards) and index.read == 4
+    # on threads named after the caller's (how the local stack tells which function made a call)
+    assert len(index.threads) == len(shards)
+    assert all(name.startswith(threading.current_thread().name + "_") for name in index.threads)
 
 
 def test_nothing_overdue_is_one_round_and_an_empty_answer() -> None:

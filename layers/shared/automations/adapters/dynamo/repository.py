@@ -8,6 +8,7 @@ storage types.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -827,7 +828,8 @@ class DynamoRepository:
                 request["ExclusiveStartKey"] = starts[shard]
             return shard, self.client.query(**request)
 
-        with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+        # (its threads are named after the caller's: the local stack tells a function's calls by thread name)
+        with ThreadPoolExecutor(len(shards), thread_name_prefix=threading.current_thread().name) as pool:
             while starts and len(found) < limit:
                 shares = _shares(limit - len(found), list(starts))
                 answers = list(pool.map(read, shares, shares.values()))
