@@ -8,11 +8,15 @@ Implemented, with EventBridge's meaning:
   (``detail``, and deeper);
 - a field's pattern is a non-empty list of values, and matches when the event's value equals one
   of them (strings exactly, numbers by value, ``true``/``false``/``null`` as themselves); when the
-  event's value is a list, when any of its elements does; a field the event lacks never matches.
+  event's value is a list, when any of its elements does; a field the event lacks matches no value;
+- ``{"exists": true}`` matches a field the event has, with a value that is not an object (exists
+  matches leaves only); ``{"exists": false}`` matches a field the event lacks, also when the
+  object it would be in is missing (a DynamoDB attribute's ``{"BOOL": [{"exists": false}]}``
+  matches an image without the attribute).
 
-Content filters (``prefix``, ``anything-but``, ``numeric``, ``exists``, ``wildcard``, ...) and
-``$or`` are not: ``check`` raises ``UnsupportedPattern`` naming them, so a template that starts
-using one fails the local stack at start instead of matching wrongly. A pattern EventBridge would
+Other content filters (``prefix``, ``anything-but``, ``numeric``, ``wildcard``, ...) and ``$or``
+are not: ``check`` raises ``UnsupportedPattern`` naming them, so a template that starts using one
+fails the local stack at start instead of matching wrongly. A pattern EventBridge would
 refuse (a bare value instead of a list, an empty list or object) raises ``InvalidPattern``.
 """
 
@@ -46,31 +50,40 @@ def check(pattern: Any, path: str = "") -> None:
             if not value:
                 raise InvalidPattern(f"{where}: an empty list matches nothing (EventBridge refuses it)")
             for candidate in value:
-                if isinstance(candidate, dict):
+                if isinstance(candidate, dict) and set(candidate) == {"exists"}:
+                    if not isinstance(candidate["exists"], bool):
+                        raise InvalidPattern(f"{where}: exists takes true or false")
+                elif isinstance(candidate, dict):
                     names = ", ".join(sorted(candidate)) or "{}"
                     raise UnsupportedPattern(
                         f"{where}: the content filter {names} is not implemented by the local stack's EventBridge"
                     )
-                if not isinstance(candidate, _SCALARS):
+                elif not isinstance(candidate, _SCALARS):
                     raise InvalidPattern(f"{where}: {candidate!r} is not a value a pattern can match")
         else:
             raise InvalidPattern(f"{where}: values to match go in a list, e.g. [{value!r}]")
 
 
+_ABSENT = object()
+
+
 def matches(pattern: dict[str, Any], event: Any) -> bool:
     """Whether ``event`` (a JSON object) matches ``pattern`` (one that ``check`` accepts)."""
-    if not isinstance(event, dict):
-        return False
+    fields = event if isinstance(event, dict) else {}
     for field, wanted in pattern.items():
-        if field not in event:
-            return False
-        value = event[field]
+        value = fields.get(field, _ABSENT)
         if isinstance(wanted, dict):
-            if not matches(wanted, value):
+            if not matches(wanted, {} if value is _ABSENT else value):
                 return False
-        elif not any(_equal(candidate, item) for item in _items(value) for candidate in wanted):
+        elif not any(_matches_value(candidate, value) for candidate in wanted):
             return False
     return True
+
+
+def _matches_value(candidate: Any, value: Any) -> bool:
+    if isinstance(candidate, dict):  # {"exists": ...}, the one content filter ``check`` lets through
+        return candidate["exists"] == (value is not _ABSENT and not isinstance(value, dict))
+    return value is not _ABSENT and any(_equal(candidate, item) for item in _items(value))
 
 
 def _items(value: Any) -> list[Any]:

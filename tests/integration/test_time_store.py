@@ -295,13 +295,14 @@ def test_a_run_that_leaves_scheduled_leaves_every_sparse_index(
     leaving, staying = record(repo, a, [at_minutes(-5), at_minutes(-4)], key="apt-1")
     for index in (keys.OVERDUE, keys.SCHEDULED_BY_FLOW, keys.SCHEDULED_BY_KEY):
         assert {leaving, staying} <= run_ids_in(index), index
+    assert set(keys.WHILE_SCHEDULED_ATTRIBUTES) <= set(raw_run(leaving))  # (due at once: nothing to follow up)
     # When one leaves `scheduled`
     if leave == "start_execution":
         repo.start_execution(run_id=leaving, name=leaving, arn=None, at=NOW, check_after=NOW)
     else:
         assert repo.transition_run(leaving, RunStatus(leave), only_from=RunStatus.SCHEDULED)
-    # Then it carries none of their keys, and no index nor query finds it; the other one stays
-    assert not set(keys.SCHEDULED_INDEX_ATTRIBUTES) & set(raw_run(leaving))
+    # Then it carries none of their keys (nor the mark), and no index nor query finds it; the other one stays
+    assert not set(keys.WHILE_SCHEDULED_ATTRIBUTES) & set(raw_run(leaving))
     for index in (keys.OVERDUE, keys.SCHEDULED_BY_FLOW, keys.SCHEDULED_BY_KEY):
         assert leaving not in run_ids_in(index) and staying in run_ids_in(index), index
     assert [r.run_id for r in repo.overdue_runs(due_before=NOW, limit=10)] == [staying]
@@ -327,7 +328,7 @@ def test_a_run_recorded_failed_never_enters_the_sparse_indexes(
     error = ErrorInfo(type="MissingVariable", message="trigger 'at': no trigger.data.start")
     (run_id,) = record_runs(repo, trigger, [RunPlan(flow=a, correlation_key="apt-9", error=error)]).run_ids
     assert repo.get_run(run_id).status == RunStatus.FAILED
-    assert not set(keys.SCHEDULED_INDEX_ATTRIBUTES) & set(raw_run(run_id))
+    assert not set(keys.WHILE_SCHEDULED_ATTRIBUTES) & set(raw_run(run_id))
     assert repo.overdue_runs(due_before=at_minutes(60), limit=10) == []
     assert repo.scheduled_run_ids_by_key(a.flow_id, "apt-9") == []
 
@@ -391,6 +392,7 @@ def test_a_reschedule_moves_the_time_and_the_execution_of_a_waiting_run(
     (run_id,) = record(repo, a, [at_minutes(-30)], key="apt-1", deadline=at_minutes(90))
     run = repo.get_run(run_id)
     assert run.current_execution == run_id
+    assert keys.NOTHING_TO_FOLLOW_UP in raw_run(run_id)  # due when it was recorded: it had no schedule
     # When it is moved an hour later, under a new execution
     assert repo.reschedule_run(move(run, replaced=run_id, ordinal=1, minutes=60))
     # Then its due time, deadline, trigger and execution changed together, and its history says why
@@ -412,6 +414,8 @@ def test_a_reschedule_moves_the_time_and_the_execution_of_a_waiting_run(
     assert waiting.scheduled_for == at_minutes(60)
     assert raw_run(run_id)["scheduledByFlowSk"]["S"] == f"{at_minutes(60)}#{run_id}"
     assert repo.scheduled_run_ids_by_key(a.flow_id, "apt-1") == [run_id]
+    # (now due later, it has a schedule to delete when it leaves `scheduled`: the stream must see that)
+    assert keys.NOTHING_TO_FOLLOW_UP not in raw_run(run_id)
     # And the execution it replaced can no longer start it; the new one can
     with pytest.raises(TransitionRejected):
         repo.start_execution(run_id=run_id, name=run_id, arn=None, at=NOW, check_after=NOW)

@@ -129,8 +129,8 @@ def test_values_match_exactly_strings_by_case_numbers_by_value_and_no_type_stand
     [
         {"source": [{"prefix": "aws."}]},
         {"detail": {"status": [{"anything-but": ["SUCCEEDED"]}]}},
-        {"detail": {"stopDate": [{"exists": True}]}},
         {"detail": {"n": [{"numeric": [">", 0]}]}},
+        {"detail": {"stopDate": [{"exists": True, "prefix": "2026"}]}},
         {"$or": [{"a": ["1"]}, {"b": ["2"]}]},
     ],
 )
@@ -139,7 +139,27 @@ def test_content_filters_and_or_are_refused_not_misread(pattern: dict[str, Any])
         check(pattern)
 
 
-@pytest.mark.parametrize("pattern", [{}, {"source": "aws.states"}, {"source": []}, {"d": {}}, [], {"s": [["a"]]}])
+def test_exists_matches_a_leaf_the_event_has_and_not_exists_one_it_lacks_even_with_its_parent() -> None:
+    # Given the filters the stream uses on DynamoDB images (typed attributes)
+    present = {"dynamodb": {"NewImage": {"outcome": {"S": [{"exists": True}]}}}}
+    absent = {"dynamodb": {"NewImage": {"startedAt": {"S": [{"exists": False}]}}}}
+    check(present)
+    check(absent)
+    ended = {"dynamodb": {"NewImage": {"outcome": {"S": "reached_end"}, "startedAt": {"S": "2026-01-01T00:00:00Z"}}}}
+    requested = {"dynamodb": {"NewImage": {"name": {"S": "e0"}}}}
+    # Then a leaf the image has exists, one it lacks (attribute and all) does not
+    assert matches(present, ended) and not matches(present, requested)
+    assert matches(absent, requested) and not matches(absent, ended)
+    # and exists looks at leaves only: an object is not a value that exists
+    assert not matches({"d": [{"exists": True}]}, {"d": {"S": "x"}})
+    assert matches({"d": [{"exists": False}]}, {})
+    assert not matches({"d": [{"exists": True}]}, {})
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [{}, {"source": "aws.states"}, {"source": []}, {"d": {}}, [], {"s": [["a"]]}, {"s": [{"exists": "yes"}]}],
+)
 def test_patterns_eventbridge_refuses_are_refused(pattern: Any) -> None:
     with pytest.raises(InvalidPattern):
         check(pattern)

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from automations.domain.runs import ExecutionOutcome
+from automations.adapters.dynamo import keys
+from automations.adapters.dynamo.repository import DynamoRepository
+from automations.domain.runs import ExecutionOutcome, Run
 from automations.domain.status import RunStatus, StepStatus
 from automations.logic.change_router import TableChange
-from automations.logic.reactions import ROUTER
+from automations.logic.reactions import ROUTER, ReactionDeps, follow_run_leaving_waiting
 from devstack import event_patterns
 from devstack.template import load_template
 
@@ -58,10 +60,11 @@ def changes() -> Iterator[TableChange]:
         yield TableChange("MODIFY", {**before, "status": str(new), "currentExecution": "e1" if moved else "e0"}, before)
     requested = {"entity": "execution", "name": "e0"}
     yield TableChange("INSERT", requested, None)
-    yield TableChange("MODIFY", {**requested, "arn": "arn:e0"}, requested)  # claimed by the ARN that started it
+    claimed = {**requested, "arn": "arn:e0", "startedAt": "2026-01-01T00:00:00Z"}  # by the ARN that started it
+    yield TableChange("MODIFY", claimed, requested)
     for outcome in ExecutionOutcome:
-        claimed = {**requested, "arn": "arn:e0"}
         yield TableChange("MODIFY", {**claimed, "outcome": str(outcome)}, claimed)
+        yield TableChange("MODIFY", {**requested, "outcome": str(outcome)}, requested)  # never started
     flow = {"entity": "flow", "version": 1}
     yield TableChange("INSERT", flow, None)
     yield TableChange("MODIFY", {**flow, "version": 2}, flow)
@@ -93,8 +96,23 @@ def test_every_change_a_reaction_acts_on_passes_the_filter(change: TableChange) 
         TableChange("INSERT", {"entity": "attempt", "status": "failed"}, None),
         TableChange("INSERT", {"entity": "run", "status": "scheduled"}, None),
         TableChange("MODIFY", {"entity": "run", "status": "completed"}, {"entity": "run", "status": "running"}),
+        TableChange(
+            "MODIFY",
+            {"entity": "execution", "name": "e0", "arn": "arn:e0", "startedAt": "2026-01-01T00:00:00Z"},
+            {"entity": "execution", "name": "e0"},
+        ),
     ],
-    ids=["step claimed", "step completed", "inline step", "trigger", "signature", "attempt", "run", "run ended"],
+    ids=[
+        "step claimed",
+        "step completed",
+        "inline step",
+        "trigger",
+        "signature",
+        "attempt",
+        "run",
+        "run ended",
+        "execution started",
+    ],
 )
 def test_what_no_reaction_acts_on_is_dropped_before_it_costs_an_invocation(change: TableChange) -> None:
     assert not reacted_on(change) and not passes(change)
@@ -103,3 +121,45 @@ def test_what_no_reaction_acts_on_is_dropped_before_it_costs_an_invocation(chang
 def test_the_local_stack_can_match_every_pattern_exactly() -> None:
     for pattern in stream_filters():
         event_patterns.check(pattern)
+
+
+@pytest.mark.parametrize(("trigger_kind", "due_later"), [("webhook", False), ("webhook", True), ("schedule", False)])
+def test_a_run_that_starts_wakes_the_function_only_when_its_reaction_has_something_to_do(
+    trigger_kind: str, due_later: bool
+) -> None:
+    # Given a waiting run as the repository records it
+    created = "2026-03-02T09:00:00.000Z"
+    run = Run(
+        run_id="run_1",
+        account_id="acct_1",
+        flow_id="flow_1",
+        flow_version=1,
+        trigger_id="trg_1",
+        trigger_kind=trigger_kind,
+        status=RunStatus.SCHEDULED,
+        created_at=created,
+        scheduled_for="2026-03-03T09:00:00.000Z" if due_later else created,
+        current_execution="run_1",
+    )
+    waiting = DynamoRepository("table", client=None).new_run_item(run)
+    # When it starts (what it carried only while waiting goes)
+    started = {k: v for k, v in waiting.items() if k not in keys.WHILE_SCHEDULED_ATTRIBUTES} | {"status": "running"}
+    change = TableChange("MODIFY", started, waiting)
+    # Then the function is woken for it exactly when its reaction has a schedule or a flow to look at
+    deps = Recorded()
+    follow_run_leaving_waiting(change, ReactionDeps(store=deps, workflows=None, schedules=deps))  # type: ignore[arg-type]
+    assert passes(change) == bool(deps.asked) == run.follows_up_when_leaving_scheduled, deps.asked
+
+
+class Recorded:
+    """Schedules and a store that have nothing, and remember what they were asked."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def delete(self, *, name: str) -> bool:
+        self.asked.append(f"delete schedule {name}")
+        return False
+
+    def get_flow(self, flow_id: str) -> None:
+        self.asked.append(f"get flow {flow_id}")

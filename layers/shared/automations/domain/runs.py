@@ -234,3 +234,20 @@ class Run(RecordModel):
     def on_express(self) -> bool:
         """Its latest execution started on the Express machine (its first, so far)."""
         return bool(self.path) and self.path[-1] == Machine.EXPRESS
+
+    @property
+    def was_due_later(self) -> bool:
+        """Due after it was recorded, so it was given a one-time schedule (the stream starts a run
+        due at once itself)."""
+        return self.scheduled_for > self.created_at
+
+    @property
+    def recurs(self) -> bool:
+        """An occurrence of a recurring flow: when it leaves `scheduled`, the next one is recorded."""
+        return self.trigger_kind == "schedule"
+
+    @property
+    def follows_up_when_leaving_scheduled(self) -> bool:
+        """Leaving `scheduled` leaves something to do (``reactions.follow_run_leaving_waiting``): a
+        schedule to delete, a next occurrence to record. A run due at once has neither."""
+        return self.was_due_later or self.recurs

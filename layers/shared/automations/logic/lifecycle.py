@@ -42,8 +42,7 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
     deleted or replaced meanwhile (it is cancelled).
     """
     name = task.execution_name or task.run_id
-    execution = store.get_execution(task.run_id, name)
-    run = store.get_run(task.run_id)
+    run, execution = store.get_run_and_execution(task.run_id, name)
     if execution is None or run is None:
         logger.warning("no such execution of the run recorded; ending", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)

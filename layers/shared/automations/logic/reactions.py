@@ -154,13 +154,14 @@ def stop_cancelled_run(change: TableChange, deps: ReactionDeps) -> str:
 
 @ROUTER.on("run", "MODIFY", when=_left_waiting)
 def follow_run_leaving_waiting(change: TableChange, deps: ReactionDeps) -> str:
+    """Only a run that ``follows_up_when_leaving_scheduled`` has anything to do here: the others (due
+    at once, not recurring) are marked so while they wait, and the stream's filter drops this change."""
     before, run = Run.model_validate(change.old), Run.model_validate(change.new)
     done = []
-    # only a run due later had a schedule (a run due at once was started by the stream)
-    if before.scheduled_for > before.created_at:
+    if before.was_due_later:  # it had a schedule
         name = before.current_execution or before.run_id
         done.append("schedule deleted" if deps.schedules.delete(name=name) else "no schedule")
-    if run.trigger_kind == "schedule" and run.status != RunStatus.SCHEDULED:
+    if run.recurs and run.status != RunStatus.SCHEDULED:
         from automations.logic import recurring  # (lazy, for a recurring flow's runs only: see the imports)
 
         flow = deps.store.get_flow(run.flow_id)

@@ -146,6 +146,13 @@ SCHEDULED_INDEX_ATTRIBUTES = (
     "scheduledByKeySk",
 )
 
+# Not a key, but read by the stream's filter (template.yaml) like one: a waiting run with nothing
+# to follow up when it leaves `scheduled` (``Run.follows_up_when_leaving_scheduled``: due at once,
+# not recurring) carries it, so the change that starts it wakes no StreamFunction. It goes with
+# the sparse index keys.
+NOTHING_TO_FOLLOW_UP = "nothingToFollowUp"
+WHILE_SCHEDULED_ATTRIBUTES = (*SCHEDULED_INDEX_ATTRIBUTES, NOTHING_TO_FOLLOW_UP)
+
 
 def execution(run_id: str, name: str) -> Key:
     return {"pk": f"RUN#{run_id}", "sk": f"EXECUTION#{name}"}

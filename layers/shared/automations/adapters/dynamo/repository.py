@@ -151,6 +151,15 @@ class _Update:
         return args
 
 
+def _while_scheduled(run: Run) -> dict[str, Any]:
+    """What a `scheduled` run carries until it leaves `scheduled`: its sparse index keys, and the mark
+    that the stream has nothing to follow up then (or None: an update removes it)."""
+    return {
+        **keys.scheduled_index_keys(run.run_id, run.flow_id, run.scheduled_for, run.correlation_key),
+        keys.NOTHING_TO_FOLLOW_UP: None if run.follows_up_when_leaving_scheduled else True,
+    }
+
+
 def _claimable(update: _Update, arn: str | None) -> str:
     """The execution item is unclaimed, or claimed by ``arn`` (no ARN given: by anyone)."""
     if arn is None:
@@ -530,7 +539,7 @@ class DynamoRepository:
             **run.dump(),
         }
         if run.status == RunStatus.SCHEDULED:
-            item.update(keys.scheduled_index_keys(run.run_id, run.flow_id, run.scheduled_for, run.correlation_key))
+            item.update({k: v for k, v in _while_scheduled(run).items() if v is not None})
         return item
 
     def get_trigger(self, trigger_id: str) -> TriggerEvent | None:
@@ -560,13 +569,17 @@ class DynamoRepository:
         item = self._get(keys.run(run_id))
         return Run.model_validate(item) if item else None
 
-    def _query_run_partition(self, run_id: str, *, with_attempts: bool) -> list[dict[str, Any]]:
+    def _query_run_partition(self, run_id: str, *, from_sk: str = "", to_sk: str = "") -> list[dict[str, Any]]:
+        """The run's items (see ``keys``), all of them or those whose sort keys lie between the two given."""
+        condition, values = "pk = :pk", {":pk": keys.run(run_id)["pk"]}
+        if from_sk and to_sk:
+            condition, values = f"{condition} AND sk BETWEEN :from AND :to", {**values, ":from": from_sk, ":to": to_sk}
+        elif from_sk:
+            condition, values = f"{condition} AND sk >= :from", {**values, ":from": from_sk}
         request: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk" if with_attempts else "pk = :pk AND sk >= :run",
-            "ExpressionAttributeValues": to_item({":pk": keys.run(run_id)["pk"], ":run": "RUN"})
-            if not with_attempts
-            else to_item({":pk": keys.run(run_id)["pk"]}),
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": to_item(values),
             "ConsistentRead": True,
         }
         items: list[dict[str, Any]] = []
@@ -578,7 +591,7 @@ class DynamoRepository:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def get_run_detail(self, run_id: str) -> RunDetail | None:
-        items = self._query_run_partition(run_id, with_attempts=True)
+        items = self._query_run_partition(run_id)
         runs = [Run.model_validate(i) for i in items if i.get("entity") == "run"]
         if not runs:
             return None
@@ -590,7 +603,7 @@ class DynamoRepository:
         return RunDetail(runs[0], steps, attempts, executions)
 
     def get_run_and_steps(self, run_id: str) -> tuple[Run, list[Step]] | None:
-        items = self._query_run_partition(run_id, with_attempts=False)
+        items = self._query_run_partition(run_id, from_sk=keys.run(run_id)["sk"])  # the run, then its steps
         runs = [Run.model_validate(i) for i in items if i.get("entity") == "run"]
         if not runs:
             return None
@@ -618,6 +631,14 @@ class DynamoRepository:
         item = self._get(keys.execution(run_id, name))
         return Execution.model_validate(item) if item else None
 
+    def get_run_and_execution(self, run_id: str, name: str) -> tuple[Run | None, Execution | None]:
+        """One read for both: the execution's item sorts before the run's, with only the run's later
+        executions between them (see ``keys``)."""
+        execution_sk, run_sk = keys.execution(run_id, name)["sk"], keys.run(run_id)["sk"]
+        items = {item["sk"]: item for item in self._query_run_partition(run_id, from_sk=execution_sk, to_sk=run_sk)}
+        run, execution = items.get(run_sk), items.get(execution_sk)
+        return (Run.model_validate(run) if run else None), (Execution.model_validate(execution) if execution else None)
+
     def _execution_item(self, execution: Execution) -> dict[str, Any]:
         key = keys.execution(execution.run_id, execution.name)
         return {**key, "entity": "execution", "expiresAt": self._expires_at(), **execution.dump()}
@@ -639,7 +660,7 @@ class DynamoRepository:
         machine = machine_of(arn) if arn else Machine.STANDARD
         update = _Update().record_status(RunStatus.RUNNING, at, cause).set("currentExecution", name)
         update.append("path", str(machine))
-        update.set("startedAt", at, only_if_absent=True).remove(*keys.SCHEDULED_INDEX_ATTRIBUTES)
+        update.set("startedAt", at, only_if_absent=True).remove(*keys.WHILE_SCHEDULED_ATTRIBUTES)
         update.set_all(keys.in_flight(run_id, check_after))
         update.remove("error")  # an earlier execution's error stays on that execution
         # a scheduled run starts only under the execution requested for it (a rescheduled run's
@@ -722,7 +743,7 @@ class DynamoRepository:
     ) -> bool:
         update = _Update().record_status(new, clock.iso(clock.now()), cause, by).set_all(fields or {})
         if new != RunStatus.SCHEDULED:
-            update.remove(*keys.SCHEDULED_INDEX_ATTRIBUTES)
+            update.remove(*keys.WHILE_SCHEDULED_ATTRIBUTES)
         if new not in _IN_FLIGHT:
             update.remove(*keys.IN_FLIGHT_ATTRIBUTES)
         leading = run_statuses_leading_to(new)
@@ -853,9 +874,7 @@ class DynamoRepository:
         update = _Update().record_status(RunStatus.SCHEDULED, at, move.cause)
         update.set_all({"scheduledFor": move.scheduled_for, "triggerId": move.trigger_id})
         update.set_all({"currentExecution": move.execution.name, "deadline": move.deadline})
-        update.set_all(
-            keys.scheduled_index_keys(found.run_id, found.flow_id, move.scheduled_for, found.correlation_key)
-        )
+        update.set_all(_while_scheduled(found.model_copy(update={"scheduled_for": move.scheduled_for})))
         update.set_all(keys.run_history_keys(found.run_id, found.account_id, found.flow_id, move.scheduled_for))
         current = update.name("currentExecution")
         condition = (
