@@ -68,7 +68,7 @@ START = ("RunLifecycleFunction", "run_lifecycle_start.json")
 NOTIFY = ("HttpRequestFunction", "http_request_node.json")
 PLAN: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "ApiFunction": ("api_webhook.json", []),  # a signed webhook: records a trigger and its run
-    "StreamFunction": ("stream_execution_requested.json", []),  # starts the run's execution
+    "StreamFunction": ("stream_run_recorded.json", []),  # starts the run's execution
     "RunLifecycleFunction": ("run_lifecycle_start.json", []),
     "HttpRequestFunction": ("http_request_node.json", [START]),
     "ComputeNodeFunction": ("compute_node_delay.json", [START]),  # a condition runs inline (in NOTIFY)

@@ -22,7 +22,7 @@ from typing import Any
 from automations.adapters.dynamo import keys
 from automations.adapters.dynamo.repository import DynamoRepository, get_repository
 from automations.domain import clock, signing
-from automations.domain.runs import Execution, Run, StatusChange
+from automations.domain.runs import Run, StatusChange, first_execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.flows.definition import Flow, FlowDefinition, FlowVersion
@@ -127,10 +127,10 @@ def store_demo_run(
         status=RunStatus.SCHEDULED,
         created_at=at,
         scheduled_for=due,
+        current_execution=first_execution_name(RUN_ID),  # its first execution, requested by the run
         history=[StatusChange(status=RunStatus.SCHEDULED, at=at)],
     )
-    first = Execution(run_id=RUN_ID, name=RUN_ID, ordinal=0, due_at=due, requested_at=at)
-    repo.record_trigger(trigger, [RunRecord(run=run, execution=first)])
+    repo.record_trigger(trigger, [RunRecord(run=run)])
     return run
 
 

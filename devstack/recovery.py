@@ -10,7 +10,8 @@ has for those.
   ``follow_execution_end`` then marks the run and its step in flight ``interrupted``. If the
   interpreter had recorded its end already, this records nothing and the end is delivered as usual.
 - An execution requested but never started (its run still ``scheduled``, or ``interrupted`` and
-  awaiting a resume) may have been started by the stream just before the stop and lost with it.
+  awaiting a resume; a waiting run's first execution, requested by the run itself) may have been
+  started by the stream just before the stop and lost with it.
   It is offered to the outbox again, as a redelivered stream record would be: the reaction starts
   it when it is due. Should the stream deliver its record too, Standard refuses the second start
   of the same name, and a second Express execution finds the execution claimed and runs nothing.
@@ -30,7 +31,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from automations.domain.status import RunStatus
 from automations.logic import ended_executions
 from automations.logic.change_router import TableChange
-from automations.logic.reactions import ReactionDeps, start_requested_execution
+from automations.logic.reactions import ReactionDeps, start_first_execution, start_requested_execution
 from automations.ports import Schedules, Store, Workflows
 
 CAUSE = "the local stack stopped while this execution ran"
@@ -60,13 +61,22 @@ def recover_executions(
             recovered.aborted.append(name)
     unstarted = "entity = :execution AND attribute_not_exists(startedAt) AND attribute_not_exists(outcome)"
     deps = ReactionDeps(store=store, workflows=workflows, schedules=schedules)
+    requested = set()
     for execution in _items(table_name, dynamodb, unstarted, {":execution": "execution"}):
+        requested.add(execution["name"])
         owner = store.get_run(execution["runId"])
         if owner is None or owner.status not in STARTABLE:
             continue
         outcome = start_requested_execution(TableChange(event="INSERT", new=execution, old=None), deps)
         if outcome == "started":
             recovered.offered.append(execution["name"])
+    # a run's first execution has no item until it starts: the waiting run is its request
+    waiting = {":run": "run", ":waiting": str(RunStatus.SCHEDULED)}
+    for run in _items(table_name, dynamodb, "entity = :run AND #status = :waiting", waiting):
+        if run.get("currentExecution") in requested:  # (rescheduled: its current execution has an item)
+            continue
+        if start_first_execution(TableChange(event="INSERT", new=run, old=None), deps) == "started":
+            recovered.offered.append(run["currentExecution"])
     return recovered
 
 

@@ -263,8 +263,8 @@ SCENARIOS: dict[str, list[tuple[str, Check]]] = {
         ("run_lifecycle_start.json", points_at_the_first_node),
         ("stream_step_retrying.json", rolls_the_run_up_to_retrying),
     ],
-    "a requested execution, from the stream": [
-        ("stream_execution_requested.json", starts_the_execution_on_the_stack),
+    "a run recorded, from the stream": [
+        ("stream_run_recorded.json", starts_the_execution_on_the_stack),
     ],
 }
 

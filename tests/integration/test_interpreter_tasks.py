@@ -110,7 +110,7 @@ def state_machine(repo) -> str:
 
 def test_a_new_due_run_starts_one_execution_named_after_it(handler_of, lambda_context, demo_run, state_machine) -> None:
     stream = handler_of("StreamFunction")
-    event = load_event("stream_execution_requested.json")
+    event = load_event("stream_run_recorded.json")
     assert stream(event, lambda_context) == {"batchItemFailures": []}
     assert stream(copy.deepcopy(event), lambda_context) == {"batchItemFailures": []}  # redelivered: harmless
     executions = boto3.client("stepfunctions").list_executions(stateMachineArn=state_machine)["executions"]
@@ -134,7 +134,7 @@ def test_a_retrying_step_rolls_the_run_up_to_retrying(
 def test_only_the_record_that_failed_is_reported_for_retry(handler_of, lambda_context, demo_run) -> None:
     # Given a batch whose run record cannot be dispatched (no state machine exists here)
     ok = load_event("stream_step_retrying.json")["Records"][0]
-    failing = load_event("stream_execution_requested.json")["Records"][0]
+    failing = load_event("stream_run_recorded.json")["Records"][0]
     # When the stream handler processes it
     result = handler_of("StreamFunction")({"Records": [ok, failing]}, lambda_context)
     # Then only the failed record's sequence number comes back, for the event source mapping to retry
@@ -145,7 +145,7 @@ def test_a_batch_that_failed_whole_fails_the_invocation_to_be_retried_and_bisect
     handler_of, lambda_context, demo_run
 ) -> None:
     # Given a batch of one record that cannot be dispatched (no state machine exists here)
-    failing = load_event("stream_execution_requested.json")
+    failing = load_event("stream_run_recorded.json")
     # When the stream handler processes it, Then the invocation fails (BisectBatchOnFunctionError applies)
     with pytest.raises(EveryRecordFailed):
         handler_of("StreamFunction")(failing, lambda_context)

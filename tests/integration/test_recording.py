@@ -6,13 +6,17 @@ import json
 
 import pytest
 
+from automations.adapters.dynamo import keys
+from automations.adapters.dynamo.attributes import from_item, to_item
 from automations.domain import clock
-from automations.domain.runs import Step
+from automations.domain.runs import Machine, Step
 from automations.domain.status import StepStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import ValidationFailed
+from automations.logic import ended_executions
 from automations.logic.history import owned_run_detail
 from automations.logic.recording import RunPlan, record_runs
+from automations.ports import TransitionRejected
 from tests.conftest import load_event
 from tests.integration.conftest import DEMO_FLOW_ID, seed_demo_run
 
@@ -94,3 +98,58 @@ def test_one_trigger_records_every_planned_run_in_one_transaction(repo, flow) ->
     assert repo.get_trigger("trg_recording_test").run_ids == recorded.run_ids
     again = record_runs(repo, manual_trigger(flow), [RunPlan(flow=flow)])
     assert again.replayed and again.run_ids == recorded.run_ids
+
+
+# --- a run's first execution: requested by the run ------------------------------------------------
+
+
+def raw_execution(repo, run_id: str, name: str) -> dict | None:
+    found = repo.client.get_item(TableName=repo.table, Key=to_item(keys.execution(run_id, name)))
+    return from_item(found["Item"]) if "Item" in found else None
+
+
+def test_a_run_recorded_requests_its_first_execution_whose_claim_writes_its_item(repo, flow) -> None:
+    # Given a run just recorded
+    (run_id,) = record_runs(repo, manual_trigger(flow), [RunPlan(flow=flow)]).run_ids
+    run = repo.get_run(run_id)
+    # Then its first execution has no item of its own, yet every read finds it requested, due with the run
+    assert raw_execution(repo, run_id, run_id) is None
+    requested = repo.get_execution(run_id, run_id)
+    assert (requested.ordinal, requested.due_at, requested.requested_at) == (0, run.scheduled_for, run.created_at)
+    assert requested.started_at is None and requested.machine == Machine.EXPRESS
+    assert repo.get_run_and_execution(run_id, run_id)[1] == requested
+    assert repo.get_run_detail(run_id).executions == [requested]
+    # When it starts on Express, and a second execution of the name starts too
+    arn = f"arn:aws:states:us-east-1:123456789012:express:automations-FlowInterpreterExpress:{run_id}:1"
+    repo.start_execution(run_id=run_id, name=run_id, arn=arn, at=clock.iso(clock.now()), check_after=run.created_at)
+    with pytest.raises(TransitionRejected):
+        repo.start_execution(
+            run_id=run_id, name=run_id, arn=f"{arn}-again", at=clock.iso(clock.now()), check_after=run.created_at
+        )
+    # Then the claim wrote its item, with what the run requested, for the first ARN only
+    claimed = raw_execution(repo, run_id, run_id)
+    assert (claimed["entity"], claimed["dueAt"], claimed["arn"], claimed["machine"]) == (
+        "execution",
+        run.scheduled_for,
+        arn,
+        "express",
+    )
+    assert "expiresAt" in claimed and claimed["ordinal"] == 0
+
+
+def test_a_first_execution_that_ends_before_its_claim_is_recorded_ended(repo, flow) -> None:
+    # Given a run whose first execution was stopped before its first task claimed it
+    (run_id,) = record_runs(repo, manual_trigger(flow), [RunPlan(flow=flow)]).run_ids
+    # When Step Functions reports it ended
+    assert ended_executions.execution_ended(repo, run_id=run_id, name=run_id, status="ABORTED", cause="stopped")
+    # Then its item is written, ended, for the stream to interrupt the run; a second report changes nothing
+    ended = raw_execution(repo, run_id, run_id)
+    assert (ended["outcome"], ended["error"]["message"], ended["dueAt"]) == (
+        "aborted",
+        "stopped",
+        repo.get_run(run_id).scheduled_for,
+    )
+    assert not ended_executions.execution_ended(repo, run_id=run_id, name=run_id, status="ABORTED")
+    # and an execution that is not a run's first is never made up
+    assert not ended_executions.execution_ended(repo, run_id=run_id, name=f"{run_id}-r1", status="ABORTED")
+    assert raw_execution(repo, run_id, f"{run_id}-r1") is None

@@ -74,7 +74,7 @@ def test_a_retrying_step_is_counted_by_its_error_type(handler_of, lambda_context
 def test_a_stream_record_that_fails_is_counted(handler_of, lambda_context, demo_run, metrics_on, capsys) -> None:
     # Given a batch one record of which cannot be dispatched (no state machine exists here)
     ok = load_event("stream_step_retrying.json")["Records"][0]
-    failing = load_event("stream_execution_requested.json")["Records"][0]
+    failing = load_event("stream_run_recorded.json")["Records"][0]
     # When the stream handler processes it
     handler_of("StreamFunction")({"Records": [ok, failing]}, lambda_context)
     # Then the record handed back for retry is counted

@@ -138,10 +138,10 @@ def test_an_at_that_gives_no_time_fails_that_run_saying_why(api, reminder_flow) 
 
 
 def test_a_run_due_later_gets_a_one_time_schedule_that_a_withdrawal_removes(api, reminder_flow, repo, stream) -> None:
-    # Given a waiting reminder whose requested execution reached the stream
+    # Given a waiting reminder whose recording (which requests its first execution) reached the stream
     _, answer = post_event(api, "evt-2", "appointment.created", {"id": "apt-2", "start": in_days(2)})
     (run_id,) = answer["runIds"]
-    assert stream("INSERT", item(keys.execution(run_id, run_id))) == ["start_requested_execution: scheduled"]
+    assert stream("INSERT", item(keys.run(run_id))) == ["start_first_execution: scheduled"]
     # Then a one-time schedule named after the run starts that execution at its time, then deletes itself
     schedule = schedules()[run_id]
     due = clock.parse_iso(get_run(api, run_id)["scheduledFor"])
@@ -178,9 +178,12 @@ def test_a_reschedule_moves_the_run_with_the_new_data_and_the_old_execution_cann
     assert clock.parse_iso(run["scheduledFor"]) == clock.parse_iso(new_start) - DAY
     assert run["status"] == "scheduled" and run["trigger"]["data"]["start"] == new_start
     assert [e["name"] for e in run["executions"]] == [run_id, f"{run_id}-r1"]
-    # and the stream moves the schedule: the replaced execution's goes, the new one's comes
-    stream("INSERT", item(keys.execution(run_id, run_id)))
+    # and the stream moves the schedule: the replaced execution's goes, the new one's comes; the
+    # replaced one's item, written by the reschedule, starts nothing
+    assert run["executions"][0]["replacedBy"] == f"{run_id}-r1"
+    stream("INSERT", before)
     assert stream("MODIFY", item(keys.run(run_id)), before) == ["follow_run_leaving_waiting: schedule deleted"]
+    assert stream("INSERT", item(keys.execution(run_id, run_id))) == []
     stream("INSERT", item(keys.execution(run_id, f"{run_id}-r1")))
     assert set(schedules()) == {f"{run_id}-r1"}
     # When the replaced execution fires anyway (it was already on its way) Then it does not start the run

@@ -56,7 +56,7 @@ def test_the_engines_reactions_are_one_entry_each() -> None:
     registered = {entity: [r.name for r in routes] for entity, routes in ROUTER.routes.items()}
     assert registered == {
         "execution": ["start_requested_execution", "follow_execution_end"],
-        "run": ["stop_cancelled_run", "follow_run_leaving_waiting"],
+        "run": ["start_first_execution", "stop_cancelled_run", "follow_run_leaving_waiting"],
         "step": ["roll_step_status_up"],
         "flow": ["follow_flow"],
     }

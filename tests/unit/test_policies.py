@@ -97,8 +97,9 @@ EXPECTED_DYNAMODB = {
     | _grants(_UPDATE, TABLE, {"RUN#"})
     | _grants(_QUERY, "Overdue", {"OVERDUE#"})
     | _grants(_QUERY, "InFlight", {"INFLIGHT#"}),
-    # it records an execution's end (ended_executions.execution_ended), nothing else
-    "ExecutionStatusFunction": _grants(_UPDATE, TABLE, {"RUN#"}),
+    # it records an execution's end (ended_executions.execution_ended), nothing else: a run's first
+    # execution that ended before its claim wrote its item is written from the run's request
+    "ExecutionStatusFunction": _grants(_GET | _UPDATE, TABLE, {"RUN#"}),
     **dict.fromkeys(("RunLifecycleFunction", *NODE_FUNCTIONS), _RUN_TASKS),
 }
 

@@ -62,9 +62,12 @@ def changes() -> Iterator[TableChange]:
     yield TableChange("INSERT", requested, None)
     claimed = {**requested, "arn": "arn:e0", "startedAt": "2026-01-01T00:00:00Z"}  # by the ARN that started it
     yield TableChange("MODIFY", claimed, requested)
+    yield TableChange("INSERT", claimed, None)  # a run's first execution: its claim writes its item
     for outcome in ExecutionOutcome:
         yield TableChange("MODIFY", {**claimed, "outcome": str(outcome)}, claimed)
         yield TableChange("MODIFY", {**requested, "outcome": str(outcome)}, requested)  # never started
+        yield TableChange("INSERT", {**requested, "outcome": str(outcome)}, None)  # a first, ended unclaimed
+    yield TableChange("INSERT", {**requested, "replacedBy": "e1"}, None)  # a first a reschedule replaced
     flow = {"entity": "flow", "version": 1}
     yield TableChange("INSERT", flow, None)
     yield TableChange("MODIFY", {**flow, "version": 2}, flow)
@@ -94,8 +97,11 @@ def test_every_change_a_reaction_acts_on_passes_the_filter(change: TableChange) 
         TableChange("INSERT", {"entity": "trigger"}, None),
         TableChange("INSERT", {"entity": "webhookSignature"}, None),
         TableChange("INSERT", {"entity": "attempt", "status": "failed"}, None),
-        TableChange("INSERT", {"entity": "run", "status": "scheduled"}, None),
-        TableChange("MODIFY", {"entity": "run", "status": "completed"}, {"entity": "run", "status": "running"}),
+        TableChange(
+            "MODIFY",
+            {"entity": "run", "status": "completed", "startedAt": "2026-01-01T00:00:00Z"},
+            {"entity": "run", "status": "running", "startedAt": "2026-01-01T00:00:00Z"},
+        ),
         TableChange(
             "MODIFY",
             {"entity": "execution", "name": "e0", "arn": "arn:e0", "startedAt": "2026-01-01T00:00:00Z"},
@@ -109,7 +115,6 @@ def test_every_change_a_reaction_acts_on_passes_the_filter(change: TableChange) 
         "trigger",
         "signature",
         "attempt",
-        "run",
         "run ended",
         "execution started",
     ],
@@ -143,7 +148,8 @@ def test_a_run_that_starts_wakes_the_function_only_when_its_reaction_has_somethi
     )
     waiting = DynamoRepository("table", client=None).new_run_item(run)
     # When it starts (what it carried only while waiting goes)
-    started = {k: v for k, v in waiting.items() if k not in keys.WHILE_SCHEDULED_ATTRIBUTES} | {"status": "running"}
+    left = {k: v for k, v in waiting.items() if k not in keys.WHILE_SCHEDULED_ATTRIBUTES}
+    started = left | {"status": "running", "startedAt": "2026-03-03T09:00:01.000Z"}
     change = TableChange("MODIFY", started, waiting)
     # Then the function is woken for it exactly when its reaction has a schedule or a flow to look at
     deps = Recorded()

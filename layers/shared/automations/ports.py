@@ -37,10 +37,10 @@ class RunDetail:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """A run to record with its trigger: the run, its first execution, and steps carried over."""
+    """A run to record with its trigger (which requests its first execution, unless it is recorded
+    failed: it could not be planned), and the steps it carries over."""
 
     run: Run
-    execution: Execution | None  # None: the run could not be planned and is recorded failed
     # completed steps whose outputs the run reuses (a run that starts at a later node)
     carried_steps: list[Step] = field(default_factory=list)
 

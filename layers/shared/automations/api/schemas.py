@@ -282,6 +282,9 @@ class ExecutionView(ApiModel):
     )
     error: ErrorInfo | None = None
     reason: str | None = None
+    replaced_by: str | None = Field(
+        default=None, description="The execution a reschedule requested instead, before this one started"
+    )
     arn: str | None = None
     console_url: str | None = Field(default=None, description="The execution in the AWS Step Functions console")
 

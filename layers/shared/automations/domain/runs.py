@@ -172,6 +172,9 @@ class Execution(RecordModel):
     continues_retries: bool | None = Field(
         default=None, description="Its first node goes on with the retry schedule an Express execution began"
     )
+    replaced_by: str | None = Field(
+        default=None, description="The execution a reschedule requested instead, before this one started"
+    )
     arn: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
@@ -181,6 +184,22 @@ class Execution(RecordModel):
 
 def first_execution_name(run_id: str) -> str:
     return run_id
+
+
+def first_execution_of(run: Run) -> Execution:
+    """A run's first execution as its recording requested it. Recording a run requests it (the
+    run's INSERT is the outbox entry); its item is first written when it starts (its claim), or
+    when a reschedule replaces it, so until then the run is the only record of it."""
+    return Execution(
+        run_id=run.run_id,
+        name=first_execution_name(run.run_id),
+        ordinal=0,
+        start_at=run.first_node,
+        first_step_number=run.first_step_number or 1,
+        due_at=run.scheduled_for,
+        requested_at=run.created_at,
+        machine=Machine.EXPRESS,  # a run starts on Express (see logic.hand_off)
+    )
 
 
 def execution_name(run_id: str, ordinal: int) -> str:
@@ -212,6 +231,12 @@ class Run(RecordModel):
     created_at: str
     scheduled_for: str
     deadline: str | None = Field(default=None, description="Not started by then, it never starts: failed, Expired")
+    first_node: str | None = Field(
+        default=None, description="The node its first execution starts at (a re-trigger from a node); else the first"
+    )
+    first_step_number: int | None = Field(
+        default=None, description="The step number that node gets when earlier steps were carried over (else 1)"
+    )
     correlation_key: str | None = Field(default=None, description="What withdrawing or rescheduling events match")
     started_at: str | None = None
     ended_at: str | None = None

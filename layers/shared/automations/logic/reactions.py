@@ -1,7 +1,8 @@
 """Reactions to table changes (the outbox and the status roll-up), one entry each.
 
-- an execution is requested (a new run, a resume, a reschedule): due -> start it (idempotent:
-  its name); due later -> a one-time schedule of the same name starts it then;
+- an execution is requested (a new run's first, by the run's INSERT; a resume, a hand-off, a
+  reschedule, by its own): due -> start it (idempotent: its name); due later -> a one-time
+  schedule of the same name starts it then;
 - a run leaves `scheduled` (started, cancelled, expired) or is moved -> its schedule goes; a run
   that ended before it started keeps no queued step; a recurring flow's next occurrence is recorded;
 - an operator cancels a run that had started -> its execution is stopped, its step in flight ends
@@ -23,7 +24,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from automations.domain import clock
-from automations.domain.runs import ErrorInfo, Execution, ExecutionOutcome, Run, Step, first_execution_name
+from automations.domain.runs import (
+    ErrorInfo,
+    Execution,
+    ExecutionOutcome,
+    Run,
+    Step,
+    first_execution_name,
+    first_execution_of,
+)
 from automations.domain.status import RunStatus, StepStatus
 from automations.logic import rollup
 from automations.logic.change_router import ChangeRouter, TableChange
@@ -53,9 +62,25 @@ class ReactionDeps:
 ROUTER: ChangeRouter[ReactionDeps] = ChangeRouter()
 
 
-@ROUTER.on("execution", "INSERT")
+def _requested(change: TableChange) -> bool:
+    """An execution's item written by its request: not by the claim or the end of a run's first,
+    nor by the reschedule that replaced it."""
+    new = change.new or {}
+    return not {"startedAt", "outcome", "replacedBy"} & set(new)
+
+
+@ROUTER.on("execution", "INSERT", when=_requested)
 def start_requested_execution(change: TableChange, deps: ReactionDeps) -> str:
-    execution = Execution.model_validate(change.new)
+    return _start(Execution.model_validate(change.new), deps)
+
+
+@ROUTER.on("run", "INSERT", when=lambda change: (change.new or {}).get("status") == RunStatus.SCHEDULED)
+def start_first_execution(change: TableChange, deps: ReactionDeps) -> str:
+    """A run recorded requests its first execution (``first_execution_of``)."""
+    return _start(first_execution_of(Run.model_validate(change.new)), deps)
+
+
+def _start(execution: Execution, deps: ReactionDeps) -> str:
     if clock.parse_iso(execution.due_at) > clock.now():
         deps.schedules.start_at(
             name=execution.name, run_id=execution.run_id, at=execution.due_at, machine=execution.machine
@@ -69,7 +94,8 @@ def start_requested_execution(change: TableChange, deps: ReactionDeps) -> str:
     return "started"
 
 
-@ROUTER.on("execution", "MODIFY", when=lambda change: change.became_set("outcome"))
+# (an INSERT: a run's first execution that ended before its claim wrote its item)
+@ROUTER.on("execution", "INSERT", "MODIFY", when=lambda change: change.became_set("outcome"))
 def follow_execution_end(change: TableChange, deps: ReactionDeps) -> str:
     execution = Execution.model_validate(change.new)
     assert execution.outcome is not None

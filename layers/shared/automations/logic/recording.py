@@ -1,10 +1,10 @@
 """The one path that records runs: a trigger and the runs it causes, in one transaction.
 
 Every trigger kind comes through here (webhook, event, schedule, manual run, re-trigger). A
-run is recorded ``scheduled`` with its first execution requested (its first node is next in line:
-``steps.next_in_line``); the table's stream starts that execution when it is due, or gives it a
-one-time schedule when it is due later (the outbox), so nothing here has a side effect beyond the
-one write.
+run is recorded ``scheduled``, which requests its first execution (``first_execution_of``; its
+first node is next in line: ``steps.next_in_line``); the table's stream starts that execution when
+it is due, or gives it a one-time schedule when it is due later (the outbox: the run's INSERT), so
+nothing here has a side effect beyond the one write.
 With an idempotency key the trigger id is derived from it, so a retried call finds the first
 recording and records nothing twice; the trigger keeps a hash of the request (``request_hash``),
 so the same key sent with another request is refused (``IdempotencyKeyReused``, 422) instead of
@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from automations.domain import clock, ids
-from automations.domain.runs import ErrorInfo, Execution, Machine, Run, StatusChange, Step, first_execution_name
+from automations.domain import ids
+from automations.domain.runs import ErrorInfo, Run, StatusChange, Step, first_execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import IdempotencyKeyReused, ValidationFailed
@@ -91,7 +91,7 @@ def record_runs(
         first = store.get_trigger(trigger.trigger_id)
         assert first is not None, "a duplicate trigger exists by definition"
         return replayed(first, trigger.request_hash)
-    failed_at_once = sum(1 for r in records if r.execution is None)
+    failed_at_once = sum(1 for r in records if r.run.status == RunStatus.FAILED)
     if failed_at_once:
         count(Metric.RUNS_FAILED, failed_at_once)
     return Recorded(recorded.trigger_id, recorded.run_ids)
@@ -104,6 +104,7 @@ def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord
     now = trigger.received_at
     due = plan.scheduled_for or now
     run_id = ids.new_id("run")
+    carried = [s.model_copy(update={"run_id": run_id}) for s in plan.carried_steps]
     run = Run(
         run_id=run_id,
         account_id=plan.flow.account_id,
@@ -116,6 +117,8 @@ def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord
         scheduled_for=due,
         deadline=plan.deadline,
         correlation_key=plan.correlation_key,
+        first_node=plan.start_at,
+        first_step_number=max(s.step_number for s in carried) + 1 if carried else None,
         current_execution=first_execution_name(run_id),
         retrigger_of=plan.retrigger_of,
         history=[StatusChange(status=RunStatus.SCHEDULED, at=now)],
@@ -130,18 +133,7 @@ def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord
                 "history": [*run.history, StatusChange(status=RunStatus.FAILED, at=now, cause=plan.error.message)],
             }
         )
-        return RunRecord(run=failed, execution=None)
-    carried = [s.model_copy(update={"run_id": run_id}) for s in plan.carried_steps]
-    first_step_number = max((s.step_number for s in carried), default=0) + 1
-    execution = Execution(
-        run_id=run_id,
-        name=first_execution_name(run_id),
-        ordinal=0,
-        start_at=plan.start_at,
-        first_step_number=first_step_number,
-        due_at=due,
-        requested_at=clock.iso(clock.now()),
-        machine=Machine.EXPRESS,  # a run starts on Express (see logic.hand_off)
-    )
-    # its first step is next in line from now on (derived where read: ``steps.next_in_line``)
-    return RunRecord(run=run, execution=execution, carried_steps=carried)
+        return RunRecord(run=failed)
+    # recording it requests its first execution (``first_execution_of``), whose first step is next
+    # in line from now on (derived where read: ``steps.next_in_line``)
+    return RunRecord(run=run, carried_steps=carried)

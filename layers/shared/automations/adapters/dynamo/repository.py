@@ -23,7 +23,17 @@ from automations.adapters.dynamo.attributes import from_item, to_item
 from automations.adapters.dynamo.cursors import Cursors
 from automations.adapters.secrets import read_secret
 from automations.domain import clock
-from automations.domain.runs import Attempt, Execution, ExecutionOutcome, Machine, Run, Step, machine_of
+from automations.domain.runs import (
+    Attempt,
+    Execution,
+    ExecutionOutcome,
+    Machine,
+    Run,
+    Step,
+    first_execution_name,
+    first_execution_of,
+    machine_of,
+)
 from automations.domain.status import (
     AttemptStatus,
     RunStatus,
@@ -158,6 +168,14 @@ def _while_scheduled(run: Run) -> dict[str, Any]:
         **keys.scheduled_index_keys(run.run_id, run.flow_id, run.scheduled_for, run.correlation_key),
         keys.NOTHING_TO_FOLLOW_UP: None if run.follows_up_when_leaving_scheduled else True,
     }
+
+
+def _implied_first_execution(run: Run, name: str, recorded: list[str]) -> Execution | None:
+    """The run's first execution while no item records it: requested by the run (still its current
+    one), not started yet (``first_execution_of``)."""
+    if name != first_execution_name(run.run_id) or run.current_execution != name or name in recorded:
+        return None
+    return first_execution_of(run)
 
 
 def _claimable(update: _Update, arn: str | None) -> str:
@@ -487,8 +505,8 @@ class DynamoRepository:
     def record_trigger(
         self, trigger: TriggerEvent, runs: list[RunRecord], signature: AcceptedSignature | None = None
     ) -> None:
-        """The trigger, its runs, their first executions and carried steps, and the webhook's
-        signature, in one transaction: all or none (so a failed write uses no signature up)."""
+        """The trigger, its runs (each requesting its first execution) and their carried steps, and the
+        webhook's signature, in one transaction: all or none (so a failed write uses no signature up)."""
         expires = self._expires_at()
         items = [
             {
@@ -500,9 +518,8 @@ class DynamoRepository:
         ]
         for record in runs:
             run = record.run
+            # (its INSERT requests its first execution: ``first_execution_of``)
             items.append({"Put": self._put(self.new_run_item(run, expires), "attribute_not_exists(pk)")})
-            if record.execution is not None:
-                items.append({"Put": self._put(self._execution_item(record.execution), "attribute_not_exists(pk)")})
             for step in record.carried_steps:
                 stored = {**keys.step(run.run_id, step.node_id), "entity": "step", "expiresAt": expires, **step.dump()}
                 items.append({"Put": self._put(stored)})
@@ -597,9 +614,9 @@ class DynamoRepository:
             return None
         steps = sorted((Step.model_validate(i) for i in items if i.get("entity") == "step"), key=_step_order)
         attempts = _attempts(items)
-        executions = sorted(
-            (Execution.model_validate(i) for i in items if i.get("entity") == "execution"), key=lambda e: e.ordinal
-        )
+        executions = [Execution.model_validate(i) for i in items if i.get("entity") == "execution"]
+        implied = _implied_first_execution(runs[0], first_execution_name(run_id), [e.name for e in executions])
+        executions = sorted([*executions, *([implied] if implied else [])], key=lambda e: e.ordinal)
         return RunDetail(runs[0], steps, attempts, executions)
 
     def get_run_and_steps(self, run_id: str) -> tuple[Run, list[Step]] | None:
@@ -629,15 +646,22 @@ class DynamoRepository:
 
     def get_execution(self, run_id: str, name: str) -> Execution | None:
         item = self._get(keys.execution(run_id, name))
-        return Execution.model_validate(item) if item else None
+        if item:
+            return Execution.model_validate(item)
+        if name != first_execution_name(run_id):
+            return None
+        run = self.get_run(run_id)  # a first execution not started yet has no item of its own
+        return _implied_first_execution(run, name, []) if run else None
 
     def get_run_and_execution(self, run_id: str, name: str) -> tuple[Run | None, Execution | None]:
         """One read for both: the execution's item sorts before the run's, with only the run's later
         executions between them (see ``keys``)."""
         execution_sk, run_sk = keys.execution(run_id, name)["sk"], keys.run(run_id)["sk"]
         items = {item["sk"]: item for item in self._query_run_partition(run_id, from_sk=execution_sk, to_sk=run_sk)}
-        run, execution = items.get(run_sk), items.get(execution_sk)
-        return (Run.model_validate(run) if run else None), (Execution.model_validate(execution) if execution else None)
+        run = Run.model_validate(items[run_sk]) if run_sk in items else None
+        if execution_sk in items:
+            return run, Execution.model_validate(items[execution_sk])
+        return run, (_implied_first_execution(run, name, []) if run else None)
 
     def _execution_item(self, execution: Execution) -> dict[str, Any]:
         key = keys.execution(execution.run_id, execution.name)
@@ -679,16 +703,24 @@ class DynamoRepository:
                 and run.status in (RunStatus.RUNNING, RunStatus.RETRYING)
                 and run.current_execution == name
             ):  # a retry by the same execution, or a Standard execution a hand-off made current
-                self._claim_execution(run_id, name, arn, at, machine)
+                self._claim_execution(run, name, arn, at, machine)
                 return run
             raise
-        self._claim_execution(run_id, name, arn, at, machine)
-        return Run.model_validate(started)
+        run = Run.model_validate(started)
+        self._claim_execution(run, name, arn, at, machine)
+        return run
 
-    def _claim_execution(self, run_id: str, name: str, arn: str | None, at: str, machine: Machine) -> None:
-        """Only one ARN runs an execution: a repeated Express start (same name, another ARN) is refused."""
+    def _claim_execution(self, run: Run, name: str, arn: str | None, at: str, machine: Machine) -> None:
+        """Only one ARN runs an execution: a repeated Express start (same name, another ARN) is refused.
+        A run's first execution has no item before this (``first_execution_of``): the claim writes it."""
         marked = _Update().set("startedAt", at, only_if_absent=True).set_all({"arn": arn, "machine": str(machine)})
-        self._update(keys.execution(run_id, name), marked, f"attribute_exists(pk) AND {_claimable(marked, arn)}")
+        condition: str | None = f"attribute_exists(pk) AND {_claimable(marked, arn)}"
+        if name == first_execution_name(run.run_id):
+            for attribute, value in self._execution_item(first_execution_of(run)).items():
+                if attribute not in ("pk", "sk", "machine"):
+                    marked.set(attribute, value, only_if_absent=True)
+            condition = _claimable(marked, arn) if arn else None  # (an item not written yet is unclaimed)
+        self._update(keys.execution(run.run_id, name), marked, condition)
 
     def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd, arn: str | None = None) -> bool:
         update = _Update().set_all({"endedAt": end.ended_at, "outcome": str(end.outcome)})
@@ -696,6 +728,23 @@ class DynamoRepository:
         condition = f"attribute_exists(pk) AND attribute_not_exists(outcome) AND {_claimable(update, arn)}"
         try:
             self._update(keys.execution(run_id, name), update, condition)
+        except TransitionRejected:
+            return self._end_unstarted_first_execution(run_id, name, end)
+        return True
+
+    def _end_unstarted_first_execution(self, run_id: str, name: str, end: ExecutionEnd) -> bool:
+        """A run's first execution that ended before its claim wrote its item (it failed or was stopped
+        before its first task did anything): its item is written now, from the run's request, ended.
+        (An UpdateItem, like every end: the functions that record ends may read, not put, items.)"""
+        run = self.get_run(run_id) if name == first_execution_name(run_id) else None
+        implied = _implied_first_execution(run, name, []) if run else None
+        if implied is None:
+            return False
+        ended = implied.model_copy(update={"ended_at": end.ended_at, "outcome": end.outcome, "error": end.error})
+        item = self._execution_item(ended)
+        written = _Update().set_all({k: v for k, v in item.items() if k not in ("pk", "sk")})
+        try:  # not if an item exists: claimed, or ended, meanwhile
+            self._update(keys.execution(run_id, name), written, "attribute_not_exists(pk)")
         except TransitionRejected:
             return False
         return True
@@ -881,6 +930,14 @@ class DynamoRepository:
             f"{update.status_in([RunStatus.SCHEDULED])} AND "
             f"(attribute_not_exists({current}) OR {current} = {update.value('replaced', move.replaced_execution)})"
         )
+        # the first execution it replaces gets its item now, saying so: the run will no longer imply
+        # it (unless an earlier version of the engine wrote one when it recorded the run)
+        replaced = _implied_first_execution(found, move.replaced_execution, [])
+        if replaced is not None and self._get(keys.execution(found.run_id, replaced.name)) is None:
+            replaced = replaced.model_copy(update={"replaced_by": move.execution.name})
+        else:
+            replaced = None
+        recorded = [self._execution_item(e) for e in (move.execution, replaced) if e is not None]
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -891,7 +948,7 @@ class DynamoRepository:
                             **update.kwargs(condition),
                         }
                     },
-                    {"Put": self._put(self._execution_item(move.execution), "attribute_not_exists(pk)")},
+                    *({"Put": self._put(item, "attribute_not_exists(pk)")} for item in recorded),
                 ]
             )
         except ClientError as error:

@@ -561,7 +561,7 @@
   function executionItem(ex) {
     return el('li', {class: 'execution'},
       el('strong', {}, ex.name), ' ', el('span', {class: 'machine'}, ex.machine),
-      ' · outcome: ', el('span', {class: 'outcome'}, ex.outcome || 'in progress'),
+      ' · outcome: ', el('span', {class: 'outcome'}, ex.outcome || (ex.replacedBy ? `replaced by ${ex.replacedBy}` : 'in progress')),
       ex.startAt ? ` · from ${ex.startAt}` : '',
       ex.waitSeconds ? ` · waited ${ex.waitSeconds} s first` : '',
       el('div', {class: 'meta'}, 'requested ', timeEl(ex.requestedAt), ', started ', timeEl(ex.startedAt),
