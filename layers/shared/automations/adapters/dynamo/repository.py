@@ -713,14 +713,16 @@ class DynamoRepository:
     def _claim_execution(self, run: Run, name: str, arn: str | None, at: str, machine: Machine) -> None:
         """Only one ARN runs an execution: a repeated Express start (same name, another ARN) is refused.
         A run's first execution has no item before this (``first_execution_of``): the claim writes it."""
-        marked = _Update().set("startedAt", at, only_if_absent=True).set_all({"arn": arn, "machine": str(machine)})
-        condition: str | None = f"attribute_exists(pk) AND {_claimable(marked, arn)}"
         if name == first_execution_name(run.run_id):
-            for attribute, value in self._execution_item(first_execution_of(run)).items():
-                if attribute not in ("pk", "sk", "machine"):
-                    marked.set(attribute, value, only_if_absent=True)
-            condition = _claimable(marked, arn) if arn else None  # (an item not written yet is unclaimed)
-        self._update(keys.execution(run.run_id, name), marked, condition)
+            claimed = first_execution_of(run).model_copy(update={"arn": arn, "started_at": at, "machine": machine})
+            try:
+                self.client.put_item(**self._put(self._execution_item(claimed), "attribute_not_exists(pk)"))
+                return
+            except ClientError as error:  # written already: by an earlier attempt of this start, or another ARN
+                if not _condition_failed(error):
+                    raise
+        marked = _Update().set("startedAt", at, only_if_absent=True).set_all({"arn": arn, "machine": str(machine)})
+        self._update(keys.execution(run.run_id, name), marked, f"attribute_exists(pk) AND {_claimable(marked, arn)}")
 
     def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd, arn: str | None = None) -> bool:
         update = _Update().set_all({"endedAt": end.ended_at, "outcome": str(end.outcome)})
