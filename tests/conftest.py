@@ -25,6 +25,7 @@ EVENTS = ROOT / "events"
 TABLE = "automations-test"
 SCHEDULE_GROUP = "automations-test-runs"
 CURSOR_SECRET_NAME = "automations-test-cursor-secret"
+EXPRESS_MACHINE = "automations-FlowInterpreterExpress"
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -68,6 +69,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "AWS_REGION": "us-east-1",
         "TABLE_NAME": TABLE,
         "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:interpreter",
+        # (EXPRESS_FIRST is off: runs start on Standard unless a test turns it on)
+        "EXPRESS_STATE_MACHINE_ARN": f"arn:aws:states:us-east-1:123456789012:stateMachine:{EXPRESS_MACHINE}",
         "SCHEDULE_GROUP": SCHEDULE_GROUP,
         "SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
         "SCHEDULER_DEAD_LETTER_ARN": "arn:aws:sqs:us-east-1:123456789012:scheduler-dead-letters",

@@ -50,6 +50,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run_id, name, status = run_id_of(detail), detail["name"], detail["status"]
     logger.append_keys(run_id=run_id, execution=name)
     cause = detail.get("cause") or detail.get("error")
-    recorded = ended_executions.execution_ended(get_repository(), run_id=run_id, name=name, status=status, cause=cause)
+    recorded = ended_executions.execution_ended(
+        get_repository(), run_id=run_id, name=name, status=status, cause=cause, arn=detail.get("executionArn")
+    )
     logger.info("execution status change", extra={"execution": name, "status": status, "recorded": recorded})
     return {"runId": run_id, "execution": name, "status": status, "recorded": recorded}

@@ -331,7 +331,8 @@ def test_the_stack_describes_each_function_as_it_runs_it(stack: StackClient) -> 
     assert {f["environment"]["TABLE_NAME"] for f in functions.values()} == {described["table"]}
     assert functions["SendEmailFunction"]["environment"]["SENDGRID_BASE_URL"] == f"{stack.url}/_local/sendgrid"
     assert ":stateMachine:" in functions["StreamFunction"]["environment"]["STATE_MACHINE_ARN"]
-    assert "STATE_MACHINE_ARN" not in functions["ApiFunction"]["environment"]
+    assert "CURSOR_SECRET_ARN" not in functions["StreamFunction"]["environment"]  # only the API pages
+    assert functions["ApiFunction"]["environment"]["CURSOR_SECRET_ARN"]
     assert (functions["HttpRequestFunction"]["codeUri"], functions["HttpRequestFunction"]["timeout"]) == (
         "functions/node_task",
         40,

@@ -39,11 +39,11 @@ def event(**detail: Any) -> dict[str, Any]:
     return sample
 
 
-def execution_item(name: str = RUN_ID) -> dict[str, Any]:
+def execution_item(name: str = RUN_ID) -> dict[str, Any] | None:
     raw = boto3.client("dynamodb").get_item(
         TableName=TABLE, Key={k: {"S": v} for k, v in keys.execution(RUN_ID, name).items()}
     )
-    return from_item(raw["Item"])
+    return from_item(raw["Item"]) if "Item" in raw else None
 
 
 @pytest.fixture
@@ -68,18 +68,20 @@ def waiting_run(repo: DynamoRepository, handler_of, lambda_context) -> Run:
 def test_an_aborted_execution_is_recorded_and_its_run_and_step_become_interrupted(
     repo: DynamoRepository, status_function, waiting_run: Run
 ) -> None:
-    # Given the run's execution waits in its delay
-    before = execution_item()
+    # Given the run's first execution waits in its delay: the run's start claimed it, so the run is
+    # its only record so far
+    assert execution_item() is None
     # When Step Functions reports it ABORTED (the sample event: stopped in the console)
     result = status_function(load_event("execution_status_aborted.json"))
-    # Then the end is recorded on the execution, as the platform's (resumable) doing
+    # Then the end is recorded on the execution, as the platform's (resumable) doing, with its start
     assert result == {"runId": RUN_ID, "execution": RUN_ID, "status": "ABORTED", "recorded": True}
     after = execution_item()
-    assert after["outcome"] == "aborted" and after["endedAt"]
+    assert after is not None and after["outcome"] == "aborted" and after["endedAt"]
     assert after["error"]["type"] == "ExecutionAborted" and after["error"]["retryable"] is True
+    assert after["startedAt"] == repo.get_run(RUN_ID).started_at and after["dueAt"] == waiting_run.scheduled_for
     # And when the stream delivers that change, the run and its step in flight are interrupted
     deps = ReactionDeps(store=repo, workflows=RecordingWorkflows(), schedules=get_schedules())
-    assert ROUTER.route(TableChange(event="MODIFY", new=after, old=before), deps)
+    assert ROUTER.route(TableChange(event="INSERT", new=after, old=None), deps)
     detail = repo.get_run_detail(RUN_ID)
     assert detail.run.status == "interrupted"
     assert [(s.node_id, s.status) for s in detail.steps] == [("wait_a_day", "interrupted")]

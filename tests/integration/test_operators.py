@@ -22,6 +22,7 @@ from automations.logic.ops_summary import is_spike
 from automations.logic.reactions import ROUTER
 from automations.logic.sweeper import sweep
 from automations.ports import StepUpdate
+from tests.conftest import EXPRESS_MACHINE
 from tests.integration.conftest import api_event
 from tests.integration.test_time_engine import item
 from tests.support.fakes import RecordingWorkflows
@@ -180,7 +181,7 @@ def test_runs_in_flight_whose_execution_is_gone_end_interrupted_and_live_ones_ar
 
 
 def express_arn(name: str) -> str:
-    return f"arn:aws:states:us-east-1:123456789012:express:automations-FlowInterpreterExpress:{name}:5e1d"
+    return f"arn:aws:states:us-east-1:123456789012:express:{EXPRESS_MACHINE}:{name}:5e1d"
 
 
 def start_on_express(repo: DynamoRepository, run_id: str) -> None:
@@ -254,6 +255,30 @@ def test_a_second_express_execution_of_the_same_name_neither_runs_the_run_nor_re
     execution = repo.get_execution(run_id, run_id)
     assert (execution.arn, execution.outcome, execution.machine) == (express_arn(run_id), None, "express")
     assert repo.get_run(run_id).status == RunStatus.RUNNING
+
+
+def test_a_second_express_execution_of_the_same_name_cannot_hand_the_run_off(api, repo) -> None:
+    # Given a run its Express execution started (the run holds the claim: its execution has no item yet)
+    flow_id = create_flow(api, TWO_TASKS)
+    run_id = manual_run(api, flow_id)
+    start_on_express(repo, run_id)
+    state = {"runId": run_id, "stepNumber": 1, "node": {"id": "first", "type": "http_request", "task": "HandOff"}}
+
+    def hand_off(arn: str) -> dict:
+        task = LifecycleTask(action="hand_off", run_id=run_id, execution_name=run_id, execution_arn=arn, state=state)
+        return lifecycle.hand_off_to_standard(repo, task)
+
+    # When a second execution of the name (another ARN) reaches HandOff
+    assert "handedOffTo" not in hand_off(f"{express_arn(run_id)}-again")
+    # Then nothing moved: the run runs on under the first, whose end is not recorded
+    run = repo.get_run(run_id)
+    assert (run.status, run.current_execution, run.path) == (RunStatus.RUNNING, run_id, ["express"])
+    execution = repo.get_execution(run_id, run_id)
+    assert (execution.arn, execution.outcome) == (express_arn(run_id), None)
+    # And when the first reaches it, the run is handed off and its execution's item written whole
+    assert hand_off(express_arn(run_id)) == {"runId": run_id, "handedOffTo": f"{run_id}-r1"}
+    handed = repo.get_execution(run_id, run_id)
+    assert (handed.arn, handed.outcome, handed.started_at) == (express_arn(run_id), "handed_off", run.started_at)
 
 
 def test_a_cursor_is_refused_under_other_bounds_and_from_must_come_before_to(api) -> None:

@@ -9,15 +9,15 @@ import pytest
 from automations.adapters.dynamo import keys
 from automations.adapters.dynamo.attributes import from_item, to_item
 from automations.domain import clock
-from automations.domain.runs import Machine, Step
+from automations.domain.runs import ExecutionOutcome, Machine, Step
 from automations.domain.status import StepStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import ValidationFailed
 from automations.logic import ended_executions
 from automations.logic.history import owned_run_detail
 from automations.logic.recording import RunPlan, record_runs
-from automations.ports import TransitionRejected
-from tests.conftest import load_event
+from automations.ports import ExecutionEnd, TransitionRejected
+from tests.conftest import EXPRESS_MACHINE, load_event
 from tests.integration.conftest import DEMO_FLOW_ID, seed_demo_run
 
 
@@ -108,8 +108,8 @@ def raw_execution(repo, run_id: str, name: str) -> dict | None:
     return from_item(found["Item"]) if "Item" in found else None
 
 
-def test_a_run_recorded_requests_its_first_execution_whose_claim_writes_its_item(repo, flow) -> None:
-    # Given a run just recorded
+def test_a_run_recorded_requests_its_first_execution_which_its_start_claims_and_its_end_writes(repo, flow) -> None:
+    # Given a run just recorded (by a function that knows the Express machine's ARN: `aws_env`)
     (run_id,) = record_runs(repo, manual_trigger(flow), [RunPlan(flow=flow)]).run_ids
     run = repo.get_run(run_id)
     # Then its first execution has no item of its own, yet every read finds it requested, due with the run
@@ -119,22 +119,37 @@ def test_a_run_recorded_requests_its_first_execution_whose_claim_writes_its_item
     assert requested.started_at is None and requested.machine == Machine.EXPRESS
     assert repo.get_run_and_execution(run_id, run_id)[1] == requested
     assert repo.get_run_detail(run_id).executions == [requested]
-    # When it starts on Express, and a second execution of the name starts too
-    arn = f"arn:aws:states:us-east-1:123456789012:express:automations-FlowInterpreterExpress:{run_id}:1"
-    repo.start_execution(run_id=run_id, name=run_id, arn=arn, at=clock.iso(clock.now()), check_after=run.created_at)
+    # When it starts on Express, its start is retried, and a second execution of the name starts too
+    arn = f"arn:aws:states:us-east-1:123456789012:express:{EXPRESS_MACHINE}:{run_id}:8c1d-one"
+    at = clock.iso(clock.now())
+    started = repo.start_execution(run_id=run_id, name=run_id, arn=arn, at=at, check_after=run.created_at)
+    assert repo.start_execution(run_id=run_id, name=run_id, arn=arn, at=at, check_after=run.created_at) == started
+    other = arn.replace("8c1d-one", "8c1d-two")  # Express does not dedupe names: the same name, another id
     with pytest.raises(TransitionRejected):
-        repo.start_execution(
-            run_id=run_id, name=run_id, arn=f"{arn}-again", at=clock.iso(clock.now()), check_after=run.created_at
-        )
-    # Then the claim wrote its item, with what the run requested, for the first ARN only
-    claimed = raw_execution(repo, run_id, run_id)
-    assert (claimed["entity"], claimed["dueAt"], claimed["arn"], claimed["machine"]) == (
+        repo.start_execution(run_id=run_id, name=run_id, arn=other, at=at, check_after=run.created_at)
+    # Then the run's start claimed it, for the first ARN only (the run keeps its id, the ARN's last part):
+    # still no item, every read finds it started, its ARN rebuilt from its machine's
+    assert raw_execution(repo, run_id, run_id) is None
+    assert repo.get_run(run_id).first_execution_id == "8c1d-one"
+    running = repo.get_execution(run_id, run_id)
+    assert (running.arn, running.machine, running.started_at) == (arn, Machine.EXPRESS, at)
+    assert repo.get_run_detail(run_id).executions == [running]
+    # When the other ARN's end comes, then its own
+    ending = ExecutionEnd(outcome=ExecutionOutcome.REACHED_END, ended_at=clock.iso(clock.now()))
+    assert not repo.end_execution(run_id=run_id, name=run_id, end=ending, arn=other)
+    assert raw_execution(repo, run_id, run_id) is None
+    assert repo.end_execution(run_id=run_id, name=run_id, end=ending, arn=arn)
+    # Then its end wrote its item whole: what the run requested, who started it, how it ended; once
+    ended = raw_execution(repo, run_id, run_id)
+    assert (ended["entity"], ended["dueAt"], ended["arn"], ended["machine"], ended["startedAt"]) == (
         "execution",
         run.scheduled_for,
         arn,
         "express",
+        at,
     )
-    assert "expiresAt" in claimed and claimed["ordinal"] == 0
+    assert (ended["outcome"], ended["ordinal"]) == ("reached_end", 0) and "expiresAt" in ended
+    assert not repo.end_execution(run_id=run_id, name=run_id, end=ending, arn=arn)
 
 
 def test_a_first_execution_that_ends_before_its_claim_is_recorded_ended(repo, flow) -> None:

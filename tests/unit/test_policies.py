@@ -98,7 +98,7 @@ EXPECTED_DYNAMODB = {
     | _grants(_QUERY, "Overdue", {"OVERDUE#"})
     | _grants(_QUERY, "InFlight", {"INFLIGHT#"}),
     # it records an execution's end (ended_executions.execution_ended), nothing else: a run's first
-    # execution that ended before its claim wrote its item is written from the run's request
+    # execution has no item before its end, which writes it whole from the run (first_execution_of)
     "ExecutionStatusFunction": _grants(_GET | _UPDATE, TABLE, {"RUN#"}),
     **dict.fromkeys(("RunLifecycleFunction", *NODE_FUNCTIONS), _RUN_TASKS),
 }

@@ -62,9 +62,9 @@ def changes() -> Iterator[TableChange]:
     yield TableChange("INSERT", requested, None)
     claimed = {**requested, "arn": "arn:e0", "startedAt": "2026-01-01T00:00:00Z"}  # by the ARN that started it
     yield TableChange("MODIFY", claimed, requested)
-    yield TableChange("INSERT", claimed, None)  # a run's first execution: its claim writes its item
     for outcome in ExecutionOutcome:
         yield TableChange("MODIFY", {**claimed, "outcome": str(outcome)}, claimed)
+        yield TableChange("INSERT", {**claimed, "outcome": str(outcome)}, None)  # a run's first: written at its end
         yield TableChange("MODIFY", {**requested, "outcome": str(outcome)}, requested)  # never started
         yield TableChange("INSERT", {**requested, "outcome": str(outcome)}, None)  # a first, ended unclaimed
     yield TableChange("INSERT", {**requested, "replacedBy": "e1"}, None)  # a first a reschedule replaced

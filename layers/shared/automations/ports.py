@@ -284,9 +284,10 @@ class RunStore(Protocol):
         execution of the name claimed it: a repeated Express start)."""
         ...
 
-    def hand_off(self, *, run_id: str, from_name: str, from_arn: str | None, to: Execution, at: str) -> bool:
+    def hand_off(self, *, run_id: str, handing: Execution, from_arn: str | None, to: Execution, at: str) -> bool:
         """At once: request ``to``, make it the run's current execution (only while the run is
-        running under ``from_name``) and end ``from_name`` handed off; False if the run moved on."""
+        running under ``handing``, as read) and end ``handing`` handed off; False if the run moved on
+        (or, given ``from_arn``, if another execution of the name claimed it)."""
         ...
 
     def transition_run(

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 
 from automations.adapters.clients import LazyClient
-from automations.domain.runs import Machine
+from automations.domain.runs import Machine, execution_arn
 from automations.ports import ExecutionStart
 from automations.settings import Settings, get_settings
 
@@ -33,8 +33,7 @@ class StepFunctionsWorkflows:
 
     def execution_arn(self, name: str) -> str:
         """A Standard execution's ARN is deterministic: its machine's with ``execution`` and the name."""
-        arn = self.state_machine_for(Machine.STANDARD)
-        return arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+        return execution_arn(self.state_machine_for(Machine.STANDARD), name)
 
     def start(self, *, name: str, run_id: str, machine: Machine) -> ExecutionStart:
         # Only ids travel: the interpreter reads the run (and which node this execution starts at)

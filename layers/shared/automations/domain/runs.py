@@ -128,6 +128,20 @@ def machine_of(arn: str) -> Machine:
     return Machine.EXPRESS if arn.split(":")[5:6] == ["express"] else Machine.STANDARD
 
 
+def execution_id_of(arn: str) -> str:
+    """The last part of an execution ARN: an Express execution's id (each start has its own, however
+    it is named), a Standard one's name (Step Functions starts a name once)."""
+    return arn.rsplit(":", 1)[-1]
+
+
+def execution_arn(state_machine_arn: str, name: str, execution_id: str | None = None) -> str:
+    """An execution's ARN, from its state machine's: ``...:execution:<machine>:<name>`` on Standard,
+    ``...:express:<machine>:<name>:<id>`` on Express (given its id)."""
+    if execution_id is None or execution_id == name:
+        return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+    return state_machine_arn.replace(":stateMachine:", ":express:", 1) + f":{name}:{execution_id}"
+
+
 class ExecutionOutcome(StrEnum):
     """How an execution ended. ``reached_end``, ``engine_error`` and ``handed_off`` are the
     interpreter's own word; the others come from Step Functions when an execution ended without
@@ -187,10 +201,12 @@ def first_execution_name(run_id: str) -> str:
 
 
 def first_execution_of(run: Run) -> Execution:
-    """A run's first execution as its recording requested it. Recording a run requests it (the
-    run's INSERT is the outbox entry); its item is first written when it starts (its claim), or
-    when a reschedule replaces it, so until then the run is the only record of it."""
-    return Execution(
+    """A run's first execution as the run records it: requested by the run's recording (the run's
+    INSERT is the outbox entry), claimed by the run's start (``Run.first_execution_id``; its ARN is
+    rebuilt from its machine's, where that is known: ``execution_arn``). Its own item is first
+    written, whole, when it ends or hands off, or when a reschedule replaces it before it started;
+    until then the run is the only record of it."""
+    requested = Execution(
         run_id=run.run_id,
         name=first_execution_name(run.run_id),
         ordinal=0,
@@ -200,6 +216,11 @@ def first_execution_of(run: Run) -> Execution:
         requested_at=run.created_at,
         machine=Machine.EXPRESS,  # a run starts on Express (see logic.hand_off)
     )
+    # while it is the run's current execution, the run's start was its start
+    if run.started_at is None or run.current_execution != requested.name:
+        return requested
+    machine = run.path[0] if run.path else requested.machine
+    return requested.model_copy(update={"started_at": run.started_at, "machine": machine})
 
 
 def execution_name(run_id: str, ordinal: int) -> str:
@@ -240,6 +261,11 @@ class Run(RecordModel):
     correlation_key: str | None = Field(default=None, description="What withdrawing or rescheduling events match")
     started_at: str | None = None
     ended_at: str | None = None
+    first_execution_id: str | None = Field(
+        default=None,
+        description="The last part of the ARN of the execution that started it (``execution_id_of``): the "
+        "claim of its first execution, which a repeated Express start of the same name (another id) is refused",
+    )
     current_execution: str | None = Field(
         default=None, description="The name of the execution that runs it (requested, then running)"
     )

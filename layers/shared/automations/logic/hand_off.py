@@ -77,8 +77,8 @@ def hand_off(store: Store, task: LifecycleTask) -> dict[str, Any] | None:
     detail = store.get_run_detail(task.run_id)
     if detail is None or state.node.id is None:
         return None
-    run = detail.run
-    if run.current_execution != name or run.status not in (RunStatus.RUNNING, RunStatus.RETRYING):
+    run, handing = detail.run, next((e for e in detail.executions if e.name == name), None)
+    if handing is None or run.current_execution != name or run.status not in (RunStatus.RUNNING, RunStatus.RETRYING):
         return None
     wait, why = _backoff(caught, state.retry_after_seconds)
     now = clock.iso(clock.now())
@@ -96,7 +96,7 @@ def hand_off(store: Store, task: LifecycleTask) -> dict[str, Any] | None:
         wait_seconds=wait,
         continues_retries=True if caught is not None else None,
     )
-    if not store.hand_off(run_id=run.run_id, from_name=name, from_arn=task.execution_arn, to=standard, at=now):
+    if not store.hand_off(run_id=run.run_id, handing=handing, from_arn=task.execution_arn, to=standard, at=now):
         return None
     logger.info("handed off to Standard", extra={"execution": standard.name, "node_id": state.node.id, "why": why})
     return {"runId": run.run_id, "handedOffTo": standard.name}

@@ -94,7 +94,7 @@ def _start(execution: Execution, deps: ReactionDeps) -> str:
     return "started"
 
 
-# (an INSERT: a run's first execution that ended before its claim wrote its item)
+# (an INSERT: a run's first execution, whose item its end writes, whole, from the run)
 @ROUTER.on("execution", "INSERT", "MODIFY", when=lambda change: change.became_set("outcome"))
 def follow_execution_end(change: TableChange, deps: ReactionDeps) -> str:
     execution = Execution.model_validate(change.new)

@@ -22,7 +22,8 @@
 | attempt       | RUN#<runId>        | ATTEMPT#<nodeId>#<0001>    |                                |
 
 A run's partition holds its executions, steps and attempts, so one query reads a whole run. (A
-run's first execution has no item until it starts: the run requests it, ``first_execution_of``.)
+run's first execution has no item until it ends: the run requests it and its start claims it,
+``first_execution_of``.)
 Attempts and executions sort before ``RUN`` and steps after it, so ``sk >= "RUN"`` reads the
 run and its steps without the (larger) attempt items.
 """

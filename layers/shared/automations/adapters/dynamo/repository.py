@@ -30,6 +30,8 @@ from automations.domain.runs import (
     Machine,
     Run,
     Step,
+    execution_arn,
+    execution_id_of,
     first_execution_name,
     first_execution_of,
     machine_of,
@@ -170,19 +172,16 @@ def _while_scheduled(run: Run) -> dict[str, Any]:
     }
 
 
-def _implied_first_execution(run: Run, name: str, recorded: list[str]) -> Execution | None:
-    """The run's first execution while no item records it: requested by the run (still its current
-    one), not started yet (``first_execution_of``)."""
-    if name != first_execution_name(run.run_id) or run.current_execution != name or name in recorded:
-        return None
-    return first_execution_of(run)
-
-
 def _claimable(update: _Update, arn: str | None) -> str:
     """The execution item is unclaimed, or claimed by ``arn`` (no ARN given: by anyone)."""
     if arn is None:
         return "attribute_exists(pk)"
-    return f"(attribute_not_exists(arn) OR arn = {update.value('arn', arn)})"
+    return f"(attribute_not_exists(arn) OR arn = {update.value('claimant', arn)})"
+
+
+def _endable(write: _Update, arn: str | None) -> str:
+    """Not ended yet; the item (if it has one yet) unclaimed or claimed by ``arn``."""
+    return f"attribute_not_exists(outcome) AND (attribute_not_exists(pk) OR {_claimable(write, arn)})"
 
 
 def _api_key_record(item: dict[str, Any], key_hash: str) -> ApiKeyRecord:
@@ -206,11 +205,15 @@ class DynamoRepository:
         client: Any,
         retention_days: int = 90,
         cursor_secret: Callable[[], str] | None = None,
+        state_machines: dict[Machine, str] | None = None,
     ) -> None:
         self.table = table_name
         self.client = client
         self.retention = timedelta(days=retention_days)
         self.cursors = Cursors(cursor_secret)
+        # the interpreter's state machines this function knows: a run's first execution's ARN is
+        # rebuilt from them (``_implied_first_execution``)
+        self.state_machines = state_machines or {}
         self._versions: dict[tuple[str, int], FlowVersion] = {}
         self._triggers: dict[str, TriggerEvent] = {}
 
@@ -615,7 +618,7 @@ class DynamoRepository:
         steps = sorted((Step.model_validate(i) for i in items if i.get("entity") == "step"), key=_step_order)
         attempts = _attempts(items)
         executions = [Execution.model_validate(i) for i in items if i.get("entity") == "execution"]
-        implied = _implied_first_execution(runs[0], first_execution_name(run_id), [e.name for e in executions])
+        implied = self._implied_first_execution(runs[0], first_execution_name(run_id), [e.name for e in executions])
         executions = sorted([*executions, *([implied] if implied else [])], key=lambda e: e.ordinal)
         return RunDetail(runs[0], steps, attempts, executions)
 
@@ -645,13 +648,27 @@ class DynamoRepository:
     # --- the run and its executions -----------------------------------------------
 
     def get_execution(self, run_id: str, name: str) -> Execution | None:
+        return self._execution_and_claim(run_id, name)[0]
+
+    def _execution_and_claim(
+        self, run_id: str, name: str, *, ending: bool = False
+    ) -> tuple[Execution | None, str | None]:
+        """The execution (its item; else, for a run's first, read from the run) and the id of the
+        ARN that claimed it (``execution_id_of``), if one did. Item reads, not a query: what every
+        function that ends one may do. For its end (``ending``), a run's first execution that the
+        run's start claimed is read from the run alone: it has no item, unless its end wrote it
+        already, which the end's condition then refuses to repeat."""
+        first = name == first_execution_name(run_id)
+        run = self.get_run(run_id) if first and ending else None
+        if run is not None and run.first_execution_id is not None and run.current_execution == name:
+            return self._implied_first_execution(run, name, []), run.first_execution_id
         item = self._get(keys.execution(run_id, name))
         if item:
-            return Execution.model_validate(item)
-        if name != first_execution_name(run_id):
-            return None
-        run = self.get_run(run_id)  # a first execution not started yet has no item of its own
-        return _implied_first_execution(run, name, []) if run else None
+            execution = Execution.model_validate(item)
+            return execution, (execution_id_of(execution.arn) if execution.arn else None)
+        run = run or (self.get_run(run_id) if first else None)
+        implied = self._implied_first_execution(run, name, []) if run else None
+        return implied, (run.first_execution_id if run and implied else None)
 
     def get_run_and_execution(self, run_id: str, name: str) -> tuple[Run | None, Execution | None]:
         """One read for both: the execution's item sorts before the run's, with only the run's later
@@ -661,7 +678,19 @@ class DynamoRepository:
         run = Run.model_validate(items[run_sk]) if run_sk in items else None
         if execution_sk in items:
             return run, Execution.model_validate(items[execution_sk])
-        return run, (_implied_first_execution(run, name, []) if run else None)
+        return run, (self._implied_first_execution(run, name, []) if run else None)
+
+    def _implied_first_execution(self, run: Run, name: str, recorded: list[str]) -> Execution | None:
+        """The run's first execution while no item records it (still the run's current one):
+        requested by the run, and claimed by its start once it started (``first_execution_of``),
+        with its ARN where this function knows its state machine's."""
+        if name != first_execution_name(run.run_id) or run.current_execution != name or name in recorded:
+            return None
+        execution = first_execution_of(run)
+        machine_arn = self.state_machines.get(execution.machine)
+        if execution.started_at is None or run.first_execution_id is None or machine_arn is None:
+            return execution
+        return execution.model_copy(update={"arn": execution_arn(machine_arn, name, run.first_execution_id)})
 
     def _execution_item(self, execution: Execution) -> dict[str, Any]:
         key = keys.execution(execution.run_id, execution.name)
@@ -679,82 +708,89 @@ class DynamoRepository:
         self, *, run_id: str, name: str, arn: str | None, at: str, check_after: str, cause: str | None = None
     ) -> Run:
         """scheduled/interrupted -> running under ``name``; leaves the Overdue index and enters InFlight
-        (first checked at ``check_after``). A retry by the same execution finds its own start and
-        records nothing twice."""
+        (first checked at ``check_after``). A run's start claims its first execution
+        (``firstExecutionId``, see ``first_execution_of``); a later execution's claim is on its own
+        item. A retry by the same execution finds its own start and records nothing twice; a repeated
+        Express start of the name (another ARN) is refused."""
         machine = machine_of(arn) if arn else Machine.STANDARD
+        first = name == first_execution_name(run_id)
         update = _Update().record_status(RunStatus.RUNNING, at, cause).set("currentExecution", name)
         update.append("path", str(machine))
         update.set("startedAt", at, only_if_absent=True).remove(*keys.WHILE_SCHEDULED_ATTRIBUTES)
         update.set_all(keys.in_flight(run_id, check_after))
         update.remove("error")  # an earlier execution's error stays on that execution
+        if first:
+            update.set_all({"firstExecutionId": execution_id_of(arn) if arn else None})
         # a scheduled run starts only under the execution requested for it (a rescheduled run's
         # replaced execution may still fire); an interrupted one under any resume
         current = update.name("currentExecution")
         startable = (
             f"({update.status_in([RunStatus.SCHEDULED])} AND (attribute_not_exists({current}) OR "
-            f"{current} = {update.value('name', name)})) OR {update.status_in([RunStatus.INTERRUPTED])}"
+            f"{current} = {update.value('name', name)}))"
         )
+        if not first:
+            startable += f" OR {update.status_in([RunStatus.INTERRUPTED])}"
         try:
             started = self._update(keys.run(run_id), update, startable, returns="ALL_NEW")
         except TransitionRejected:
             run = self.get_run(run_id)
             if (
-                run is not None
-                and run.status in (RunStatus.RUNNING, RunStatus.RETRYING)
-                and run.current_execution == name
-            ):  # a retry by the same execution, or a Standard execution a hand-off made current
-                self._claim_execution(run, name, arn, at, machine)
-                return run
-            raise
+                run is None
+                or run.status not in (RunStatus.RUNNING, RunStatus.RETRYING)
+                or run.current_execution != name
+            ):
+                raise
+            # a retry by the same execution, or a Standard execution a hand-off made current
+            self._claim_again(run, name, arn, at, machine)
+            return run
         run = Run.model_validate(started)
-        self._claim_execution(run, name, arn, at, machine)
+        if not first:
+            self._claim_execution(run.run_id, name, arn, at, machine)
         return run
 
-    def _claim_execution(self, run: Run, name: str, arn: str | None, at: str, machine: Machine) -> None:
-        """Only one ARN runs an execution: a repeated Express start (same name, another ARN) is refused.
-        A run's first execution has no item before this (``first_execution_of``): the claim writes it."""
-        if name == first_execution_name(run.run_id):
-            claimed = first_execution_of(run).model_copy(update={"arn": arn, "started_at": at, "machine": machine})
-            try:
-                self.client.put_item(**self._put(self._execution_item(claimed), "attribute_not_exists(pk)"))
-                return
-            except ClientError as error:  # written already: by an earlier attempt of this start, or another ARN
-                if not _condition_failed(error):
-                    raise
+    def _claim_again(self, run: Run, name: str, arn: str | None, at: str, machine: Machine) -> None:
+        """The run runs under ``name`` already: accepted for the ARN that claimed it (no ARN given: any)."""
+        if name != first_execution_name(run.run_id) or (run.first_execution_id is None and arn is not None):
+            self._claim_execution(run.run_id, name, arn, at, machine)  # (a run started before runs held the claim)
+        elif arn is not None and run.first_execution_id != execution_id_of(arn):
+            raise TransitionRejected(f"execution '{name}' of run '{run.run_id}' runs under another ARN")
+
+    def _claim_execution(self, run_id: str, name: str, arn: str | None, at: str, machine: Machine) -> None:
+        """A later execution's item (written when it was requested) says which ARN runs it."""
         marked = _Update().set("startedAt", at, only_if_absent=True).set_all({"arn": arn, "machine": str(machine)})
-        self._update(keys.execution(run.run_id, name), marked, f"attribute_exists(pk) AND {_claimable(marked, arn)}")
+        self._update(keys.execution(run_id, name), marked, f"attribute_exists(pk) AND {_claimable(marked, arn)}")
 
     def end_execution(self, *, run_id: str, name: str, end: ExecutionEnd, arn: str | None = None) -> bool:
-        update = _Update().set_all({"endedAt": end.ended_at, "outcome": str(end.outcome)})
-        update.set_all({"error": end.error.dump() if end.error else None})
-        condition = f"attribute_exists(pk) AND attribute_not_exists(outcome) AND {_claimable(update, arn)}"
+        execution, claimed_by = self._execution_and_claim(run_id, name, ending=True)
+        if execution is None or (arn is not None and claimed_by not in (None, execution_id_of(arn))):
+            return False  # another ARN's: a repeated Express start of the name
+        ended = execution.model_copy(
+            update={"arn": arn or execution.arn, "ended_at": end.ended_at, "outcome": end.outcome, "error": end.error}
+        )
+        write = self._execution_write(ended)
         try:
-            self._update(keys.execution(run_id, name), update, condition)
-        except TransitionRejected:
-            return self._end_unstarted_first_execution(run_id, name, end)
-        return True
-
-    def _end_unstarted_first_execution(self, run_id: str, name: str, end: ExecutionEnd) -> bool:
-        """A run's first execution that ended before its claim wrote its item (it failed or was stopped
-        before its first task did anything): its item is written now, from the run's request, ended.
-        (An UpdateItem, like every end: the functions that record ends may read, not put, items.)"""
-        run = self.get_run(run_id) if name == first_execution_name(run_id) else None
-        implied = _implied_first_execution(run, name, []) if run else None
-        if implied is None:
-            return False
-        ended = implied.model_copy(update={"ended_at": end.ended_at, "outcome": end.outcome, "error": end.error})
-        item = self._execution_item(ended)
-        written = _Update().set_all({k: v for k, v in item.items() if k not in ("pk", "sk")})
-        try:  # not if an item exists: claimed, or ended, meanwhile
-            self._update(keys.execution(run_id, name), written, "attribute_not_exists(pk)")
-        except TransitionRejected:
+            self._update(keys.execution(run_id, name), write, _endable(write, arn))
+        except TransitionRejected:  # ended already, or claimed by another ARN meanwhile
             return False
         return True
 
-    def hand_off(self, *, run_id: str, from_name: str, from_arn: str | None, to: Execution, at: str) -> bool:
+    def _execution_write(self, execution: Execution) -> _Update:
+        """The execution's whole item, as an update: a run's first execution may have none yet
+        (``first_execution_of``), and an update is what the functions that record ends may do."""
+        item = self._execution_item(execution)
+        return _Update().set_all({k: v for k, v in item.items() if k not in ("pk", "sk")})
+
+    def hand_off(self, *, run_id: str, handing: Execution, from_arn: str | None, to: Execution, at: str) -> bool:
         moved = _Update().set("currentExecution", to.name).append("path", str(Machine.STANDARD))
-        current = f"{moved.name('currentExecution')} = {moved.value('from', from_name)}"
-        ended = _Update().set_all({"endedAt": at, "outcome": str(ExecutionOutcome.HANDED_OFF)})
+        current = f"{moved.name('currentExecution')} = {moved.value('from', handing.name)}"
+        if from_arn is not None and handing.name == first_execution_name(run_id):  # claimed on the run
+            claim, by = moved.name("firstExecutionId"), moved.value("claim", execution_id_of(from_arn))
+            current += f" AND (attribute_not_exists({claim}) OR {claim} = {by})"
+        ended = self._execution_write(
+            handing.model_copy(
+                update={"arn": from_arn or handing.arn, "ended_at": at, "outcome": ExecutionOutcome.HANDED_OFF}
+            )
+        )
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -768,8 +804,8 @@ class DynamoRepository:
                     {
                         "Update": {
                             "TableName": self.table,
-                            "Key": to_item(keys.execution(run_id, from_name)),
-                            **ended.kwargs(f"attribute_not_exists(outcome) AND {_claimable(ended, from_arn)}"),
+                            "Key": to_item(keys.execution(run_id, handing.name)),
+                            **ended.kwargs(_endable(ended, from_arn)),
                         }
                     },
                     {"Put": self._put(self._execution_item(to), "attribute_not_exists(pk)")},
@@ -934,7 +970,7 @@ class DynamoRepository:
         )
         # the first execution it replaces gets its item now, saying so: the run will no longer imply
         # it (unless an earlier version of the engine wrote one when it recorded the run)
-        replaced = _implied_first_execution(found, move.replaced_execution, [])
+        replaced = self._implied_first_execution(found, move.replaced_execution, [])
         if replaced is not None and self._get(keys.execution(found.run_id, replaced.name)) is None:
             replaced = replaced.model_copy(update={"replaced_by": move.execution.name})
         else:
@@ -1103,4 +1139,12 @@ def get_repository() -> DynamoRepository:
         make_client("dynamodb"),
         retention_days=settings.history_retention_days,
         cursor_secret=partial(read_secret, settings.cursor_secret_arn) if settings.cursor_secret_arn else None,
+        state_machines={
+            machine: arn
+            for machine, arn in (
+                (Machine.STANDARD, settings.state_machine_arn),
+                (Machine.EXPRESS, settings.express_state_machine_arn),
+            )
+            if arn
+        },
     )
