@@ -161,7 +161,7 @@ def test_runs_in_flight_whose_execution_is_gone_end_interrupted_and_live_ones_ar
     at(start_time + timedelta(minutes=5))
     assert (sweep(repo, workflows).checked, workflows.described) == (0, [])
     # When it runs after Then it asks about each once and records the two ends
-    at(start_time + lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=1))
+    at(start_time + liveness.LIVENESS_CHECK_INTERVAL + timedelta(minutes=1))
     result = sweep(repo, workflows)
     assert (result.checked, result.interrupted) == (3, 2)
     assert sorted(workflows.described) == sorted([alive, aborted, unknown])
@@ -174,9 +174,9 @@ def test_runs_in_flight_whose_execution_is_gone_end_interrupted_and_live_ones_ar
         assert "inFlightPk" not in item(keys.run(run_id))
     # When it runs again a minute later Then the live run is not asked about again until its next check
     workflows.described.clear()
-    at(start_time + lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=2))
+    at(start_time + liveness.LIVENESS_CHECK_INTERVAL + timedelta(minutes=2))
     assert sweep(repo, workflows).checked == 0
-    at(start_time + 2 * lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=2))
+    at(start_time + 2 * liveness.LIVENESS_CHECK_INTERVAL + timedelta(minutes=2))
     assert (sweep(repo, workflows).checked, workflows.described) == (1, [alive])
 
 
@@ -207,7 +207,7 @@ def test_an_express_execution_is_never_described_and_is_gone_once_older_than_exp
     workflows.start(name=standard, run_id=handed)
     lifecycle.start(repo, LifecycleTask(action="start", run_id=handed, execution_name=standard))
     # When the sweeper checks them
-    at(start_time + lifecycle.LIVENESS_CHECK_INTERVAL + timedelta(minutes=1))
+    at(start_time + liveness.LIVENESS_CHECK_INTERVAL + timedelta(minutes=1))
     result = sweep(repo, workflows)
     # Then only the Standard execution was described; the Express one, never reporting, is gone
     assert (result.checked, result.interrupted) == (2, 1)

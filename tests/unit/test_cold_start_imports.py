@@ -112,11 +112,13 @@ def test_the_api_function_does_import_it() -> None:  # (so the test above looks 
 
 # the flow models and every node type (with templating, expressions, the node runner): what a
 # function needs to read a flow or run a node. The execution status only records an execution's end;
-# the stream imports them on a record that needs them (a flow saved, a recurring run's next occurrence).
+# the sweeper starts overdue runs and asks after runs in flight, by name (it reads a flow, lazily,
+# only for a waiting run whose flow may be gone); the stream imports them on a record that needs
+# them (a flow saved, a recurring run's next occurrence).
 FLOWS_AND_NODES = ("automations.flows", "automations.nodes", "automations.logic.lifecycle", "automations.logic.node_")
 
 
-@pytest.mark.parametrize("function", ["ExecutionStatusFunction", "StreamFunction"])
+@pytest.mark.parametrize("function", ["ExecutionStatusFunction", "StreamFunction", "SweeperFunction"])
 def test_functions_that_need_no_flow_import_no_flow_or_node_type_at_init(function: str) -> None:
     assert of(modules_at_init(function, POWERTOOLS_TRACE_DISABLED="true"), FLOWS_AND_NODES) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -121,6 +122,10 @@ class Machine(StrEnum):
 
     EXPRESS = "express"
     STANDARD = "standard"
+
+
+# An Express execution lives at most 5 minutes: then it times out, with no event (see ``logic.liveness``)
+EXPRESS_LIFETIME = timedelta(minutes=5)
 
 
 def machine_of(arn: str) -> Machine:

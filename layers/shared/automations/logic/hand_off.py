@@ -35,11 +35,9 @@ from automations.nodes import REGISTRY
 from automations.observability import logger
 from automations.ports import Store
 
-# An Express execution lives at most 5 minutes (then it times out, with no event: see ``liveness``).
-# Past the budget, the run hands off at its next node: that node's task may still take 125 s (two
-# attempts of up to 60 s, the retry's wait of up to 5 s: ``errors.EXPRESS_RETRIERS``), and the
-# hand-off a few more.
-EXPRESS_LIFETIME = timedelta(minutes=5)
+# An Express execution lives at most 5 minutes (``EXPRESS_LIFETIME``). Past the budget, the run hands
+# off at its next node: that node's task may still take 125 s (two attempts of up to 60 s, the
+# retry's wait of up to 5 s: ``errors.EXPRESS_RETRIERS``), and the hand-off a few more.
 EXPRESS_TIME_BUDGET = timedelta(seconds=150)
 
 

@@ -9,7 +9,7 @@ stream handler derives the run's status from them (see ``reactions``).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from automations.domain import clock
@@ -20,6 +20,7 @@ from automations.errors import NotFound
 from automations.flows import graph
 from automations.logic import hand_off
 from automations.logic.flows import load_version
+from automations.logic.liveness import LIVENESS_CHECK_INTERVAL
 from automations.logic.node_runner import proceed
 from automations.logic.run_context import StepAtNode, load_step_at_node
 from automations.logic.steps import end_step
@@ -27,11 +28,6 @@ from automations.logic.waiting_runs import settle_before_start
 from automations.nodes import REGISTRY
 from automations.observability import Metric, count, log_run_keys, logger
 from automations.ports import AttemptResult, ExecutionEnd, StepUpdate, Store, TransitionRejected
-
-# How often the sweeper asks Step Functions whether a run in flight still has a live execution
-# (see ``liveness``): long enough that a healthy run is rarely asked about (a delay may wait for
-# days), short enough that a lost status-change event costs minutes, not hours.
-LIVENESS_CHECK_INTERVAL = timedelta(minutes=10)
 
 
 def start(store: Store, task: LifecycleTask) -> InterpreterState:

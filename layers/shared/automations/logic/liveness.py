@@ -3,7 +3,7 @@
 Step Functions' status-change events normally tell the engine when an execution ends without
 reaching its end (see ``ended_executions.execution_ended``). Events can be lost (a rule disabled, a
 target throttled past its retries), so the sweeper also asks Step Functions about every run in
-flight, once per ``lifecycle.LIVENESS_CHECK_INTERVAL``: the sparse InFlight index holds each such run under
+flight, once per ``LIVENESS_CHECK_INTERVAL``: the sparse InFlight index holds each such run under
 the time its next check is due, so a sweep reads only the runs due for one.
 
 Express executions send no status-change events and cannot be described, but they live at most
@@ -13,14 +13,19 @@ five minutes: one older than that which recorded no end of its own (nor a hand-o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from automations.domain import clock
-from automations.domain.runs import Machine
-from automations.logic import ended_executions, lifecycle
-from automations.logic.hand_off import EXPRESS_LIFETIME
+from automations.domain.runs import EXPRESS_LIFETIME, Machine
+from automations.logic import ended_executions
 from automations.observability import logger
 from automations.ports import Store, Workflows
+
+# How often the sweeper asks Step Functions whether a run in flight still has a live execution (a
+# run's start enters it in the InFlight index, first checked this long after): long enough that a
+# healthy run is rarely asked about (a delay may wait for days), short enough that a lost
+# status-change event costs minutes, not hours.
+LIVENESS_CHECK_INTERVAL = timedelta(minutes=10)
 
 CHECK_LIMIT = 200  # DescribeExecution calls per sweep (its quota is shared with the console)
 
@@ -36,7 +41,7 @@ class LivenessCheck:
 
 def check_in_flight_runs(store: Store, workflows: Workflows, *, limit: int = CHECK_LIMIT) -> LivenessCheck:
     now = clock.now()
-    later = clock.iso(now + lifecycle.LIVENESS_CHECK_INTERVAL)
+    later = clock.iso(now + LIVENESS_CHECK_INTERVAL)
     due = store.in_flight_runs(check_before=clock.iso(now), limit=limit)
     interrupted = 0
     for run in due:
