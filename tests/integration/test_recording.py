@@ -152,6 +152,31 @@ def test_a_run_recorded_requests_its_first_execution_which_its_start_claims_and_
     assert not repo.end_execution(run_id=run_id, name=run_id, end=ending, arn=arn)
 
 
+def test_a_run_started_before_runs_held_the_claim_goes_on_under_its_execution_items_claim(repo, flow) -> None:
+    # Given a run started as engines before this one did: its first execution's item claimed by the
+    # ARN, the run holding no claim of its own
+    (run_id,) = record_runs(repo, manual_trigger(flow), [RunPlan(flow=flow)]).run_ids
+    arn = f"arn:aws:states:us-east-1:123456789012:express:{EXPRESS_MACHINE}:{run_id}:7a0e"
+    at = clock.iso(clock.now())
+    repo.start_execution(run_id=run_id, name=run_id, arn=arn, at=at, check_after=at)
+    claimed = {**keys.execution(run_id, run_id), "entity": "execution", **repo.get_execution(run_id, run_id).dump()}
+    repo.client.put_item(TableName=repo.table, Item=to_item(claimed))
+    repo.client.update_item(
+        TableName=repo.table, Key=to_item(keys.run(run_id)), UpdateExpression="REMOVE firstExecutionId"
+    )
+    # When its start is retried, and another execution of the name starts and ends
+    assert repo.start_execution(run_id=run_id, name=run_id, arn=arn, at=at, check_after=at).status == "running"
+    other = arn.replace(":7a0e", ":9b1f")
+    with pytest.raises(TransitionRejected):
+        repo.start_execution(run_id=run_id, name=run_id, arn=other, at=at, check_after=at)
+    ending = ExecutionEnd(outcome=ExecutionOutcome.REACHED_END, ended_at=clock.iso(clock.now()))
+    assert not repo.end_execution(run_id=run_id, name=run_id, end=ending, arn=other)
+    # Then only its own end is recorded, on its item
+    assert repo.end_execution(run_id=run_id, name=run_id, end=ending, arn=arn)
+    ended = raw_execution(repo, run_id, run_id)
+    assert (ended["arn"], ended["outcome"], ended["startedAt"]) == (arn, "reached_end", at)
+
+
 def test_a_first_execution_that_ends_before_its_claim_is_recorded_ended(repo, flow) -> None:
     # Given a run whose first execution was stopped before its first task claimed it
     (run_id,) = record_runs(repo, manual_trigger(flow), [RunPlan(flow=flow)]).run_ids
