@@ -269,7 +269,7 @@ class Run(RecordModel):
     first_execution_id: str | None = Field(
         default=None,
         description="The last part of the ARN of the execution that started it (``execution_id_of``): the "
-        "claim of its first execution, which a repeated Express start of the same name (another id) is refused",
+        "claim of its first execution, against which a repeated Express start of the name (another id) is refused",
     )
     current_execution: str | None = Field(
         default=None, description="The name of the execution that runs it (requested, then running)"
