@@ -96,3 +96,38 @@ def test_make_help_lists_the_targets_with_their_comments() -> None:
         assert listed.get(target), result.stdout
     comment_columns = {line.index(listed[line.split()[0]]) for line in lines}
     assert len(comment_columns) == 1, result.stdout  # aligned
+
+
+def test_a_stop_signal_delivered_to_another_thread_still_stops_the_stack() -> None:
+    # Given the stack's main thread waiting for a stop, with a handler that asks for one, as
+    # `python -m devstack` sets them up, and another thread alive (the stack runs a dozen)
+    import signal
+    import threading
+    import time
+
+    from devstack.__main__ import wait_for_stop
+
+    stopped, handled, other_may_end = threading.Event(), threading.Event(), threading.Event()
+    other = threading.Thread(target=other_may_end.wait, daemon=True)
+    other.start()
+
+    def handler(*_: object) -> None:
+        handled.set()
+        stopped.set()
+
+    previous = signal.signal(signal.SIGUSR1, handler)
+    # (a safety net: were the signal never handled, the wait would end here, 5 s on)
+    safety = threading.Timer(5.0, stopped.set)
+    try:
+        # When the kernel hands the signal to that other thread, not to the main one
+        threading.Timer(0.1, signal.pthread_kill, (other.ident, signal.SIGUSR1)).start()
+        safety.start()
+        began = time.monotonic()
+        wait_for_stop(stopped)
+        waited = time.monotonic() - began
+    finally:
+        safety.cancel()
+        other_may_end.set()
+        signal.signal(signal.SIGUSR1, previous)
+    # Then the main thread ran the handler within a turn of its wait, not when something else woke it
+    assert handled.is_set() and waited < 2.0, waited
