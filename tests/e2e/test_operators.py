@@ -96,6 +96,10 @@ def test_re_triggering_from_the_failed_step_reuses_the_first_steps_output_and_do
     failed_id = stack.trigger(flow, {"order": 8})
     assert stack.wait_for_run(failed_id)["status"] == "failed"
     assert len(target.calls(f"{path}/charge")) == 1
+    # When an operator tries to resume it Then 409 says how a failed run goes on: the call below
+    answer = post(stack, f"/runs/{failed_id}/resume")
+    assert answer.status_code == 409
+    assert 're-trigger it with {"fromStep": "failed"}' in answer.json()["error"]["message"]
     # When the target is fixed and the run is re-triggered from its failed step
     target.script(f"{path}/notify", 200)
     answer = post(stack, f"/runs/{failed_id}/retrigger", {"fromStep": "failed"})

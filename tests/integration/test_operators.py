@@ -146,6 +146,27 @@ def test_resume_asks_for_a_new_execution_at_the_interrupted_step_keeping_its_num
     assert status == 409 and "is running" in answer["error"]["message"]
 
 
+def test_resume_refuses_a_finished_run_and_points_a_failed_one_to_re_trigger_from_its_failed_step(
+    api, repo, workflows
+) -> None:
+    # Given a completed run and a failed one
+    flow_id = create_flow(api, TWO_TASKS)
+    completed, failed = manual_run(api, flow_id), manual_run(api, flow_id)
+    for run_id, final in ((completed, RunStatus.COMPLETED), (failed, RunStatus.FAILED)):
+        assert repo.transition_run(run_id, RunStatus.RUNNING) and repo.transition_run(run_id, final)
+    # When an operator resumes each Then both are refused with their status
+    status, answer = post(api, f"/runs/{completed}/resume")
+    assert (status, answer["error"]["message"]) == (
+        409,
+        f"run '{completed}' is completed; only an interrupted run can be resumed",
+    )
+    status, answer = post(api, f"/runs/{failed}/resume")
+    assert status == 409 and answer["error"]["message"].startswith(f"run '{failed}' is failed;")
+    # and the failed one's answer names the call that continues it from its failed step
+    assert 're-trigger it with {"fromStep": "failed"}' in answer["error"]["message"]
+    assert repo.get_run(failed).status == RunStatus.FAILED
+
+
 def test_runs_in_flight_whose_execution_is_gone_end_interrupted_and_live_ones_are_checked_again_later(
     api, repo, deps, workflows, at
 ) -> None:

@@ -21,6 +21,12 @@ from automations.ports import Store
 
 CANCELLABLE = tuple(run_statuses_leading_to(RunStatus.CANCELLED))
 
+# `failed` is final (no run leaves it): continuing one from where it failed makes a new run
+FAILED_RUN_HINT = (
+    '; to go on from its failed step, re-trigger it with {"fromStep": "failed"}: a new run of the'
+    " flow's current version that reuses the outputs of the steps completed before"
+)
+
 
 def cancel_run(store: Store, caller: Caller, run_id: str, *, reason: str | None) -> Run:
     """A `scheduled` run never starts (its schedule goes); a `running` or `retrying` one is stopped
@@ -37,12 +43,14 @@ def cancel_run(store: Store, caller: Caller, run_id: str, *, reason: str | None)
 
 
 def resume_run(store: Store, caller: Caller, run_id: str) -> Execution:
-    """An `interrupted` run continues at its interrupted step in a new execution (``<runId>-r<n>``);
-    the steps it completed are not run again."""
+    """An `interrupted` run continues at its interrupted step in a new execution (``<runId>-r<n>``),
+    on its own flow version; the steps it completed are not run again. A `failed` run is final: it
+    goes on as a new run (``retrigger``, from its failed step), which the 409 says."""
     detail = owned_run_detail(store, caller.account_id, run_id)
     run = detail.run
     if run.status != RunStatus.INTERRUPTED:
-        raise Conflict(f"run '{run_id}' is {run.status}; only an interrupted run can be resumed")
+        hint = FAILED_RUN_HINT if run.status == RunStatus.FAILED else ""
+        raise Conflict(f"run '{run_id}' is {run.status}; only an interrupted run can be resumed{hint}")
     by_number = sorted(detail.steps, key=lambda s: s.step_number, reverse=True)
     # the step cut short; else the node that was next in line (derived: ``steps.next_in_line``); else
     # the node its last execution started at

@@ -181,7 +181,11 @@ def cancel_run(
     operation_id="resumeRun",
     status_code=202,
     summary="Continue an interrupted run from its interrupted step, in a new execution",
-    description="Steps it completed are not run again. Only an interrupted run can be resumed (409 otherwise).",
+    description=(
+        "Steps it completed are not run again; the run keeps its flow version. Only an interrupted run can be"
+        " resumed (409 otherwise). A failed run is final: re-trigger it with fromStep 'failed' to go on from its"
+        " failed step on the flow's current version."
+    ),
     tags=["operators"],
 )
 def resume_run(run_id: Annotated[str, Path(alias="runId")], caller: CurrentCaller, repo: Repository) -> ResumedResponse:
