@@ -43,6 +43,9 @@ class RunRecord:
     run: Run
     # completed steps whose outputs the run reuses (a run that starts at a later node)
     carried_steps: list[Step] = field(default_factory=list)
+    # until when the run may need what is recorded with it (its trigger above all): its due time
+    # plus the longest its flow may wait (None: its due time); kept for the retention period after
+    keep_until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,7 @@ class Reschedule:
     deadline: str | None
     trigger_id: str
     cause: str
+    keep_until: str | None = None  # as ``RunRecord.keep_until``, from the new due time
 
 
 @dataclass(frozen=True)
@@ -319,6 +323,12 @@ class RunStore(Protocol):
 
     def update_step(self, *, run_id: str, node_id: str, node_type: str, update: StepUpdate) -> bool: ...
     def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None: ...
+    def keep_run_until(self, run: Run, *, at: str) -> int:
+        """The run goes on after ``at`` (a wait ends then): every item of its partition is kept for the
+        retention period after it; answers how many it had to keep longer (0: none, without a read,
+        when the run started recently enough for its items to outlive the wait)."""
+        ...
+
     def record_inline_step(self, step: Step) -> bool:
         """An inline node's whole step, in one write; False if the run has it ended already."""
         ...

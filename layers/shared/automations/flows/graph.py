@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from datetime import timedelta
 
 from automations.domain.interpreter import NodeRef
 from automations.flows.definition import FlowDefinition, Node
@@ -40,6 +41,12 @@ def ref(definition: FlowDefinition, node_id: str | None) -> NodeRef:
 
 def first(definition: FlowDefinition) -> NodeRef:
     return ref(definition, definition.nodes[0].id)
+
+
+def longest_wait(definition: FlowDefinition) -> timedelta:
+    """The longest a run of the flow may spend waiting: every node that waits, at its longest (no
+    node runs twice in a run: flows have no cycles)."""
+    return sum((REGISTRY.of(node).longest_wait(node) for node in definition.nodes), timedelta(0))
 
 
 # --- whole-graph views (save-time validation) ---------------------------------------

@@ -21,8 +21,9 @@ from automations.domain.runs import Execution, Machine, execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import NodeError
+from automations.flows import graph
 from automations.flows.definition import EventTrigger, EventType, Flow
-from automations.logic.flows import live_flows
+from automations.logic.flows import live_flows, load_version
 from automations.logic.planning import correlation_key, deadline_after, due_time, event_run_plan
 from automations.logic.recording import record_runs, request_hash, trigger_id_for
 from automations.logic.waiting_runs import cancel_scheduled_run
@@ -125,6 +126,7 @@ def _reschedule(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
             reason=cause,
             machine=Machine.EXPRESS,  # still the run's first start
         )
+        definition = load_version(store, flow.flow_id, detail.run.flow_version).definition
         move = Reschedule(
             run_id=run_id,
             replaced_execution=replaced,
@@ -133,6 +135,7 @@ def _reschedule(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
             deadline=deadline_after(due, spec.deadline),
             trigger_id=trigger.trigger_id,
             cause=cause,
+            keep_until=clock.iso(due + graph.longest_wait(definition)),
         )
         if store.reschedule_run(move):
             moved.append(run_id)

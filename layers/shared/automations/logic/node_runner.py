@@ -182,6 +182,8 @@ def _attempt(store: Store, task: NodeTask, services: NodeServices, *, inline: bo
     if outcome.error is not None:
         return _Done(InterpreterState(run_id=task.run_id), context, outcome.error, node)
     if outcome.wait is not None:
+        # what the run recorded so far (its steps' outputs above all) must outlive the wait
+        store.keep_run_until(context.run, at=outcome.wait.until)
         state = InterpreterState(run_id=task.run_id, step_number=task.step_number, node=here, wait=outcome.wait)
         return _Done(state, context)
     next_id = outcome.next_node if outcome.next_node is not None else graph.default_next(context.definition, node)

@@ -18,11 +18,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from automations.domain import ids
+from automations.domain import clock, ids
 from automations.domain.runs import ErrorInfo, Run, StatusChange, Step, first_execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import IdempotencyKeyReused, ValidationFailed
+from automations.flows import graph
 from automations.flows.definition import Flow
 from automations.logic.flows import load_version
 from automations.observability import Metric, count
@@ -135,5 +136,7 @@ def _run_record(store: Store, trigger: TriggerEvent, plan: RunPlan) -> RunRecord
         )
         return RunRecord(run=failed)
     # recording it requests its first execution (``first_execution_of``), whose first step is next
-    # in line from now on (derived where read: ``steps.next_in_line``)
-    return RunRecord(run=run, carried_steps=carried)
+    # in line from now on (derived where read: ``steps.next_in_line``); what it reads of its
+    # trigger is kept until it may have waited its longest
+    keep_until = clock.parse_iso(due) + graph.longest_wait(definition)
+    return RunRecord(run=run, carried_steps=carried, keep_until=clock.iso(keep_until))

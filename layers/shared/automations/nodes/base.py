@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from pydantic import Field
@@ -136,6 +137,11 @@ class NodeType(Generic[N]):
     def read_paths(self, node: N) -> Iterable[tuple[str, Path, bool]]:
         """Variable paths the node reads outside its template fields: ``(field, path, optional)``."""
         return ()
+
+    def longest_wait(self, node: N) -> timedelta:
+        """The longest a step of this node may keep its run waiting (a delay's wait): what a run
+        records when it is triggered is kept that much longer (``flows.graph.longest_wait``)."""
+        return timedelta(0)
 
 
 class Registry:

@@ -18,6 +18,7 @@ from automations.errors import ConfigurationError
 from automations.nodes.base import REGISTRY, NodeBase, NodeContext, NodeOutcome, NodeServices, NodeType, TemplateText
 
 MAX_DELAY_SECONDS = 365 * 24 * 3600  # a Standard execution lives at most a year
+MAX_DELAY = timedelta(seconds=MAX_DELAY_SECONDS)  # for ``until`` too (checked when it runs)
 
 
 class DelayNode(NodeBase):
@@ -47,7 +48,7 @@ def wake_up_time(node: DelayNode, params: dict[str, Any]) -> str:
             wake = clock.parse_iso(str(text))
         except ValueError as error:
             raise ConfigurationError(f"delay 'until' gave '{text}', which is not an ISO 8601 time") from error
-        if wake - now > timedelta(days=365):
+        if wake - now > MAX_DELAY:
             raise ConfigurationError(f"delay 'until' {text} is more than a year away")
     wake = max(wake, now).replace(microsecond=0) + timedelta(seconds=math.ceil(wake.microsecond / 1e6))
     return wake.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -62,6 +63,9 @@ class Delay(NodeType[DelayNode]):
     ) -> NodeOutcome:
         until = wake_up_time(node, params)
         return NodeOutcome(output={"until": until}, wait=Wait(until=until), step_fields={"wakeAt": until})
+
+    def longest_wait(self, node: DelayNode) -> timedelta:
+        return timedelta(seconds=node.seconds) if node.seconds is not None else MAX_DELAY
 
 
 REGISTRY.register(Delay())

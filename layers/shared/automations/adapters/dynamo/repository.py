@@ -219,9 +219,11 @@ class DynamoRepository:
 
     # --- helpers ------------------------------------------------------------------
 
-    def _expires_at(self) -> int:
-        """TTL for history items: DynamoDB deletes them after the retention period."""
-        return int((clock.now() + self.retention).timestamp())
+    def _expires_at(self, *needed_until: str | None) -> int:
+        """TTL for history items: DynamoDB deletes them the retention period after now, or after the
+        latest moment given that the run needs them until (a run due later, a wait)."""
+        latest = max([clock.now(), *(clock.parse_iso(moment) for moment in needed_until if moment)])
+        return int((latest + self.retention).timestamp())
 
     def _put(self, item: dict[str, Any], condition: str | None = None) -> dict[str, Any]:
         request: dict[str, Any] = {"TableName": self.table, "Item": to_item(item)}
@@ -510,17 +512,23 @@ class DynamoRepository:
     ) -> None:
         """The trigger, its runs (each requesting its first execution) and their carried steps, and the
         webhook's signature, in one transaction: all or none (so a failed write uses no signature up)."""
-        expires = self._expires_at()
+        # kept as long as its runs need them: a run due later (or that may wait long) reads its trigger then
+        kept = {record.run.run_id: self._expires_at(record.run.scheduled_for, record.keep_until) for record in runs}
         items = [
             {
                 "Put": self._put(
-                    {**keys.trigger(trigger.trigger_id), "entity": "trigger", "expiresAt": expires, **trigger.dump()},
+                    {
+                        **keys.trigger(trigger.trigger_id),
+                        "entity": "trigger",
+                        "expiresAt": max(kept.values(), default=self._expires_at()),
+                        **trigger.dump(),
+                    },
                     "attribute_not_exists(pk)",
                 )
             }
         ]
         for record in runs:
-            run = record.run
+            run, expires = record.run, kept[record.run.run_id]
             # (its INSERT requests its first execution: ``first_execution_of``)
             items.append({"Put": self._put(self.new_run_item(run, expires), "attribute_not_exists(pk)")})
             for step in record.carried_steps:
@@ -555,7 +563,7 @@ class DynamoRepository:
             **keys.run(run.run_id),
             **keys.run_history_keys(run.run_id, run.account_id, run.flow_id, run.scheduled_for),
             "entity": "run",
-            "expiresAt": expires_at if expires_at is not None else self._expires_at(),
+            "expiresAt": expires_at if expires_at is not None else self._expires_at(run.scheduled_for),
             **run.dump(),
         }
         if run.status == RunStatus.SCHEDULED:
@@ -589,8 +597,11 @@ class DynamoRepository:
         item = self._get(keys.run(run_id))
         return Run.model_validate(item) if item else None
 
-    def _query_run_partition(self, run_id: str, *, from_sk: str = "", to_sk: str = "") -> list[dict[str, Any]]:
-        """The run's items (see ``keys``), all of them or those whose sort keys lie between the two given."""
+    def _query_run_partition(
+        self, run_id: str, *, from_sk: str = "", to_sk: str = "", projection: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The run's items (see ``keys``), all of them or those whose sort keys lie between the two
+        given; only the ``projection``'s attributes, if given."""
         condition, values = "pk = :pk", {":pk": keys.run(run_id)["pk"]}
         if from_sk and to_sk:
             condition, values = f"{condition} AND sk BETWEEN :from AND :to", {**values, ":from": from_sk, ":to": to_sk}
@@ -601,6 +612,7 @@ class DynamoRepository:
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": to_item(values),
             "ConsistentRead": True,
+            **({"ProjectionExpression": projection} if projection else {}),
         }
         items: list[dict[str, Any]] = []
         while True:
@@ -694,7 +706,7 @@ class DynamoRepository:
 
     def _execution_item(self, execution: Execution) -> dict[str, Any]:
         key = keys.execution(execution.run_id, execution.name)
-        return {**key, "entity": "execution", "expiresAt": self._expires_at(), **execution.dump()}
+        return {**key, "entity": "execution", "expiresAt": self._expires_at(execution.due_at), **execution.dump()}
 
     def request_execution(self, execution: Execution) -> None:
         try:
@@ -958,8 +970,11 @@ class DynamoRepository:
         if found is None:
             return False
         at = clock.iso(clock.now())
+        expires = self._expires_at(move.scheduled_for, move.keep_until)
+        # the trigger it will run with first: kept (at least) as long as the run (never shortened)
+        self._keep_longer(keys.trigger(move.trigger_id), expires)
         update = _Update().record_status(RunStatus.SCHEDULED, at, move.cause)
-        update.set_all({"scheduledFor": move.scheduled_for, "triggerId": move.trigger_id})
+        update.set_all({"scheduledFor": move.scheduled_for, "triggerId": move.trigger_id, "expiresAt": expires})
         update.set_all({"currentExecution": move.execution.name, "deadline": move.deadline})
         update.set_all(_while_scheduled(found.model_copy(update={"scheduled_for": move.scheduled_for})))
         update.set_all(keys.run_history_keys(found.run_id, found.account_id, found.flow_id, move.scheduled_for))
@@ -1040,6 +1055,31 @@ class DynamoRepository:
         # an item `running` was written at its claim by an earlier engine version: it may still end
         return self._put_unless({**item, **attempt.dump()}, [str(AttemptStatus.RUNNING)])
 
+    def keep_run_until(self, run: Run, *, at: str) -> int:
+        """Every item of the run's partition was written since the run was recorded, each kept the
+        retention period after its write at least: only a wait that ends less than
+        ``KEPT_AFTER_WAKING`` before the run's recording + retention needs any item kept longer."""
+        wake = clock.parse_iso(at)
+        if wake + KEPT_AFTER_WAKING <= clock.parse_iso(run.created_at) + self.retention:
+            return 0
+        expires = self._expires_at(at)
+        items = self._query_run_partition(run.run_id, projection="pk, sk, expiresAt")
+        kept = 0
+        for item in items:
+            if isinstance(item.get("expiresAt"), int | float) and item["expiresAt"] < expires:
+                kept += self._keep_longer({"pk": item["pk"], "sk": item["sk"]}, expires)
+        return kept
+
+    def _keep_longer(self, key: dict[str, str], expires: int) -> int:
+        """The item's TTL moved to ``expires`` if that is later (an item without one is kept for good)."""
+        update = _Update().set("expiresAt", expires)
+        condition = f"attribute_exists(pk) AND {update.name('expiresAt')} < {update.value('expiresAt', expires)}"
+        try:
+            self._update(key, update, condition)
+        except TransitionRejected:
+            return 0
+        return 1
+
     def annotate_step(self, *, run_id: str, node_id: str, fields: dict[str, Any]) -> None:
         """Facts about a step that do not change its status (a delay's wake-up time)."""
         update = _Update().set_all({k: v for k, v in fields.items() if v is not None})
@@ -1077,6 +1117,9 @@ _MAX_READS_PER_PAGE = 10
 SIGNATURE_MARK = "webhookSignature"
 _IN_FLIGHT = (RunStatus.RUNNING, RunStatus.RETRYING)
 _MAX_CACHED_VERSIONS = _MAX_CACHED_TRIGGERS = 256
+# A run that wakes from a wait goes on for minutes (its retries' waits: hours at the most); what it
+# reads then must outlive the wake-up at least this long, or ``keep_run_until`` keeps it longer.
+KEPT_AFTER_WAKING = timedelta(days=7)
 
 
 # A step's last attempt, when it ended the step, is stored on the step (one write for both).
