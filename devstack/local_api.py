@@ -17,6 +17,7 @@
 | POST /_local/scheduler               | ``{"paused": true|false}``: stops or restarts firing (the sweeper's too) |
 | GET  /_local/events                  | the event bus: rules, events put, matched, delivered, failures |
 | GET  /_local/metrics?name=           | the functions' metrics (EMF) as datapoints: name, unit, value, at |
+| GET  /_local/ttl                     | DynamoDB's TTL by the local clock (devstack/ttl.py): passes, deleted |
 
 Bad requests answer 400 with ``{"error": {"type", "message"}}``; a clock move backwards is refused
 (type ``ClockMovesForwardOnly``) and changes nothing.
@@ -46,6 +47,7 @@ from devstack.metrics import LocalMetrics
 from devstack.schedule_targets import Deliverer
 from devstack.scheduler import Dispatcher
 from devstack.template import function_environment, load_template, resources_of_type
+from devstack.ttl import Expiry
 
 # Set by the local stack for every function besides the template's variables (see
 # LocalStack._prepare_environment): a function run in another process needs them to behave alike.
@@ -120,6 +122,7 @@ class LocalApi:
     sink: EmailSink = field(default_factory=EmailSink)
     functions: dict[str, LocalFunction] = field(default_factory=dict)  # for their invocation counts
     metrics: LocalMetrics | None = None  # what the functions published (devstack.metrics)
+    expiry: Expiry | None = None  # DynamoDB's TTL (devstack.ttl)
 
     def list_metrics(self, request: LocalRequest) -> LocalResponse:
         items = self.metrics.query(request.query.get("name")) if self.metrics is not None else []
@@ -144,6 +147,7 @@ class LocalApi:
             ("POST", "/_local/scheduler"): self.control_scheduler,
             ("GET", "/_local/events"): lambda _: LocalResponse(200, self.event_bus.status()),
             ("GET", "/_local/metrics"): self.list_metrics,
+            ("GET", "/_local/ttl"): lambda _: LocalResponse(200, self._expiry_status()),
         }
 
     def move_clock(self, request: LocalRequest) -> LocalResponse:
@@ -161,7 +165,14 @@ class LocalApi:
                 moved = self.clock.set(_aware_time(value))
         except ClockError as error:
             return LocalResponse(400, {"error": {"type": "ClockMovesForwardOnly", "message": str(error)}})
+        if self.expiry is not None:  # what expired with the move goes now, not within the minute
+            self.expiry.nudge()
         return LocalResponse(200, {"now": clock.iso(moved)})
+
+    def _expiry_status(self) -> dict[str, Any]:
+        if self.expiry is None:
+            return {"attribute": None, "passes": 0, "deleted": 0}
+        return {"attribute": self.expiry.attribute, "passes": self.expiry.passes, "deleted": self.expiry.deleted}
 
     def control_scheduler(self, request: LocalRequest) -> LocalResponse:
         """``{"paused": true}`` stops firing schedules (the sweeper's too); ``false`` starts again."""

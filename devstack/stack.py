@@ -53,6 +53,7 @@ from devstack.template import (
     scheduled_events,
     table_create_args,
 )
+from devstack.ttl import Expiry
 
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
@@ -181,6 +182,7 @@ class LocalStack:
         if self.restored is not None:
             self.recovered = self._recover_executions()
         self.poller = self._start_stream_poller()
+        self.expiry = self._start_expiry()
         self.dispatcher = self._start_dispatcher()
         self.local_api = self._local_api()
         self.api = ApiGatewayServer(self.api_listener, self.functions["ApiFunction"], self.local_api.routes())
@@ -209,6 +211,7 @@ class LocalStack:
         # every part winds down at once; then each is waited for, in the order that keeps data whole,
         # all within one budget (the last snapshot is taken whatever it left)
         self.dispatcher.begin_stop()
+        self.expiry.begin_stop()
         self.poller.begin_stop()
         self.event_bus.begin_stop()
         if self.saver is not None:
@@ -225,6 +228,7 @@ class LocalStack:
             took[part] = round(time.monotonic() - start, 2)
 
         timed("scheduler", lambda: self.dispatcher.stop(join_seconds=left(), wait_seconds=min(5.0, left())))
+        timed("ttl", lambda: self.expiry.stop(timeout=left()))
         timed("stream poller", lambda: self.poller.stop(timeout=left()))
         # what the event bus still delivers is in the table (and its stream) before the last save
         timed("event bus", lambda: self.event_bus.stop(timeout=left()))
@@ -319,6 +323,8 @@ class LocalStack:
         client.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
         described = client.describe_table(TableName=table_name)["Table"]
         self.table_name = table_name
+        self.ttl = ttl
+        self.key_attributes = [k["AttributeName"] for k in described["KeySchema"]]
         self.resolver.refs[name] = table_name
         self.resolver.attributes[(name, "Arn")] = described["TableArn"]
         self.resolver.attributes[(name, "StreamArn")] = described["LatestStreamArn"]
@@ -542,6 +548,19 @@ class LocalStack:
         dispatcher.start()
         return dispatcher
 
+    def _start_expiry(self) -> Expiry:
+        """DynamoDB's TTL, by the local clock (moto keeps the setting, never deletes): ``devstack.ttl``."""
+        expiry = Expiry(
+            boto3.client("dynamodb"),
+            self.table_name,
+            attribute=self.ttl["AttributeName"],
+            key=self.key_attributes,
+            now=self.clock.now,
+        )
+        if self.ttl.get("Enabled"):
+            expiry.start()
+        return expiry
+
     def _local_api(self) -> LocalApi:
         return LocalApi(
             moto_endpoint=self.moto_endpoint,
@@ -554,4 +573,5 @@ class LocalStack:
             event_bus=self.event_bus,
             functions=self.functions,
             metrics=self.metrics,
+            expiry=self.expiry,
         )
