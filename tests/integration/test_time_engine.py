@@ -213,6 +213,33 @@ def test_the_sweeper_starts_overdue_runs_and_expires_those_past_their_deadline(
     assert get_run(api, later["runIds"][0])["status"] == "scheduled"
 
 
+def test_a_withdrawal_the_keys_index_did_not_show_yet_still_keeps_the_run_from_starting(
+    api, reminder_flow, repo, workflows, monkeypatch
+) -> None:
+    # Given a reminder due in a day, and the key's index not showing it yet (DynamoDB reads an index
+    # eventually consistently: a run recorded a moment before may be missing)
+    _, created = post_event(api, "evt-w1", "appointment.created", {"id": "apt-w", "start": in_days(2)})
+    (run_id,) = created["runIds"]
+    monkeypatch.setattr(repo, "scheduled_run_ids_by_key", lambda flow_id, key: [])
+    # When the appointment is deleted Then the deletion finds no run to cancel now
+    _, deleted = post_event(api, "evt-w2", "appointment.deleted", {"id": "apt-w"})
+    assert deleted["cancelled"] == [] and get_run(api, run_id)["status"] == "scheduled"
+    # and when the appointment is booked again, the new reminder is not withdrawn by the old deletion
+    _, again = post_event(api, "evt-w3", "appointment.created", {"id": "apt-w", "start": in_days(2.01)})
+    # When both fall due (within their two hours' deadline) and the sweeper finds them
+    now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: now + timedelta(days=1, hours=1))
+    result = sweep(repo, workflows)
+    # Then the withdrawn one is cancelled instead of started, saying which event withdrew it
+    assert (result.overdue, result.started, result.ended) == (2, 1, 1) and workflows.started == again["runIds"]
+    run = get_run(api, run_id)
+    assert run["status"] == "cancelled"
+    assert run["history"][-1]["cause"] == "withdrawn by event 'appointment.deleted' (evt-w2)"
+    # and so is it if its execution starts anyway (the scheduler fired it): StartRun runs nothing
+    state = lifecycle.start(repo, LifecycleTask(action="start", run_id=run_id, execution_name=run_id))
+    assert state.node.id is None and get_run(api, run_id)["status"] == "cancelled"
+
+
 def test_a_deleted_flow_takes_no_triggers_and_its_waiting_runs_are_cancelled(api, reminder_flow, stream) -> None:
     flow_id = reminder_flow["flowId"]
     _, answer = post_event(api, "evt-9", "appointment.created", {"id": "apt-9", "start": in_days(2)})

@@ -203,6 +203,14 @@ class Reschedule:
 
 
 @dataclass(frozen=True)
+class Withdrawal:
+    """The latest event that withdrew a flow's waiting runs under a correlation key."""
+
+    at: str  # when it was received: runs recorded before then are withdrawn
+    cause: str
+
+
+@dataclass(frozen=True)
 class AcceptedSignature:
     """A webhook signature to remember with a recording under an Idempotency-Key, so that it is
     accepted once. Its mark takes the trigger id a call without a key would have been recorded
@@ -255,6 +263,14 @@ class RunStore(Protocol):
     def reschedule_run(self, move: Reschedule) -> bool:
         """Only while the run is `scheduled` under ``move.replaced_execution``; False if not."""
         ...
+
+    def record_withdrawal(self, flow_id: str, correlation_key: str, withdrawal: Withdrawal) -> None:
+        """Remember it (a later one replaces it; an earlier one changes nothing), read consistently
+        by ``last_withdrawal``: the key's index is read eventually consistently, so a run recorded a
+        moment before may be missing from it."""
+        ...
+
+    def last_withdrawal(self, flow_id: str, correlation_key: str) -> Withdrawal | None: ...
 
     # runs in flight (the sparse InFlight index)
     def in_flight_runs(self, *, check_before: str, limit: int) -> list[InFlightRun]:

@@ -28,7 +28,7 @@ from automations.logic.planning import correlation_key, deadline_after, due_time
 from automations.logic.recording import record_runs, request_hash, trigger_id_for
 from automations.logic.waiting_runs import cancel_scheduled_run
 from automations.observability import logger
-from automations.ports import Reschedule, Store
+from automations.ports import Reschedule, Store, Withdrawal
 
 
 class AccountEvent(CamelModel):
@@ -81,31 +81,45 @@ def receive_event(store: Store, account_id: str, event: AccountEvent) -> EventOu
     return EventOutcome(event.id, trigger.run_ids, cancelled, rescheduled)
 
 
-def _waiting_runs(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
+def _key(flow: Flow, trigger: TriggerEvent) -> str | None:
+    """The correlation key the event gives for ``flow`` (None: the event names none)."""
     spec = flow.trigger
     assert isinstance(spec, EventTrigger)
-    key = correlation_key(spec.key, {"trigger": trigger.variables()})
-    if key is None:
-        return []
+    return correlation_key(spec.key, {"trigger": trigger.variables()})
+
+
+def _waiting_runs(store: Store, flow: Flow, key: str, trigger: TriggerEvent) -> list[str]:
+    """The flow's runs waiting under ``key``, as its index shows them, but the event's own."""
     return [r for r in store.scheduled_run_ids_by_key(flow.flow_id, key) if r not in trigger.run_ids]
 
 
 def _withdraw(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
+    """The key's waiting runs are cancelled now; one the key's index does not show yet (the index is
+    read eventually consistently) is cancelled before it starts, by the withdrawal remembered here
+    (``waiting_runs.reason_not_to_start``)."""
+    key = _key(flow, trigger)
+    if key is None:
+        return []
     cause = f"withdrawn by event '{trigger.event_type}' ({trigger.event_id})"
-    return [run_id for run_id in _waiting_runs(store, flow, trigger) if cancel_scheduled_run(store, run_id, cause)]
+    store.record_withdrawal(flow.flow_id, key, Withdrawal(at=trigger.received_at, cause=cause))
+    waiting = _waiting_runs(store, flow, key, trigger)
+    return [run_id for run_id in waiting if cancel_scheduled_run(store, run_id, cause)]
 
 
 def _reschedule(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
     spec = flow.trigger
     assert isinstance(spec, EventTrigger)
     cause = f"rescheduled by event '{trigger.event_type}' ({trigger.event_id})"
+    key = _key(flow, trigger)
+    if key is None:
+        return []
     try:
         due = due_time(spec.at, {"trigger": trigger.variables()}, now=clock.parse_iso(trigger.received_at))
     except NodeError as error:
         logger.warning("reschedule event gives no time; runs stay as they were", extra={"error": error.message})
         return []
     moved = []
-    for run_id in _waiting_runs(store, flow, trigger):
+    for run_id in _waiting_runs(store, flow, key, trigger):
         detail = store.get_run_detail(run_id)
         if detail is None or detail.run.status != RunStatus.SCHEDULED:
             continue

@@ -44,13 +44,19 @@ def expire_run(store: Store, run: Run) -> bool:
 
 
 def reason_not_to_start(store: Store, run: Run) -> str | None:
-    """Why a waiting run must not start now, if it must not: its flow was deleted, or a newer version
-    of a recurring flow replaced this occurrence. (A missed deadline is ``past_deadline``.)"""
+    """Why a waiting run must not start now, if it must not: its flow was deleted, a newer version
+    of a recurring flow replaced this occurrence, or an event withdrew its key after it was
+    recorded (the indexes those changes read to cancel waiting runs are eventually consistent: a
+    run recorded a moment before may have been missing). (A missed deadline is ``past_deadline``.)"""
     flow = store.get_flow(run.flow_id)
     if flow is None or flow.deleted_at is not None:
         return "its flow was deleted"
     if run.trigger_kind == "schedule" and flow.version != run.flow_version:
         return f"the flow's schedule was replaced by version {flow.version}"
+    if run.correlation_key is not None:
+        withdrawal = store.last_withdrawal(run.flow_id, run.correlation_key)
+        if withdrawal is not None and withdrawal.at >= run.created_at:
+            return withdrawal.cause
     return None
 
 

@@ -7,6 +7,8 @@
 |               |                    |                            | written with the lookup item)  |
 | flow head     | FLOW#<flowId>      | FLOW                       | FlowsByAccount                 |
 | flow version  | FLOW#<flowId>      | VERSION#<000001>           |                                |
+| withdrawal    | FLOW#<flowId>      | WITHDRAWN#<key's sha256>   | (the latest event that         |
+|               |                    |                            | withdrew the key's runs)       |
 | trigger event | TRIGGER#<id>       | TRIGGER                    | (a webhook's, without an       |
 |               |                    |                            | Idempotency-Key: its id is its |
 |               |                    |                            | signature's; with one, that id |
@@ -125,10 +127,17 @@ def scheduled_by_flow(flow_id: str, scheduled_for: str, run_id: str) -> Key:
     return {"scheduledByFlowPk": f"FLOW#{flow_id}", "scheduledByFlowSk": f"{scheduled_for}#{run_id}"}
 
 
+def _key_digest(correlation_key: str) -> str:
+    """Keys are any text an account chooses: hashed, so the key stays short and opaque."""
+    return hashlib.sha256(correlation_key.encode()).hexdigest()[:32]
+
+
 def scheduled_by_key(flow_id: str, correlation_key: str, run_id: str) -> Key:
-    """Keys are any text an account chooses: hashed, so the index key stays short and opaque."""
-    digest = hashlib.sha256(correlation_key.encode()).hexdigest()[:32]
-    return {"scheduledByKeyPk": f"FLOW#{flow_id}#KEY#{digest}", "scheduledByKeySk": run_id}
+    return {"scheduledByKeyPk": f"FLOW#{flow_id}#KEY#{_key_digest(correlation_key)}", "scheduledByKeySk": run_id}
+
+
+def withdrawal(flow_id: str, correlation_key: str) -> Key:
+    return {"pk": f"FLOW#{flow_id}", "sk": f"WITHDRAWN#{_key_digest(correlation_key)}"}
 
 
 def scheduled_index_keys(run_id: str, flow_id: str, scheduled_for: str, correlation_key: str | None) -> Key:

@@ -62,6 +62,7 @@ from automations.ports import (
     SignatureTaken,
     StepUpdate,
     TransitionRejected,
+    Withdrawal,
 )
 from automations.settings import get_settings
 
@@ -899,6 +900,26 @@ class DynamoRepository:
                 return found
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def record_withdrawal(self, flow_id: str, correlation_key: str, withdrawal: Withdrawal) -> None:
+        item = {
+            **keys.withdrawal(flow_id, correlation_key),
+            "entity": "withdrawal",
+            "withdrawnAt": withdrawal.at,
+            "cause": withdrawal.cause,
+            "expiresAt": self._expires_at(clock.iso(clock.parse_iso(withdrawal.at) + WITHDRAWAL_KEPT_BEYOND)),
+        }
+        request = self._put(item, "attribute_not_exists(pk) OR withdrawnAt < :at")
+        request["ExpressionAttributeValues"] = to_item({":at": withdrawal.at})
+        try:
+            self.client.put_item(**request)
+        except ClientError as error:
+            if not _condition_failed(error):  # (a later withdrawal is kept already)
+                raise
+
+    def last_withdrawal(self, flow_id: str, correlation_key: str) -> Withdrawal | None:
+        item = self._get(keys.withdrawal(flow_id, correlation_key))
+        return Withdrawal(at=item["withdrawnAt"], cause=item["cause"]) if item else None
+
     def scheduled_runs_of_flow(
         self, flow_id: str, *, due_before: str | None, limit: int, cursor: str | None
     ) -> Page[Run]:
@@ -1120,6 +1141,9 @@ _MAX_CACHED_VERSIONS = _MAX_CACHED_TRIGGERS = 256
 # A run that wakes from a wait goes on for minutes (its retries' waits: hours at the most); what it
 # reads then must outlive the wake-up at least this long, or ``keep_run_until`` keeps it longer.
 KEPT_AFTER_WAKING = timedelta(days=7)
+# A withdrawal is remembered a year beyond the retention period: a run recorded before it that the
+# key's index did not show yet is withdrawn when it falls due within that time (``last_withdrawal``).
+WITHDRAWAL_KEPT_BEYOND = timedelta(days=365)
 
 
 # A step's last attempt, when it ended the step, is stored on the step (one write for both).
