@@ -240,6 +240,38 @@ def test_a_withdrawal_the_keys_index_did_not_show_yet_still_keeps_the_run_from_s
     assert state.node.id is None and get_run(api, run_id)["status"] == "cancelled"
 
 
+def test_a_reschedule_the_keys_index_did_not_show_yet_moves_the_run_when_it_would_start(
+    api, reminder_flow, repo, workflows, monkeypatch
+) -> None:
+    # Given a reminder due in a day, and the key's index not showing it yet
+    _, created = post_event(api, "evt-r1", "appointment.created", {"id": "apt-r", "start": in_days(2)})
+    (run_id,) = created["runIds"]
+    monkeypatch.setattr(repo, "scheduled_run_ids_by_key", lambda flow_id, key: [])
+    # When the appointment moves three days later Then the move finds no run now
+    new_start = in_days(5)
+    _, moved = post_event(api, "evt-r2", "appointment.updated", {"id": "apt-r", "start": new_start})
+    assert moved["rescheduled"] == []
+    # When the engine finds it overdue past its old deadline (two hours after its old time)
+    now = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: now + timedelta(days=1, hours=3))
+    result = sweep(repo, workflows)
+    # Then the sweeper does not expire it by that deadline: it starts its execution, as for any due run
+    assert (result.started, result.ended, workflows.started) == (1, 0, [run_id])
+    state = lifecycle.start(repo, LifecycleTask(action="start", run_id=run_id, execution_name=run_id))
+    # and its start runs nothing: the run waits again, a day before the new start, with the moving
+    # event's data, under a new execution due then
+    assert state.node.id is None
+    run = get_run(api, run_id)
+    assert (run["status"], run["scheduledFor"]) == ("scheduled", clock.iso(clock.parse_iso(new_start) - DAY))
+    assert run["trigger"]["data"]["start"] == new_start
+    assert run["history"][-1]["cause"] == "rescheduled by event 'appointment.updated' (evt-r2)"
+    assert repo.get_execution(run_id, f"{run_id}-r1").due_at == run["scheduledFor"]
+    # When that one starts Then the run starts
+    monkeypatch.setattr(clock, "now", lambda: now + timedelta(days=4, minutes=1))
+    state = lifecycle.start(repo, LifecycleTask(action="start", run_id=run_id, execution_name=f"{run_id}-r1"))
+    assert state.node.id == "remind" and get_run(api, run_id)["status"] == "running"
+
+
 def test_a_deleted_flow_takes_no_triggers_and_its_waiting_runs_are_cancelled(api, reminder_flow, stream) -> None:
     flow_id = reminder_flow["flowId"]
     _, answer = post_event(api, "evt-9", "appointment.created", {"id": "apt-9", "start": in_days(2)})

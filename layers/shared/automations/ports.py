@@ -9,7 +9,7 @@ May import: ``automations.domain`` and ``automations.flows`` (the records stored
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from automations.domain.runs import Attempt, ErrorInfo, Execution, ExecutionOutcome, HttpExchange, Machine, Run, Step
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
@@ -203,11 +203,17 @@ class Reschedule:
 
 
 @dataclass(frozen=True)
-class Withdrawal:
-    """The latest event that withdrew a flow's waiting runs under a correlation key."""
+class KeyEvent:
+    """The latest event that withdrew (``withdrawn``) or moved (``rescheduled``) a flow's waiting
+    runs under a correlation key: remembered, because the index that finds those runs is read
+    eventually consistently, and a run recorded a moment before may have been missing from it."""
 
-    at: str  # when it was received: runs recorded before then are withdrawn
+    kind: Literal["withdrawn", "rescheduled"]
+    at: str  # when it was received: a run recorded before then was meant
     cause: str
+    trigger_id: str
+    scheduled_for: str | None = None  # rescheduled: the new due time
+    deadline: str | None = None  # rescheduled: the new deadline
 
 
 @dataclass(frozen=True)
@@ -264,13 +270,15 @@ class RunStore(Protocol):
         """Only while the run is `scheduled` under ``move.replaced_execution``; False if not."""
         ...
 
-    def record_withdrawal(self, flow_id: str, correlation_key: str, withdrawal: Withdrawal) -> None:
-        """Remember it (a later one replaces it; an earlier one changes nothing), read consistently
-        by ``last_withdrawal``: the key's index is read eventually consistently, so a run recorded a
-        moment before may be missing from it."""
+    def record_key_event(self, flow_id: str, correlation_key: str, event: KeyEvent) -> None:
+        """Remember it, for ``last_key_event`` (consistent): a later event of its kind replaces it, an
+        earlier one changes nothing."""
         ...
 
-    def last_withdrawal(self, flow_id: str, correlation_key: str) -> Withdrawal | None: ...
+    def last_key_event(self, flow_id: str, correlation_key: str, kind: str) -> KeyEvent | None: ...
+    def keep_trigger(self, trigger_id: str, *, until: str) -> None:
+        """The trigger is kept the retention period after ``until`` at least (never shortened)."""
+        ...
 
     # runs in flight (the sparse InFlight index)
     def in_flight_runs(self, *, check_before: str, limit: int) -> list[InFlightRun]:

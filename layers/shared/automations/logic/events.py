@@ -17,18 +17,18 @@ from pydantic import Field
 
 from automations.domain import clock
 from automations.domain.base import CamelModel
-from automations.domain.runs import Execution, Machine, execution_name
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
 from automations.errors import NodeError
 from automations.flows import graph
 from automations.flows.definition import EventTrigger, EventType, Flow
+from automations.logic import key_events
 from automations.logic.flows import live_flows, load_version
 from automations.logic.planning import correlation_key, deadline_after, due_time, event_run_plan
 from automations.logic.recording import record_runs, request_hash, trigger_id_for
 from automations.logic.waiting_runs import cancel_scheduled_run
 from automations.observability import logger
-from automations.ports import Reschedule, Store, Withdrawal
+from automations.ports import KeyEvent, Store
 
 
 class AccountEvent(CamelModel):
@@ -94,22 +94,23 @@ def _waiting_runs(store: Store, flow: Flow, key: str, trigger: TriggerEvent) -> 
 
 
 def _withdraw(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
-    """The key's waiting runs are cancelled now; one the key's index does not show yet (the index is
-    read eventually consistently) is cancelled before it starts, by the withdrawal remembered here
-    (``waiting_runs.reason_not_to_start``)."""
+    """The key's waiting runs are cancelled now; one its index does not show yet is cancelled before
+    it starts, by the withdrawal remembered here (see ``logic.key_events``)."""
     key = _key(flow, trigger)
     if key is None:
         return []
     cause = f"withdrawn by event '{trigger.event_type}' ({trigger.event_id})"
-    store.record_withdrawal(flow.flow_id, key, Withdrawal(at=trigger.received_at, cause=cause))
+    event = KeyEvent(kind="withdrawn", at=trigger.received_at, cause=cause, trigger_id=trigger.trigger_id)
+    store.record_key_event(flow.flow_id, key, event)
     waiting = _waiting_runs(store, flow, key, trigger)
     return [run_id for run_id in waiting if cancel_scheduled_run(store, run_id, cause)]
 
 
 def _reschedule(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
+    """The key's waiting runs move now; one its index does not show yet moves before it would start,
+    by the reschedule remembered here (see ``logic.key_events``)."""
     spec = flow.trigger
     assert isinstance(spec, EventTrigger)
-    cause = f"rescheduled by event '{trigger.event_type}' ({trigger.event_id})"
     key = _key(flow, trigger)
     if key is None:
         return []
@@ -118,39 +119,24 @@ def _reschedule(store: Store, flow: Flow, trigger: TriggerEvent) -> list[str]:
     except NodeError as error:
         logger.warning("reschedule event gives no time; runs stay as they were", extra={"error": error.message})
         return []
+    event = KeyEvent(
+        kind="rescheduled",
+        at=trigger.received_at,
+        cause=f"rescheduled by event '{trigger.event_type}' ({trigger.event_id})",
+        trigger_id=trigger.trigger_id,
+        scheduled_for=clock.iso(due),
+        deadline=deadline_after(due, spec.deadline),
+    )
+    # the runs it moves run with its data: kept as long as they may need it (by the flow's current version)
+    longest_wait = graph.longest_wait(load_version(store, flow.flow_id, flow.version).definition)
+    store.keep_trigger(trigger.trigger_id, until=clock.iso(due + longest_wait))
+    store.record_key_event(flow.flow_id, key, event)
     moved = []
     for run_id in _waiting_runs(store, flow, key, trigger):
         detail = store.get_run_detail(run_id)
         if detail is None or detail.run.status != RunStatus.SCHEDULED:
             continue
-        if detail.run.trigger_id == trigger.trigger_id:  # moved by this event already (a redelivery)
-            moved.append(run_id)
-            continue
-        replaced = detail.run.current_execution or run_id
-        ordinal = max((e.ordinal for e in detail.executions), default=-1) + 1
-        previous = next((e for e in detail.executions if e.name == replaced), None)
-        execution = Execution(
-            run_id=run_id,
-            name=execution_name(run_id, ordinal),
-            ordinal=ordinal,
-            start_at=previous.start_at if previous else None,
-            first_step_number=previous.first_step_number if previous else 1,
-            due_at=clock.iso(due),
-            requested_at=clock.iso(clock.now()),
-            reason=cause,
-            machine=Machine.EXPRESS,  # still the run's first start
-        )
-        definition = load_version(store, flow.flow_id, detail.run.flow_version).definition
-        move = Reschedule(
-            run_id=run_id,
-            replaced_execution=replaced,
-            execution=execution,
-            scheduled_for=clock.iso(due),
-            deadline=deadline_after(due, spec.deadline),
-            trigger_id=trigger.trigger_id,
-            cause=cause,
-            keep_until=clock.iso(due + graph.longest_wait(definition)),
-        )
-        if store.reschedule_run(move):
+        # (one under this event's trigger was moved by it already: a redelivery)
+        if detail.run.trigger_id == trigger.trigger_id or key_events.move(store, detail, event):
             moved.append(run_id)
     return moved

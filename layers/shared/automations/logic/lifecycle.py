@@ -18,7 +18,7 @@ from automations.domain.runs import ErrorInfo, ExecutionOutcome, Run
 from automations.domain.status import AttemptStatus, RunStatus, StepStatus
 from automations.errors import NotFound
 from automations.flows import graph
-from automations.logic import hand_off
+from automations.logic import hand_off, key_events
 from automations.logic.flows import load_version
 from automations.logic.liveness import LIVENESS_CHECK_INTERVAL
 from automations.logic.node_runner import proceed
@@ -34,8 +34,9 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
     """The run becomes running under this execution, which points at its first node.
 
     A run that is no longer startable (cancelled, rescheduled to another execution, or taken by
-    another) ends at once; so does a waiting run past its deadline (it expires) or whose flow was
-    deleted or replaced meanwhile (it is cancelled).
+    another) ends at once; so does a waiting run past its deadline (it expires), whose flow was
+    deleted or replaced meanwhile, or whose key an event withdrew (it is cancelled), or that an
+    event moved later (``key_events.catch_up``: it waits again).
     """
     name = task.execution_name or task.run_id
     run, execution = store.get_run_and_execution(task.run_id, name)
@@ -43,6 +44,8 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         logger.warning("no such execution of the run recorded; ending", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
     log_run_keys(run)
+    if run.current_execution == name and key_events.catch_up(store, run):
+        return InterpreterState(run_id=task.run_id)  # it waits again, under the execution it was moved to
     if run.current_execution == name and settle_before_start(store, run):
         logger.info("waiting run ended instead of starting", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)

@@ -11,7 +11,7 @@ from automations.domain.runs import ErrorInfo, Run
 from automations.domain.status import RunStatus
 from automations.errors import Expired
 from automations.observability import Metric, count
-from automations.ports import Store
+from automations.ports import KeyEvent, Store
 
 
 def cancel_scheduled_run(store: Store, run_id: str, cause: str) -> bool:
@@ -53,16 +53,25 @@ def reason_not_to_start(store: Store, run: Run) -> str | None:
         return "its flow was deleted"
     if run.trigger_kind == "schedule" and flow.version != run.flow_version:
         return f"the flow's schedule was replaced by version {flow.version}"
-    if run.correlation_key is not None:
-        withdrawal = store.last_withdrawal(run.flow_id, run.correlation_key)
-        if withdrawal is not None and withdrawal.at >= run.created_at:
-            return withdrawal.cause
-    return None
+    withdrawal = missed_key_event(store, run, "withdrawn")
+    return withdrawal.cause if withdrawal is not None else None
+
+
+def missed_key_event(store: Store, run: Run, kind: str) -> KeyEvent | None:
+    """The latest event of ``kind`` under the run's key, if it came at or after the run was recorded
+    and did not reach it (the run is not under its trigger): see ``logic.key_events``."""
+    if run.correlation_key is None:
+        return None
+    event = store.last_key_event(run.flow_id, run.correlation_key, kind)
+    if event is None or event.at < run.created_at or event.trigger_id == run.trigger_id:
+        return None
+    return event
 
 
 def settle_before_start(store: Store, run: Run) -> bool:
-    """A waiting run that is due: expire or cancel it if it must not start. True if it was ended."""
-    if run.status != RunStatus.SCHEDULED:
+    """A waiting run that is due: expire or cancel it if it must not start. True if it was ended. (Not
+    one that a reschedule its key's index missed moves later: its start moves it, ``key_events``.)"""
+    if run.status != RunStatus.SCHEDULED or missed_key_event(store, run, "rescheduled") is not None:
         return False
     if past_deadline(run):
         expire_run(store, run)

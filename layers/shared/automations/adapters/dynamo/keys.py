@@ -7,8 +7,8 @@
 |               |                    |                            | written with the lookup item)  |
 | flow head     | FLOW#<flowId>      | FLOW                       | FlowsByAccount                 |
 | flow version  | FLOW#<flowId>      | VERSION#<000001>           |                                |
-| withdrawal    | FLOW#<flowId>      | WITHDRAWN#<key's sha256>   | (the latest event that         |
-|               |                    |                            | withdrew the key's runs)       |
+| key event     | FLOW#<flowId>      | WITHDRAWN#<key's sha256>,  | (the latest event that         |
+|               |                    | RESCHEDULED#<...>          | withdrew or moved its runs)    |
 | trigger event | TRIGGER#<id>       | TRIGGER                    | (a webhook's, without an       |
 |               |                    |                            | Idempotency-Key: its id is its |
 |               |                    |                            | signature's; with one, that id |
@@ -136,8 +136,9 @@ def scheduled_by_key(flow_id: str, correlation_key: str, run_id: str) -> Key:
     return {"scheduledByKeyPk": f"FLOW#{flow_id}#KEY#{_key_digest(correlation_key)}", "scheduledByKeySk": run_id}
 
 
-def withdrawal(flow_id: str, correlation_key: str) -> Key:
-    return {"pk": f"FLOW#{flow_id}", "sk": f"WITHDRAWN#{_key_digest(correlation_key)}"}
+def key_event(flow_id: str, correlation_key: str, kind: str) -> Key:
+    """The latest event of ``kind`` (``withdrawn``, ``rescheduled``) for the flow's runs under the key."""
+    return {"pk": f"FLOW#{flow_id}", "sk": f"{kind.upper()}#{_key_digest(correlation_key)}"}
 
 
 def scheduled_index_keys(run_id: str, flow_id: str, scheduled_for: str, correlation_key: str | None) -> Key:

@@ -53,6 +53,7 @@ from automations.ports import (
     DuplicateTrigger,
     ExecutionEnd,
     InFlightRun,
+    KeyEvent,
     KeyNotLive,
     Page,
     Reschedule,
@@ -62,7 +63,6 @@ from automations.ports import (
     SignatureTaken,
     StepUpdate,
     TransitionRejected,
-    Withdrawal,
 )
 from automations.settings import get_settings
 
@@ -900,25 +900,41 @@ class DynamoRepository:
                 return found
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def record_withdrawal(self, flow_id: str, correlation_key: str, withdrawal: Withdrawal) -> None:
+    def record_key_event(self, flow_id: str, correlation_key: str, event: KeyEvent) -> None:
         item = {
-            **keys.withdrawal(flow_id, correlation_key),
-            "entity": "withdrawal",
-            "withdrawnAt": withdrawal.at,
-            "cause": withdrawal.cause,
-            "expiresAt": self._expires_at(clock.iso(clock.parse_iso(withdrawal.at) + WITHDRAWAL_KEPT_BEYOND)),
+            **keys.key_event(flow_id, correlation_key, event.kind),
+            "entity": "keyEvent",
+            "kind": event.kind,
+            "at": event.at,
+            "cause": event.cause,
+            "triggerId": event.trigger_id,
+            **{k: v for k, v in {"scheduledFor": event.scheduled_for, "deadline": event.deadline}.items() if v},
+            "expiresAt": self._expires_at(clock.iso(clock.parse_iso(event.at) + KEY_EVENT_KEPT_BEYOND)),
         }
-        request = self._put(item, "attribute_not_exists(pk) OR withdrawnAt < :at")
-        request["ExpressionAttributeValues"] = to_item({":at": withdrawal.at})
+        request = self._put(item, "attribute_not_exists(pk) OR #at < :at")
+        request["ExpressionAttributeNames"] = {"#at": "at"}
+        request["ExpressionAttributeValues"] = to_item({":at": event.at})
         try:
             self.client.put_item(**request)
         except ClientError as error:
-            if not _condition_failed(error):  # (a later withdrawal is kept already)
+            if not _condition_failed(error):  # (a later event of the kind is kept already)
                 raise
 
-    def last_withdrawal(self, flow_id: str, correlation_key: str) -> Withdrawal | None:
-        item = self._get(keys.withdrawal(flow_id, correlation_key))
-        return Withdrawal(at=item["withdrawnAt"], cause=item["cause"]) if item else None
+    def last_key_event(self, flow_id: str, correlation_key: str, kind: str) -> KeyEvent | None:
+        item = self._get(keys.key_event(flow_id, correlation_key, kind))
+        if item is None:
+            return None
+        return KeyEvent(
+            kind=item["kind"],
+            at=item["at"],
+            cause=item["cause"],
+            trigger_id=item["triggerId"],
+            scheduled_for=item.get("scheduledFor"),
+            deadline=item.get("deadline"),
+        )
+
+    def keep_trigger(self, trigger_id: str, *, until: str) -> None:
+        self._keep_longer(keys.trigger(trigger_id), self._expires_at(until))
 
     def scheduled_runs_of_flow(
         self, flow_id: str, *, due_before: str | None, limit: int, cursor: str | None
@@ -992,8 +1008,6 @@ class DynamoRepository:
             return False
         at = clock.iso(clock.now())
         expires = self._expires_at(move.scheduled_for, move.keep_until)
-        # the trigger it will run with first: kept (at least) as long as the run (never shortened)
-        self._keep_longer(keys.trigger(move.trigger_id), expires)
         update = _Update().record_status(RunStatus.SCHEDULED, at, move.cause)
         update.set_all({"scheduledFor": move.scheduled_for, "triggerId": move.trigger_id, "expiresAt": expires})
         update.set_all({"currentExecution": move.execution.name, "deadline": move.deadline})
@@ -1141,9 +1155,9 @@ _MAX_CACHED_VERSIONS = _MAX_CACHED_TRIGGERS = 256
 # A run that wakes from a wait goes on for minutes (its retries' waits: hours at the most); what it
 # reads then must outlive the wake-up at least this long, or ``keep_run_until`` keeps it longer.
 KEPT_AFTER_WAKING = timedelta(days=7)
-# A withdrawal is remembered a year beyond the retention period: a run recorded before it that the
-# key's index did not show yet is withdrawn when it falls due within that time (``last_withdrawal``).
-WITHDRAWAL_KEPT_BEYOND = timedelta(days=365)
+# A key event is remembered a year beyond the retention period: a run recorded before it that the
+# key's index did not show yet is withdrawn or moved when it falls due within that time.
+KEY_EVENT_KEPT_BEYOND = timedelta(days=365)
 
 
 # A step's last attempt, when it ended the step, is stored on the step (one write for both).
