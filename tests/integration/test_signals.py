@@ -87,9 +87,14 @@ def test_a_run_starting_counts_how_long_it_waited_since_its_trigger(
 ) -> None:
     # When the demo run (due at once) starts
     handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
-    # Then its trigger-to-start latency is published, in milliseconds
-    got = assert_as_declared(emitted(capsys.readouterr().out), Metric.TRIGGER_TO_START)
+    # Then it is counted started, with its trigger-to-start latency, in milliseconds
+    found = emitted(capsys.readouterr().out)
+    assert assert_as_declared(found, Metric.RUNS_STARTED)["value"] == 1.0
+    got = assert_as_declared(found, Metric.TRIGGER_TO_START)
     assert got["value"] >= 0
+    # and a second start of the run (a repeated execution: it finds the run taken) counts nothing
+    handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
+    assert Metric.RUNS_STARTED.value not in emitted(capsys.readouterr().out)
 
 
 def test_a_run_due_later_counts_how_late_it_started(
@@ -110,8 +115,11 @@ def test_a_run_due_later_counts_how_late_it_started(
     )
     # When it starts
     handler_of("RunLifecycleFunction")(load_event("run_lifecycle_start.json"), lambda_context)
-    # Then its lateness is published, in seconds: about ten minutes
-    got = assert_as_declared(emitted(capsys.readouterr().out), Metric.SCHEDULE_LATENESS)
+    # Then it is counted started (whoever started its execution: the scheduler, the sweeper), and
+    # its lateness is published, in seconds: about ten minutes
+    found = emitted(capsys.readouterr().out)
+    assert assert_as_declared(found, Metric.RUNS_STARTED)["value"] == 1.0
+    got = assert_as_declared(found, Metric.SCHEDULE_LATENESS)
     assert 590 <= got["value"] <= 700
 
 

@@ -66,7 +66,8 @@ def start(store: Store, task: LifecycleTask) -> InterpreterState:
         logger.info("run is no longer startable; ending without running a node", extra={"execution": name})
         return InterpreterState(run_id=task.run_id)
     logger.info("run started", extra={"machine": run.path[-1] if run.path else None, "start_at": execution.start_at})
-    if first_start:
+    if first_start:  # (counted here, once: a start redelivered to Step Functions may be answered as new)
+        count(Metric.RUNS_STARTED)
         _count_start_delay(run, now)
     definition = load_version(store, run.flow_id, run.flow_version).definition
     first = execution.start_at or definition.nodes[0].id

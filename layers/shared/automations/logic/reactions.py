@@ -30,7 +30,6 @@ from automations.domain.runs import (
     ExecutionOutcome,
     Run,
     Step,
-    first_execution_name,
     first_execution_of,
 )
 from automations.domain.status import RunStatus, StepStatus
@@ -87,11 +86,7 @@ def _start(execution: Execution, deps: ReactionDeps) -> str:
         )
         return "scheduled"
     started = deps.workflows.start(name=execution.name, run_id=execution.run_id, machine=execution.machine)
-    if not started.started:
-        return "already started"
-    if execution.name == first_execution_name(execution.run_id):
-        count(Metric.RUNS_STARTED)
-    return "started"
+    return "started" if started.started else "already started"
 
 
 # (an INSERT: a run's first execution, whose item its end writes, whole, from the run)

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from automations.adapters.clients import make_client
 from automations.adapters.dynamo import attempt_on_step, keys
 from automations.adapters.dynamo.attributes import from_item, to_item
+from automations.adapters.dynamo.conflicts import cancelled_by_condition, retry_conflicts
 from automations.adapters.dynamo.cursors import Cursors
 from automations.adapters.secrets import read_secret
 from automations.domain import clock
@@ -416,8 +417,9 @@ class DynamoRepository:
             )
         except ClientError as error:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons") or []]
-            # the check failed, or a revocation of the same keys ran at the same moment
-            if reasons[2:3] == ["ConditionalCheckFailed"] or "TransactionConflict" in reasons:
+            # the key to keep live is revoked (also by a revocation at the same moment: the transaction
+            # that met it was sent again, see conflicts, and found it so)
+            if reasons[2:3] == ["ConditionalCheckFailed"]:
                 raise KeyNotLive(while_live) from error
             raise
 
@@ -458,7 +460,7 @@ class DynamoRepository:
                 ]
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "TransactionCanceledException":
+            if cancelled_by_condition(error):
                 raise TransitionRejected(flow.flow_id) from error
             raise
 
@@ -825,7 +827,7 @@ class DynamoRepository:
                 ]
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "TransactionCanceledException":
+            if cancelled_by_condition(error):
                 return False
             raise
         return True
@@ -1040,7 +1042,7 @@ class DynamoRepository:
                 ]
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "TransactionCanceledException":
+            if cancelled_by_condition(error):
                 return False
             raise
         return True
@@ -1217,7 +1219,7 @@ def get_repository() -> DynamoRepository:
     settings = get_settings()
     return DynamoRepository(
         settings.table_name,
-        make_client("dynamodb"),
+        retry_conflicts(make_client("dynamodb")),
         retention_days=settings.history_retention_days,
         cursor_secret=partial(read_secret, settings.cursor_secret_arn) if settings.cursor_secret_arn else None,
         state_machines={
