@@ -16,12 +16,15 @@ from automations.adapters.dynamo import keys
 from automations.adapters.dynamo.attributes import from_item
 from automations.domain import clock
 from automations.domain.interpreter import LifecycleTask
-from automations.logic import lifecycle
+from automations.flows.definition import FlowDefinition
+from automations.logic import events, flows, lifecycle
 from automations.logic.change_router import TableChange
+from automations.logic.flows import MAX_FLOWS_PER_EVENT
 from automations.logic.reactions import ROUTER, ReactionDeps
 from automations.logic.sweeper import sweep
+from devstack import demo
 from tests.conftest import SCHEDULE_GROUP, TABLE
-from tests.integration.conftest import api_event
+from tests.integration.conftest import api_event, table_items
 
 DAY = timedelta(days=1)
 
@@ -377,3 +380,76 @@ def test_a_bad_schedule_zone_duration_or_at_is_a_422_naming_the_field(api, trigg
     assert status == 422, body
     fields = [d.get("field") for d in body["error"].get("details") or []]
     assert field in fields and words in body["error"]["message"], body
+
+
+def on_event(event_type: str, name: str = "fan-out") -> dict[str, Any]:
+    return {
+        "name": name,
+        "trigger": {"type": "event", "event": event_type},
+        "nodes": [{"id": "note", "type": "set", "values": {"seen": True}}],
+    }
+
+
+def seed_flows_on(repo, event_type: str, count: int) -> None:
+    """``count`` flows on the event, saved as if each passed the check alone (as saves at one moment could)."""
+    with pytest.MonkeyPatch.context() as unchecked:
+        unchecked.setattr(flows, "_check_room_on_event", lambda *args, **kwargs: None)
+        for n in range(count):
+            flows.create_flow(
+                repo, demo.ACCOUNT_ID, FlowDefinition.model_validate(on_event(event_type, f"fan-out {n}"))
+            )
+
+
+def put_flow(api, flow_id: str, body: dict[str, Any]) -> tuple[int, Any]:
+    event = api_event("api_create_flow.json", path=f"/flows/{flow_id}", body=body)
+    event["httpMethod"] = event["requestContext"]["httpMethod"] = "PUT"
+    return api(event)
+
+
+def test_a_flow_on_an_event_that_as_many_flows_as_allowed_start_on_is_refused_on_save(
+    api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given as many flows on one event as may start on it (a small limit here; the real one: below)
+    monkeypatch.setattr(flows, "MAX_FLOWS_PER_EVENT", 3)
+    saved = [api(api_event("api_create_flow.json", body=on_event("order.paid", f"fan-out {n}"))) for n in range(3)]
+    assert [status for status, _ in saved] == [201, 201, 201]
+    # When one more is saved on the event, Then it is refused, saying why, and nothing is stored
+    status, refused = api(api_event("api_create_flow.json", body=on_event("order.paid", "one too many")))
+    assert status == 409 and refused["error"]["type"] == "Conflict"
+    assert "3 flows start on event 'order.paid' already, and at most 3" in refused["error"]["message"]
+    assert sum(1 for i in table_items() if i["sk"]["S"] == "FLOW") == 3
+    # and a flow on another event is saved, but not moved onto it by a new version
+    status, other = api(api_event("api_create_flow.json", body=on_event("order.shipped")))
+    assert status == 201
+    assert put_flow(api, other["flowId"], on_event("order.paid"))[0] == 409
+    # while a flow on the event still takes new versions of itself
+    assert put_flow(api, saved[0][1]["flowId"], on_event("order.paid", "renamed"))[0] == 200
+    # When one of them is deleted, Then the other flow may move onto the event
+    delete = api_event("api_get_flow.json", path=f"/flows/{saved[1][1]['flowId']}")
+    delete["httpMethod"] = delete["requestContext"]["httpMethod"] = "DELETE"
+    assert api(delete)[0] in (200, 204)
+    assert put_flow(api, other["flowId"], on_event("order.paid"))[0] == 200
+
+
+def test_an_event_records_a_run_of_every_flow_allowed_on_it_in_one_transaction(api, repo) -> None:
+    # Given as many flows on one event as may start on it
+    seed_flows_on(repo, "order.paid", MAX_FLOWS_PER_EVENT)
+    # When the event comes, Then it starts a run of each, all recorded at once (DynamoDB's and
+    # moto's transaction cap of 100 writes holds the trigger and every run)
+    status, answer = post_event(api, "evt-paid", "order.paid", {"order": 1})
+    assert status == 202, answer
+    assert len(answer["runIds"]) == MAX_FLOWS_PER_EVENT
+    assert sum(1 for i in table_items() if i["sk"]["S"] == "RUN") == MAX_FLOWS_PER_EVENT
+
+
+def test_an_event_more_flows_start_on_than_one_transaction_holds_records_nothing_and_says_why(
+    api, repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one flow more on an event than may start on it (a small limit here): two saves at one
+    # moment each passed the check
+    monkeypatch.setattr(events, "MAX_FLOWS_PER_EVENT", 2)
+    seed_flows_on(repo, "order.paid", 3)
+    # When the event comes, Then it is refused with the reason (not a 500), and nothing is recorded
+    status, refused = post_event(api, "evt-paid", "order.paid", {"order": 1})
+    assert status == 409 and "3 flows start on event 'order.paid', and at most 2" in refused["error"]["message"]
+    assert not [i for i in table_items() if i["sk"]["S"] in ("RUN", "TRIGGER")]

@@ -48,6 +48,8 @@ ERROR_STATUSES = {
 COMMON_ERRORS = (400, 401, 422)
 # operations that can meet a state they refuse (409)
 CONFLICTS = {
+    "createFlow",  # (and publishFlowVersion) a flow on an event that MAX_FLOWS_PER_EVENT flows start on
+    "postEvent",
     "publishFlowVersion",
     "deleteFlow",
     "rotateWebhookSecret",

@@ -19,11 +19,11 @@ from automations.domain import clock
 from automations.domain.base import CamelModel
 from automations.domain.status import RunStatus
 from automations.domain.triggers import TriggerEvent
-from automations.errors import NodeError
+from automations.errors import Conflict, NodeError
 from automations.flows import graph
 from automations.flows.definition import EventTrigger, EventType, Flow
 from automations.logic import key_events
-from automations.logic.flows import live_flows, load_version
+from automations.logic.flows import MAX_FLOWS_PER_EVENT, flows_on_event, live_flows, load_version
 from automations.logic.planning import correlation_key, deadline_after, due_time, event_run_plan
 from automations.logic.recording import record_runs, request_hash, trigger_id_for
 from automations.logic.waiting_runs import cancel_scheduled_run
@@ -61,7 +61,12 @@ def receive_event(store: Store, account_id: str, event: AccountEvent) -> EventOu
         request_hash=request_hash({"type": event.type, "data": event.data}),
     )
     flows = live_flows(store, account_id)
-    subscribed = [f for f in flows if isinstance(f.trigger, EventTrigger) and f.trigger.event == event.type]
+    subscribed = flows_on_event(flows, event.type)
+    if len(subscribed) > MAX_FLOWS_PER_EVENT:  # (two flows saved at the same moment got past the check)
+        raise Conflict(
+            f"{len(subscribed)} flows start on event '{event.type}', and at most {MAX_FLOWS_PER_EVENT} may "
+            "(one event records all its runs at once): nothing was recorded; delete one and send the event again"
+        )
     recorded = record_runs(store, trigger, [event_run_plan(flow, trigger) for flow in subscribed])
     first = recorded.trigger
     if first is not None and first.cancelled is not None and first.rescheduled is not None:

@@ -7,9 +7,13 @@ from datetime import timedelta
 
 from automations.domain import clock, ids, signing
 from automations.errors import Conflict, NotFound, ValidationFailed
-from automations.flows.definition import Flow, FlowDefinition, FlowVersion
+from automations.flows.definition import EventTrigger, Flow, FlowDefinition, FlowVersion
 from automations.flows.validation import validate_flow
 from automations.ports import FlowStore, Page, TransitionRejected
+
+# An event records its trigger and one run per flow it starts in one DynamoDB transaction (all or
+# none: see ``logic.recording``), and a transaction holds at most 100 writes.
+MAX_FLOWS_PER_EVENT = 99
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,7 @@ class FlowWithDefinition:
 
 def create_flow(store: FlowStore, account_id: str, definition: FlowDefinition) -> FlowWithDefinition:
     validate_flow(definition)
+    _check_room_on_event(store, account_id, definition, flow_id=None)
     now = clock.iso(clock.now())
     flow_id = ids.new_id("flow")
     flow = Flow(
@@ -45,6 +50,7 @@ def publish_version(store: FlowStore, account_id: str, flow_id: str, definition:
     validate_flow(definition)
     if definition.trigger.type != current.trigger.type:
         raise ValidationFailed(f"the trigger type cannot change from '{current.trigger.type}'; create a new flow")
+    _check_room_on_event(store, account_id, definition, flow_id=flow_id)
     now = clock.iso(clock.now())
     number = current.version + 1
     flow = current.model_copy(
@@ -56,6 +62,23 @@ def publish_version(store: FlowStore, account_id: str, flow_id: str, definition:
     except TransitionRejected as error:
         raise Conflict(f"flow '{flow_id}' was changed at the same time; read it again and retry") from error
     return FlowWithDefinition(flow, version)
+
+
+def flows_on_event(flows: list[Flow], event_type: str) -> list[Flow]:
+    """The flows an event of ``event_type`` starts a run of."""
+    return [f for f in flows if isinstance(f.trigger, EventTrigger) and f.trigger.event == event_type]
+
+
+def _check_room_on_event(store: FlowStore, account_id: str, definition: FlowDefinition, flow_id: str | None) -> None:
+    trigger = definition.trigger
+    if not isinstance(trigger, EventTrigger):
+        return
+    others = [f for f in flows_on_event(live_flows(store, account_id), trigger.event) if f.flow_id != flow_id]
+    if len(others) >= MAX_FLOWS_PER_EVENT:
+        raise Conflict(
+            f"{len(others)} flows start on event '{trigger.event}' already, and at most {MAX_FLOWS_PER_EVENT} "
+            "may (one event records all its runs at once): delete one, or start this flow on another event"
+        )
 
 
 def delete_flow(store: FlowStore, account_id: str, flow_id: str) -> Flow:

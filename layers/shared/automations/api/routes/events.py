@@ -22,7 +22,8 @@ router = APIGatewayRouter()
     description="One run for every flow whose trigger is {type: event, event: <type>} (scheduled at its "
     "'at', or now); runs still scheduled under the same key are cancelled by an event in the flow's "
     "cancelOn and moved by one in its rescheduleOn. The same id posted again answers the same and "
-    "records nothing new. An event type no flow subscribes to is fine: no runs.",
+    "records nothing new. An event type no flow subscribes to is fine: no runs. At most 99 flows of an "
+    "account start on one event type (saving a 100th answers 409).",
     tags=["triggers"],
 )
 def post_event(
