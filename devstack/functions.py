@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from automations.api.response_size import LAMBDA_RESPONSE_LIMIT_BYTES
 from devstack import faults
 from devstack.template import ROOT
 
@@ -211,6 +212,14 @@ class LocalFunction:
                     "stackTrace": traceback.format_tb(error.__traceback__),
                 }
             ) from error
+        if len(json.dumps(invocation.result)) > LAMBDA_RESPONSE_LIMIT_BYTES:  # as Lambda refuses it
+            raise FunctionError(
+                {
+                    "errorType": "Function.ResponseSizeTooLarge",
+                    "errorMessage": "Response payload size exceeded maximum allowed payload size "
+                    f"({LAMBDA_RESPONSE_LIMIT_BYTES} bytes).",
+                }
+            )
         return invocation.result
 
     def _timed_out(self, request_id: str) -> dict[str, Any]:

@@ -122,6 +122,30 @@ def test_an_operator_cancels_a_scheduled_run_from_its_page(stack: StackClient, p
     assert page.locator("#cancel").count() == 0 or page.locator("#cancel").is_hidden()
 
 
+def test_a_run_too_large_to_show_at_once_shows_a_step_it_left_out_whole_on_demand(
+    stack: StackClient, page: Any
+) -> None:
+    # Given a run whose 28 steps each keep a 250 KB webhook field: more than one answer may hold
+    big = "".join(f"{n:07d} " for n in range(31_250))  # 250,000 characters, told apart by position
+    nodes = [{"id": f"copy{n:02d}", "type": "set", "values": {"big": "{{ trigger.body.big }}"}} for n in range(28)]
+    run_id = stack.trigger(stack.create_flow(nodes, name=f"Large values {tag()}"), {"big": big})
+    run = stack.wait_for_run(run_id)
+    assert run["status"] == "completed" and run["omitted"], run.get("omitted")
+    left_out = sorted({run["steps"][int(pointer.split("/")[2])]["nodeId"] for pointer in run["omitted"]})
+    # When an operator opens it
+    open_console(page, stack, f"#/runs/{run_id}")
+    page.locator("li.step").first.wait_for()
+    # Then each step it left values out of says so, and the others show their output
+    marked = page.locator("li.step:has(p.omitted)")
+    assert sorted(marked.evaluate_all("items => items.map(i => i.dataset.nodeId)")) == left_out
+    # and when the operator asks for one whole, its output shows in full
+    step = page.locator(f'li.step[data-node-id="{left_out[0]}"]')
+    step.locator("summary").click()
+    step.locator("button.load-step").click()
+    wait_for(lambda: step.locator("p.omitted").count() == 0, timeout=15, what="the step read whole")
+    assert big[-2_000:] in step.locator("pre.step-output").inner_text()
+
+
 def test_a_flow_with_300_runs_pages_through_them_all_without_errors(stack: StackClient, page: Any) -> None:
     # Given a flow with 300 runs (due over the next days: none starts meanwhile)
     flow = stack.create_flow([{"id": "note", "type": "set", "values": {"x": 1}}], name=f"Busy {tag()}")

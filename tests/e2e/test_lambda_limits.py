@@ -1,4 +1,5 @@
-"""Lambda's limits on the local stack: an invocation past its function's ``Timeout`` is abandoned.
+"""Lambda's limits on the local stack: an invocation past its function's ``Timeout`` is abandoned;
+an answer larger than Lambda returns (6 MB) is Lambda's error instead.
 
 The stack the tests start shrinks HttpRequestFunction's timeout (AUTOMATIONS_FUNCTION_TIMEOUT_SCALE
 in tests/support/stack_client.py), so that a timeout costs seconds, not the template's 40.
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from automations.api.response_size import LAMBDA_RESPONSE_LIMIT_BYTES
 from devstack.functions import FunctionError, LocalFunction
 from tests.statemachine.test_interpreter_runs import entered, execution_of
 from tests.support.stack_client import StackClient, step_of
@@ -59,6 +61,27 @@ def test_a_timed_out_invocation_gives_its_slot_back_and_its_container_is_not_reu
     assert timed_out.value.payload["errorMessage"].endswith("Task timed out after 0.20 seconds")
     # and the next invocation gets the slot back, in a new container
     assert function.invoke({})["container"] != first
+
+
+def test_an_answer_larger_than_lambda_returns_is_its_error_not_an_answer(tmp_path: Path) -> None:
+    # Given a function that answers with as many bytes as its event asks for
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {'blob': 'x' * event['bytes']}\n")
+    function = LocalFunction(
+        name="Fn",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:fn",
+        code_uri=str(tmp_path),
+        handler="app.handler",
+        timeout_seconds=2,
+        memory_mb=128,
+    )
+    # When it answers just within Lambda's 6 MB, Then that is its answer
+    fits = LAMBDA_RESPONSE_LIMIT_BYTES - len('{"blob": ""}')
+    assert len(function.invoke({"bytes": fits})["blob"]) == fits
+    # When it answers one byte more, Then the caller gets Lambda's error instead (API Gateway: a 502)
+    with pytest.raises(FunctionError) as too_large:
+        function.invoke({"bytes": fits + 1})
+    assert too_large.value.payload["errorType"] == "Function.ResponseSizeTooLarge"
+    assert str(LAMBDA_RESPONSE_LIMIT_BYTES) in too_large.value.payload["errorMessage"]
 
 
 def test_a_drip_feeding_target_times_out_each_attempt_and_the_retry_budget_runs_its_course(

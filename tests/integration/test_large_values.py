@@ -5,17 +5,19 @@ goes out once, and a later node never reads a cut value as if it were whole."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import boto3
 import pytest
 
 from automations.adapters.dynamo.repository import DynamoRepository
+from automations.api.response_size import LAMBDA_RESPONSE_LIMIT_BYTES, RESPONSE_BUDGET_BYTES, sent_size
 from automations.domain import clock
 from automations.domain.runs import Run
 from automations.settings import get_settings
 from tests.conftest import TABLE
-from tests.integration.conftest import DEMO_RUN_ID, seed_demo_run
+from tests.integration.conftest import DEMO_RUN_ID, api_event, seed_demo_run
 from tests.support.dynamodb_size import DYNAMODB_ITEM_LIMIT, item_bytes
 
 RUN_ID = DEMO_RUN_ID
@@ -217,3 +219,41 @@ def test_an_exchange_too_large_to_share_its_steps_item_is_recorded_in_an_item_of
     assert json.loads(attempt.http.request["body"]) == {"part": "p" * 150_000}
     assert detail.steps[0].status == "completed" and detail.steps[0].truncated is None
     assert all(item_bytes(item) < DYNAMODB_ITEM_LIMIT for item in run_items())
+
+
+def test_a_runs_history_too_large_for_one_answer_leaves_out_its_largest_values_and_each_step_reads_whole(
+    handler_of, lambda_context, repo, accounts
+) -> None:
+    # Given a run of 28 steps each keeping a 250 KB webhook field as its output: more than Lambda
+    # may answer at once (6 MB, the body a JSON string in it)
+    nodes = [{"id": f"copy{n}", "type": "set", "values": {"big": "{{ trigger.body.big }}"}} for n in range(28)]
+    start(repo, nodes, {"big": BIG})
+    compute, api = handler_of("ComputeNodeFunction"), handler_of("ApiFunction")
+    assert compute(task("copy0", 1), lambda_context)["node"]["task"] == "EndRun"  # (the rest ran inline)
+    # When its history is read
+    response = api(api_event("api_get_run.json", path=f"/runs/{RUN_ID}"), lambda_context)
+    # Then it is answered, within the limit, the fewest largest values left out, each marked and listed
+    assert response["statusCode"] == 200
+    assert len(json.dumps(response)) <= LAMBDA_RESPONSE_LIMIT_BYTES
+    run = json.loads(response["body"])
+    assert run["omitted"] and all(re.fullmatch(r"/steps/\d+/output", p) for p in run["omitted"])
+    left_out = [int(pointer.split("/")[2]) for pointer in run["omitted"]]
+    # (as few as fit: one value fewer left out, and the answer would not)
+    assert sent_size(run) <= RESPONSE_BUDGET_BYTES < sent_size(run) + len(BIG)
+    for n, step in enumerate(run["steps"]):
+        if n in left_out:
+            assert step["output"]["truncated"] is True and step["output"]["bytes"] > 250_000
+        else:
+            assert step["output"] == {"big": BIG}
+    assert run["trigger"]["body"] == {"big": BIG}
+    # And a step it left out answers whole on its own
+    node_id = run["steps"][left_out[0]]["nodeId"]
+    status, step = invoke(api, api_event("api_get_run.json", path=f"/runs/{RUN_ID}/steps/{node_id}"), lambda_context)
+    assert (status, step["omitted"], step["output"]) == (200, None, {"big": BIG})
+    # and a node the run has no step at is a 404
+    assert invoke(api, api_event("api_get_run.json", path=f"/runs/{RUN_ID}/steps/nowhere"), lambda_context)[0] == 404
+
+
+def invoke(api, event: dict[str, Any], context) -> tuple[int, Any]:
+    response = api(event, context)
+    return response["statusCode"], json.loads(response["body"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -27,6 +27,7 @@ from automations.flows.definition import Flow, FlowDefinition, Trigger
 from automations.logic.events import EventOutcome
 from automations.logic.flows import FlowWithDefinition
 from automations.logic.history import RunView
+from automations.logic.history import StepView as StepHistory
 from automations.logic.ops_summary import SPIKE_RULE, Counts, Summary
 from automations.logic.overdue import OverdueView, is_overdue
 from automations.logic.retrigger import BULK_LIMIT, BulkRetrigger
@@ -247,6 +248,13 @@ class StepView(ApiModel):
     history: list[StatusChange] = Field(description="Every status the step passed through, oldest first")
     attempts: list[AttemptView]
 
+    @classmethod
+    def of_view(cls, view: StepHistory) -> Self:
+        return cls(
+            **view.step.model_dump(include=set(StepView.model_fields) - {"attempts"}),
+            attempts=[AttemptView.of(a) for a in view.attempts],
+        )
+
 
 class TriggerView(ApiModel):
     trigger_id: str
@@ -306,27 +314,33 @@ def console_url(execution_arn: str, started_at: str | None = None) -> str:
     return f"{console}#/v2/executions/details/{execution_arn}"
 
 
+OMITTED = (
+    "Where recorded values were left out of this answer to keep it within what Lambda may answer (6 MB), "
+    'each replaced by a marker {"truncated": true, "bytes", "preview"} (JSON Pointers into the answer; '
+    "GET /runs/{runId}/steps/{nodeId} answers one step whole)"
+)
+
+
 class RunDetailResponse(RunSummary):
     history: list[StatusChange] = Field(description="Every status the run passed through, oldest first")
     trigger: TriggerView | None = None
     executions: list[ExecutionView] = Field(description="The run's executions, first to last")
     steps: list[StepView]
+    omitted: list[str] | None = Field(default=None, description=OMITTED)
 
     @classmethod
     def of_view(cls, view: RunView) -> RunDetailResponse:
-        steps = [
-            StepView(
-                **s.step.model_dump(include=set(StepView.model_fields) - {"attempts"}),
-                attempts=[AttemptView.of(a) for a in s.attempts],
-            )
-            for s in view.steps
-        ]
+        steps = [StepView.of_view(s) for s in view.steps]
         trigger = (
             TriggerView(**view.trigger.model_dump(include=set(TriggerView.model_fields))) if view.trigger else None
         )
         summary = RunSummary.of(view.run).model_dump()
         executions = [ExecutionView.of(e) for e in view.executions]
         return cls(**summary, history=view.run.history, trigger=trigger, executions=executions, steps=steps)
+
+
+class StepDetailResponse(StepView):
+    omitted: list[str] | None = Field(default=None, description=OMITTED)
 
 
 # --- operators' actions -------------------------------------------------------------------

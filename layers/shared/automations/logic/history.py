@@ -81,3 +81,11 @@ def get_run(store: Store, account_id: str, run_id: str) -> RunView:
             by_node.setdefault(step.node_id, []).append(unrecorded)
     steps = [StepView(step, by_node.get(step.node_id, [])) for step in detail.steps]
     return RunView(detail.run, store.get_trigger(detail.run.trigger_id), steps, detail.executions)
+
+
+def get_step(store: Store, account_id: str, run_id: str, node_id: str) -> StepView:
+    """One step of a run with every attempt (what a run's detail may have had to leave out)."""
+    found = next((s for s in get_run(store, account_id, run_id).steps if s.step.node_id == node_id), None)
+    if found is None:
+        raise NotFound(f"run '{run_id}' has no step at node '{node_id}'")
+    return found

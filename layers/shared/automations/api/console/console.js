@@ -621,7 +621,19 @@
       attempt.truncated && attempt.truncated.length && !shownMark ? truncatedMark(attempt.truncated) : null);
   }
 
-  function stepItem(step, openState) {
+  /** The nodes whose step had values left out of the run's answer (its `omitted`: /steps/<index>/...). */
+  function stepsLeftOut(run) {
+    const ids = (run.omitted || []).map((pointer) => pointer.split('/'))
+      .filter((parts) => parts[1] === 'steps').map((parts) => ((run.steps || [])[Number(parts[2])] || {}).nodeId);
+    return new Set(ids.filter(Boolean));
+  }
+
+  function leftOutNote(step, loadWhole) {
+    return el('p', {class: 'omitted'}, 'Some values of this step were too large to show with the run. ',
+      el('button', {type: 'button', class: 'load-step', onclick: () => loadWhole(step.nodeId)}, 'Show the whole step'));
+  }
+
+  function stepItem(step, openState, leftOut, loadWhole) {
     const failed = step.status === 'failed';
     const remembered = openState.get(step.nodeId);
     // a reader's own open/close survives the 2 s refresh unless the step's status moved
@@ -641,6 +653,7 @@
           step.wakeAt ? fact('Wakes at', timeEl(step.wakeAt)) : null,
           step.carriedFrom ? fact('Carried from', el('a', {href: runHref(step.carriedFrom)}, step.carriedFrom)) : null,
           step.ranInline ? fact('Ran inline', 'yes') : null),
+        leftOut.has(step.nodeId) ? leftOutNote(step, loadWhole) : null,
         step.truncated && step.truncated.length ? truncatedMark(step.truncated) : null,
         step.input !== null && step.input !== undefined ? [el('h4', {}, 'Input'), pre(step.input, 'step-input')] : null,
         step.output !== null && step.output !== undefined ? [el('h4', {}, 'Output'), pre(step.output, 'step-output')]
@@ -651,7 +664,8 @@
     return el('li', {class: failed ? 'step failed' : 'step', 'data-node-id': step.nodeId}, details);
   }
 
-  function runBody(run, openState) {
+  function runBody(run, openState, loadWhole) {
+    const leftOut = stepsLeftOut(run);
     const steps = [...(run.steps || [])].sort((a, b) => a.stepNumber - b.stepNumber);
     return [
       runFacts(run),
@@ -660,7 +674,7 @@
         el('ul', {id: 'executions'}, (run.executions || []).map(executionItem))),
       el('section', {}, el('h2', {}, 'Status history'), historyList(run.history, 'run-history')),
       el('section', {}, el('h2', {}, 'Steps'),
-        steps.length ? el('ol', {id: 'steps'}, steps.map((s) => stepItem(s, openState)))
+        steps.length ? el('ol', {id: 'steps'}, steps.map((s) => stepItem(s, openState, leftOut, loadWhole)))
           : [el('p', {}, 'No steps yet.'), el('ol', {id: 'steps'})]),
     ];
   }
@@ -694,6 +708,32 @@
     const body = el('div', {class: 'run-body', 'aria-busy': 'true'}, el('p', {}, 'Loading…'));
     app.append(el('section', {class: 'actions', 'aria-label': 'Actions'}, buttons, outcomeBox()), body);
     let shownStatus = null;
+    const wholeSteps = new Map(); // steps read alone (GET /runs/{id}/steps/{nodeId}): the run left values out
+
+    async function loadWhole(nodeId) {
+      try {
+        const step = await api(`/runs/${encodeURIComponent(runId)}/steps/${encodeURIComponent(nodeId)}`);
+        if (!alive(token)) return;
+        wholeSteps.set(nodeId, step);
+        await refresh();
+      } catch (error) {
+        if (alive(token) && !error.handled) showError(error);
+      }
+    }
+
+    /** The run with the steps read whole in their place (while each is as the run shows it). */
+    function withWholeSteps(run) {
+      const steps = run.steps || [];
+      const kept = steps.map((s) => {
+        const whole = wholeSteps.get(s.nodeId);
+        return whole && whole.status === s.status && (whole.attempts || []).length === (s.attempts || []).length ? whole : s;
+      });
+      const omitted = (run.omitted || []).filter((pointer) => {
+        const parts = pointer.split('/');
+        return parts[1] !== 'steps' || kept[Number(parts[2])] === steps[Number(parts[2])];
+      });
+      return {...run, steps: kept, omitted};
+    }
 
     async function act(kind, payload) {
       buttons.querySelectorAll('button').forEach((b) => { b.disabled = true; });
@@ -727,7 +767,7 @@
       const openState = new Map([...body.querySelectorAll('li.step')].map((li) => [li.dataset.nodeId,
         {open: li.querySelector('details').open, status: (li.querySelector('.step-status') || {}).textContent}]));
       body.removeAttribute('aria-busy');
-      refill(body, runBody(run, openState));
+      refill(body, runBody(withWholeSteps(run), openState, loadWhole));
       if (run.status !== shownStatus) {
         const focused = document.activeElement && document.activeElement.id;
         refill(buttons, actionButtons(run, act));

@@ -1,5 +1,6 @@
 """Runs: a manual run; run history per flow and across flows (newest due first; by status and time);
-one run with its steps and attempts; operators' actions: re-trigger (one or in bulk), cancel, resume."""
+one run with its steps and attempts, or one step; operators' actions: re-trigger (one or in bulk), cancel,
+resume."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Pat
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 
 from automations.api.dependencies import AccountId, CurrentCaller, Repository
+from automations.api.response_size import within_limit
 from automations.api.schemas import (
     BulkRetriggerRequest,
     BulkRetriggerResponse,
@@ -20,6 +22,7 @@ from automations.api.schemas import (
     RunDetailResponse,
     RunPage,
     RunSummary,
+    StepDetailResponse,
     TriggerAcceptedResponse,
 )
 from automations.domain.base import Moment
@@ -104,10 +107,30 @@ def _page(page: history.Page[history.Run]) -> RunPage:
 
 
 @router.get(
-    "/runs/<runId>", operation_id="getRun", summary="A run with its trigger, steps and every attempt", tags=["runs"]
+    "/runs/<runId>",
+    operation_id="getRun",
+    summary="A run with its trigger, steps and every attempt",
+    description="Within what Lambda may answer (6 MB): the largest recorded values of a run too large for "
+    "that are left out, each replaced by a marker, and listed in 'omitted' (read such a step alone).",
+    tags=["runs"],
 )
 def get_run(run_id: Annotated[str, Path(alias="runId")], account_id: AccountId, repo: Repository) -> RunDetailResponse:
-    return RunDetailResponse.of_view(history.get_run(repo, account_id, run_id))
+    return within_limit(RunDetailResponse.of_view(history.get_run(repo, account_id, run_id)))
+
+
+@router.get(
+    "/runs/<runId>/steps/<nodeId>",
+    operation_id="getRunStep",
+    summary="One step of a run, with every attempt",
+    tags=["runs"],
+)
+def get_run_step(
+    run_id: Annotated[str, Path(alias="runId")],
+    node_id: Annotated[str, Path(alias="nodeId")],
+    account_id: AccountId,
+    repo: Repository,
+) -> StepDetailResponse:
+    return within_limit(StepDetailResponse.of_view(history.get_step(repo, account_id, run_id, node_id)))
 
 
 @router.post(
