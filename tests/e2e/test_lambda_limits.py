@@ -8,6 +8,7 @@ in tests/support/stack_client.py), so that a timeout costs seconds, not the temp
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,19 +39,23 @@ def handler(event, context):
 """
 
 
-def test_a_timed_out_invocation_gives_its_slot_back_and_its_container_is_not_reused(tmp_path: Path) -> None:
-    # Given a function allowed one container at a time, with a timeout of 0.2 s
-    (tmp_path / "app.py").write_text(HANDLER)
-    function = LocalFunction(
+def local_function(code_dir: Path, source: str, **limits: Any) -> LocalFunction:
+    """A function of the local stack whose handler (``app.handler``) is ``source``; a 2 s timeout."""
+    (code_dir / "app.py").write_text(source)
+    return LocalFunction(
         name="Fn",
         arn="arn:aws:lambda:us-east-1:123456789012:function:fn",
-        code_uri=str(tmp_path),
+        code_uri=str(code_dir),
         handler="app.handler",
         timeout_seconds=2,
         memory_mb=128,
-        max_containers=1,
-        timeout_scale=0.1,
+        **limits,
     )
+
+
+def test_a_timed_out_invocation_gives_its_slot_back_and_its_container_is_not_reused(tmp_path: Path) -> None:
+    # Given a function allowed one container at a time, with a timeout of 0.2 s
+    function = local_function(tmp_path, HANDLER, max_containers=1, timeout_scale=0.1)
     first = function.invoke({})["container"]
     assert function.invoke({})["container"] == first  # warm: the same container again
     # When an invocation runs past the timeout
@@ -65,15 +70,7 @@ def test_a_timed_out_invocation_gives_its_slot_back_and_its_container_is_not_reu
 
 def test_an_answer_larger_than_lambda_returns_is_its_error_not_an_answer(tmp_path: Path) -> None:
     # Given a function that answers with as many bytes as its event asks for
-    (tmp_path / "app.py").write_text("def handler(event, context):\n    return {'blob': 'x' * event['bytes']}\n")
-    function = LocalFunction(
-        name="Fn",
-        arn="arn:aws:lambda:us-east-1:123456789012:function:fn",
-        code_uri=str(tmp_path),
-        handler="app.handler",
-        timeout_seconds=2,
-        memory_mb=128,
-    )
+    function = local_function(tmp_path, "def handler(event, context):\n    return {'blob': 'x' * event['bytes']}\n")
     # When it answers just within Lambda's 6 MB, Then that is its answer
     fits = LAMBDA_RESPONSE_LIMIT_BYTES - len('{"blob": ""}')
     assert len(function.invoke({"bytes": fits})["blob"]) == fits
