@@ -107,6 +107,9 @@ def test_every_change_a_reaction_acts_on_passes_the_filter(change: TableChange) 
             {"entity": "execution", "name": "e0", "arn": "arn:e0", "startedAt": "2026-01-01T00:00:00Z"},
             {"entity": "execution", "name": "e0"},
         ),
+        # history retention (TTL) deleting what was left as it was
+        TableChange("REMOVE", None, {"entity": "run", "status": "interrupted", "currentExecution": "e0"}),
+        TableChange("REMOVE", None, {"entity": "step", "status": "retrying"}),
     ],
     ids=[
         "step claimed",
@@ -117,6 +120,8 @@ def test_every_change_a_reaction_acts_on_passes_the_filter(change: TableChange) 
         "attempt",
         "run ended",
         "execution started",
+        "interrupted run expired",
+        "retrying step expired",
     ],
 )
 def test_what_no_reaction_acts_on_is_dropped_before_it_costs_an_invocation(change: TableChange) -> None:
